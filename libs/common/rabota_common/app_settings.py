@@ -1,0 +1,66 @@
+"""The portal's sync settings (DESIGN §7 settings body) and the stage they give a negotiation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rabota_common.models import EXTENDED_STATUSES, SIMPLE_STATUSES, EntityType
+
+
+class SyncSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    responsible_id: int = Field(gt=0)
+    entity_type: EntityType
+    smart_process_type_id: int | None = Field(
+        default=None, description="entityTypeId of the smart process (crm.type.list `entityTypeId`)")
+    category_id: int | None = Field(default=None, ge=0)
+    extended: bool = False
+    stage_map: dict[str, str]
+    back_sync: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SyncSettings:
+        if self.entity_type == "smart_process" and not self.smart_process_type_id:
+            raise ValueError("smart_process_type_id is required for smart_process")
+        expected = set(EXTENDED_STATUSES if self.extended else SIMPLE_STATUSES)
+        missing = expected - set(self.stage_map)
+        extra = set(self.stage_map) - expected
+        if missing:
+            raise ValueError(f"stage_map lacks {sorted(missing)}")
+        if extra:
+            raise ValueError(f"stage_map has unknown keys {sorted(extra)}")
+        return self
+
+    @property
+    def entity_type_id(self) -> int:
+        if self.entity_type == "lead":
+            return 1
+        if self.entity_type == "deal":
+            return 2
+        assert self.smart_process_type_id is not None
+        return self.smart_process_type_id
+
+
+def kind_of(employer_state: str | None, source: str | None = None) -> Literal["response", "invitation"]:
+    """Response or invitation (reference §4.4): HeadHunter gives no initiator field, so an
+    `invitation` employer state or an automatic invite marks an invitation; anything else started
+    as the applicant's response."""
+    if employer_state == "invitation" or source == "AUTO_INVITE":
+        return "invitation"
+    return "response"
+
+
+def status_key(settings: SyncSettings, employer_state: str | None, source: str | None = None) -> str:
+    """The stage_map key for a negotiation: simple mode by kind, extended mode by employer state
+    family (every `discard_*` is `discard`; an invitation not yet moved counts as a response)."""
+    if not settings.extended:
+        return kind_of(employer_state, source)
+    state = employer_state or "response"
+    if state.startswith("discard"):
+        return "discard"
+    if state in EXTENDED_STATUSES:
+        return state
+    return "response"

@@ -1,0 +1,42 @@
+"""One leaky-bucket request budget per portal in Redis, shared by every replica (reference §7.2)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+# Returns the seconds to wait (as a string) or "0" after taking one unit. Uses Redis time so that
+# replicas on different machines agree on the clock.
+_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local v = redis.call('HMGET', KEYS[1], 'level', 'ts')
+local level = tonumber(v[1]) or 0
+local ts = tonumber(v[2]) or now
+level = math.max(0, level - (now - ts) * rate)
+if level + 1 > burst then
+  return tostring((level + 1 - burst) / rate)
+end
+redis.call('HSET', KEYS[1], 'level', tostring(level + 1), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return '0'
+"""
+
+
+class PortalBudget:
+    def __init__(self, redis: Redis, rate: float, burst: int, margin: int = 2) -> None:
+        self._redis = redis
+        self._rate = rate
+        # A small margin below the portal's burst absorbs clock and counting differences.
+        self._burst = max(1, burst - margin)
+        self._script = redis.register_script(_LUA)
+
+    async def take(self, key: str) -> None:
+        while True:
+            wait = float(await self._script(keys=[f"rs:budget:{key}"], args=[self._rate, self._burst]))
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, 5.0))

@@ -1,0 +1,144 @@
+"""Async client of Bitrix24 REST (reference/b24-rest.md). Takes an injected httpx client.
+
+Calls go to `{client_endpoint}{method}` as JSON POSTs with `auth` in the body; `batch` packs up to 50
+commands whose parameters are encoded the way PHP's http_build_query does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from rabota_common.settings import Settings
+
+log = logging.getLogger(__name__)
+BATCH_MAX = 50
+
+
+class B24Error(Exception):
+    def __init__(self, status: int, code: str, description: str) -> None:
+        self.status = status
+        self.code = code
+        self.description = description
+        super().__init__(f"Bitrix24 {status} {code}: {description}")
+
+    @property
+    def expired_token(self) -> bool:
+        return self.code == "expired_token"
+
+    @property
+    def throttled(self) -> bool:
+        return self.code in ("QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "OVERLOAD_LIMIT")
+
+    @property
+    def transient(self) -> bool:
+        return self.throttled or self.status >= 500 or self.code in ("NETWORK", "INTERNAL_SERVER_ERROR")
+
+    @property
+    def portal_gone(self) -> bool:
+        return self.code in ("PORTAL_DELETED", "NO_AUTH_FOUND", "invalid_token", "APPLICATION_NOT_FOUND",
+                             "NOT_INSTALLED", "PAYMENT_REQUIRED", "ACCESS_DENIED") and self.status in (401, 403, 500)
+
+
+def build_query(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """PHP http_build_query pairs: {"a": {"b": [1]}} -> [("a[b][0]", "1")]."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if isinstance(value, Mapping):
+            pairs.extend(build_query(value, name))
+        elif isinstance(value, list | tuple):
+            pairs.extend(build_query({str(i): v for i, v in enumerate(value)}, name))
+        elif value is None:
+            pairs.append((name, ""))
+        elif isinstance(value, bool):
+            pairs.append((name, "1" if value else "0"))  # as PHP's http_build_query does
+        else:
+            pairs.append((name, str(value)))
+    return pairs
+
+
+def encode_command(method: str, params: Mapping[str, Any]) -> str:
+    query = "&".join(f"{quote(k, safe='[]')}={quote(v, safe='')}" for k, v in build_query(params))
+    return f"{method}?{query}" if query else method
+
+
+class BatchResult:
+    def __init__(self, body: dict[str, Any]) -> None:
+        inner = body.get("result") or {}
+        self.result: dict[str, Any] = inner.get("result") or {}
+        self.errors: dict[str, dict[str, Any]] = inner.get("result_error") or {}
+        if isinstance(self.result, list):  # empty maps come back as []
+            self.result = {}
+        if isinstance(self.errors, list):
+            self.errors = {}
+
+
+class B24Client:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings,
+                 throttle: Callable[[str], Awaitable[None]] | None = None) -> None:
+        self._http = http
+        self._settings = settings
+        self._throttle = throttle
+
+    async def call(self, endpoint: str, token: str, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        body = await self._post(endpoint, token, method, dict(params or {}))
+        return body.get("result")
+
+    async def call_full(self, endpoint: str, token: str, method: str,
+                        params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return await self._post(endpoint, token, method, dict(params or {}))
+
+    async def batch(self, endpoint: str, token: str, commands: Mapping[str, tuple[str, Mapping[str, Any]]],
+                    halt: bool = False) -> BatchResult:
+        if len(commands) > BATCH_MAX:
+            raise ValueError(f"a batch holds at most {BATCH_MAX} commands")
+        cmd = {key: encode_command(method, params) for key, (method, params) in commands.items()}
+        body = await self._post(endpoint, token, "batch", {"halt": 1 if halt else 0, "cmd": cmd})
+        return BatchResult(body)
+
+    async def _post(self, endpoint: str, token: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self._throttle is not None:
+            await self._throttle(endpoint)
+        url = f"{endpoint.rstrip('/')}/{method}"
+        try:
+            response = await self._http.post(url, json=dict(params, auth=token),
+                                             headers={"Accept": "application/json",
+                                                      "User-Agent": "rabota-sync/0.1"})
+        except httpx.HTTPError as exc:
+            raise B24Error(599, "NETWORK", type(exc).__name__) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        if response.status_code >= 400 or "error" in body:
+            raise B24Error(response.status_code, str(body.get("error", "")) or f"HTTP_{response.status_code}",
+                           str(body.get("error_description", "")))
+        return body
+
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """Exchange a refresh token at the OAuth server; the pair rotates."""
+        url = f"{self._settings.B24_OAUTH_URL.rstrip('/')}/oauth/token/"
+        params = {
+            "grant_type": "refresh_token",
+            "client_id": self._settings.B24_CLIENT_ID,
+            "client_secret": self._settings.B24_CLIENT_SECRET.get_secret_value(),
+            "refresh_token": refresh_token,
+        }
+        try:
+            response = await self._http.get(url, params=params)
+        except httpx.HTTPError as exc:
+            raise B24Error(599, "NETWORK", type(exc).__name__) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400 or "error" in body:
+            raise B24Error(response.status_code, str(body.get("error", "")), str(body.get("error_description", "")))
+        return dict(body)

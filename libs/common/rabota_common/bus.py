@@ -1,0 +1,100 @@
+"""The one NATS helper: broker construction, JetStream layout, durable publishing, dead letters."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import nats
+from faststream.nats import ConsumerConfig, JStream, NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import BaseModel
+
+from rabota_common import subjects
+from rabota_common.models import DeadLetter
+from rabota_common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: Settings, tracer_provider: TracerProvider) -> NatsBroker:
+    return NatsBroker(
+        settings.NATS_URL,
+        middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
+        graceful_timeout=30.0,
+        max_reconnect_attempts=-1,
+        logger=logging.getLogger("faststream"),
+    )
+
+
+def stream(name: str) -> JStream:
+    """Reference to a stream that `ensure_jetstream` created (FastStream must not redeclare it)."""
+    return JStream(name, declare=False)
+
+
+def consumer_config(settings: Settings, ack_wait_s: float = 60.0) -> ConsumerConfig:
+    return ConsumerConfig(ack_wait=ack_wait_s, max_deliver=settings.MAX_DELIVER, max_ack_pending=1000)
+
+
+async def ensure_jetstream(nats_url: str, replicas: int = 1) -> None:
+    """Create the streams and the `resumes` object store; safe to run from every replica at start."""
+    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    try:
+        js = nc.jetstream()
+        for spec in subjects.STREAMS:
+            config = StreamConfig(
+                name=spec.name,
+                subjects=list(spec.subjects),
+                max_age=spec.max_age_s,
+                storage=StorageType.FILE,
+                num_replicas=replicas,
+                duplicate_window=120.0,
+            )
+            try:
+                await js.add_stream(config)
+            except BadRequestError:
+                await js.update_stream(config)
+        try:
+            await js.object_store(subjects.RESUMES_BUCKET)
+        except Exception:  # noqa: BLE001 - not found: create it
+            from nats.js.api import ObjectStoreConfig
+
+            await js.create_object_store(
+                subjects.RESUMES_BUCKET,
+                config=ObjectStoreConfig(ttl=subjects.RESUMES_TTL_S, storage=StorageType.FILE,
+                                         replicas=replicas),
+            )
+    finally:
+        await nc.close()
+
+
+def stream_of(subject_name: str) -> str:
+    head = subject_name.split(".", 1)[0]
+    if head == "hh":
+        return "HH_WEBHOOK" if subject_name.startswith("hh.webhook.") else "HH_NEGOTIATION"
+    if head == "crm":
+        return "CRM_COMMAND" if subject_name.startswith("crm.command.") else "CRM_RESULT"
+    return {"app": "APP", "dlq": "DLQ"}[head]
+
+
+async def publish(broker: NatsBroker, subject_name: str, message: BaseModel, msg_id: str | None = None) -> None:
+    """Publish to JetStream and wait for the PubAck, so the message is durable when this returns."""
+    headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+    await broker.publish(message, subject_name, headers=headers, stream=stream_of(subject_name), timeout=10.0)
+
+
+
+
+async def dead_letter(broker: NatsBroker, stage: str, subject_name: str, delivered: int, reason: str,
+                      data: dict[str, Any]) -> None:
+    portal = subjects.portal_of(subject_name)
+    letter = DeadLetter(stage=stage, subject=subject_name, reason=reason, deliveries=delivered, data=data)
+    await publish(broker, subjects.subject(subjects.DLQ, stage=stage, portal=portal), letter)
+    log.warning("dead letter stage=%s subject=%s reason=%s", stage, subject_name, reason)
+
+
+def retry_delay(attempt: int, base_s: float = 1.0, cap_s: float = 60.0) -> float:
+    return float(min(cap_s, base_s * 2 ** max(0, attempt - 1)))

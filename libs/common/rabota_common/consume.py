@@ -1,0 +1,69 @@
+"""The one way a JetStream handler settles a message: ack after the effect, nak with delay, or dead-letter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream.nats import NatsMessage
+from nats.aio.msg import Msg
+
+from rabota_common.b24_client import B24Error
+from rabota_common.bus import dead_letter, retry_delay
+from rabota_common.errors import PermanentError, TransientError
+from rabota_common.hh_client import HhError
+from rabota_common.runtime import Runtime
+
+
+class Delivery:
+    """One JetStream delivery, whether FastStream wrapped it or it came raw inside a batch."""
+
+    def __init__(self, msg: NatsMessage | Msg) -> None:
+        self.raw: Msg = msg.raw_message if isinstance(msg, NatsMessage) else msg
+
+    @property
+    def subject(self) -> str:
+        return str(self.raw.subject)
+
+    @property
+    def attempt(self) -> int:
+        return int(self.raw.metadata.num_delivered)
+
+    async def ack(self) -> None:
+        await self.raw.ack()
+
+    async def nack(self, delay: float) -> None:
+        await self.raw.nak(delay=delay)
+
+    async def in_progress(self) -> None:
+        await self.raw.in_progress()
+
+
+async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any], exc: BaseException) -> None:
+    """Settle a delivery whose work raised: dead-letter permanent errors, retry the rest until the last try."""
+    if isinstance(exc, PermanentError):
+        await dead_letter(rt.broker, stage, delivery.subject, delivery.attempt, exc.reason, data)
+        await delivery.ack()
+        return
+    attempt = delivery.attempt
+    delay = exc.delay_s if isinstance(exc, TransientError) and exc.delay_s else retry_delay(attempt)
+    if isinstance(exc, TransientError | HhError | B24Error):
+        rt.log.warning("%s: %s (delivery %s, retry in %.1fs)", stage, exc, attempt, delay)
+    else:
+        rt.log.error("%s failed on %s (delivery %s)", stage, delivery.subject, attempt, exc_info=exc)
+    if attempt >= rt.settings.MAX_DELIVER:
+        await dead_letter(rt.broker, stage, delivery.subject, attempt, f"{type(exc).__name__}: {exc}", data)
+        await delivery.ack()
+    else:
+        await delivery.nack(delay)
+
+
+async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: dict[str, Any],
+                 work: Callable[[], Awaitable[None]]) -> None:
+    delivery = Delivery(msg)
+    try:
+        await work()
+    except Exception as exc:  # noqa: BLE001 - every failure is settled, none is lost
+        await fail(rt, stage, delivery, data, exc)
+        return
+    await delivery.ack()

@@ -1,0 +1,20 @@
+"""Error classes that decide what a consumer does with a message."""
+
+from __future__ import annotations
+
+
+class TransientError(Exception):
+    """Worth retrying later (network, 5xx, rate limits, a token being refreshed)."""
+
+    def __init__(self, message: str, delay_s: float | None = None) -> None:
+        super().__init__(message)
+        self.delay_s = delay_s
+
+
+class PermanentError(Exception):
+    """Retrying cannot help until a person fixes the cause; `reason` is shown to users (Russian)."""
+
+    def __init__(self, reason: str, code: str = "permanent") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code

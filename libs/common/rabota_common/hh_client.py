@@ -1,0 +1,201 @@
+"""Async client of the HeadHunter employer API (reference/hh-api.md). Takes an injected httpx client."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode, urlparse, urlunparse, parse_qsl
+
+import httpx
+
+from rabota_common.http import RateLimiter
+from rabota_common.settings import Settings
+
+log = logging.getLogger(__name__)
+PER_PAGE = 50
+
+
+class HhError(Exception):
+    """An error answer of HeadHunter, with its documented body parts."""
+
+    def __init__(self, status: int, errors: list[dict[str, Any]], request_id: str | None,
+                 oauth_error: str | None = None, description: str | None = None) -> None:
+        self.status = status
+        self.errors = errors
+        self.request_id = request_id
+        self.oauth_error = oauth_error
+        self.description = description
+        kinds = ",".join(f"{e.get('type')}/{e.get('value')}" for e in errors) or "-"
+        super().__init__(f"HeadHunter {status} {kinds} request_id={request_id}")
+
+    def has(self, type_: str, value: str | None = None) -> bool:
+        return any(e.get("type") == type_ and (value is None or e.get("value") == value) for e in self.errors)
+
+    @property
+    def token_expired(self) -> bool:
+        return self.status == 403 and self.has("oauth", "token_expired")
+
+    @property
+    def auth_lost(self) -> bool:
+        """The token is gone for good: the user has to log in again."""
+        return self.status == 403 and any(
+            self.has("oauth", v) for v in ("token_revoked", "bad_authorization", "application_not_found")
+        )
+
+    @property
+    def transient(self) -> bool:
+        return self.status in (429, 502, 503, 504) or self.status >= 500
+
+    @property
+    def view_limit(self) -> bool:
+        return self.status == 429 and self.has("resumes", "view_limit_exceeded")
+
+
+class HhOAuthError(Exception):
+    def __init__(self, status: int, error: str, description: str) -> None:
+        self.status = status
+        self.error = error
+        self.description = description
+        super().__init__(f"HeadHunter OAuth {status} {error}: {description}")
+
+    @property
+    def relogin_required(self) -> bool:
+        return self.error in ("invalid_grant", "invalid_request") and self.description in (
+            "token deactivated", "token was revoked", "bad token", "token not found", "token is empty",
+        )
+
+
+class HhClient:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, limiter: RateLimiter | None = None) -> None:
+        self._http = http
+        self._settings = settings
+        self._base = settings.HH_API_URL.rstrip("/")
+        self._limiter = limiter or RateLimiter(settings.HH_RATE)
+
+    def _headers(self, token: str | None) -> dict[str, str]:
+        headers = {"HH-User-Agent": self._settings.HH_USER_AGENT, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _url(self, path_or_url: str, params: dict[str, Any] | None = None) -> str:
+        url = path_or_url if path_or_url.startswith("http") else f"{self._base}{path_or_url}"
+        parts = urlparse(url)
+        query = dict(parse_qsl(parts.query))
+        query.update({k: str(v) for k, v in (params or {}).items() if v is not None})
+        query.setdefault("host", self._settings.HH_HOST)
+        return urlunparse(parts._replace(query=urlencode(query)))
+
+    async def _send(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
+        await self._limiter.acquire()
+        try:
+            response = await self._http.request(method, url, headers=self._headers(token), **kwargs)
+        except httpx.HTTPError as exc:
+            raise HhError(599, [{"type": "network", "value": type(exc).__name__}], None) from exc
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response
+
+    @staticmethod
+    def _error(response: httpx.Response) -> HhError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        request_id = body.get("request_id") or response.headers.get("X-Request-Id")
+        err = HhError(response.status_code, list(body.get("errors") or []), request_id,
+                      body.get("oauth_error"), body.get("description"))
+        log.warning("HeadHunter error %s", err)
+        return err
+
+    async def get(self, path_or_url: str, token: str, params: dict[str, Any] | None = None) -> Any:
+        response = await self._send("GET", self._url(path_or_url, params), token)
+        return response.json()
+
+    async def download(self, url: str, token: str) -> bytes:
+        response = await self._send("GET", self._url(url), token)
+        return response.content
+
+    # -- OAuth -------------------------------------------------------------------------------
+    async def _token(self, data: dict[str, str]) -> dict[str, Any]:
+        await self._limiter.acquire()
+        url = f"{self._base}/token"
+        try:
+            response = await self._http.post(url, data=data, headers=self._headers(None),
+                                             params={"host": self._settings.HH_HOST})
+        except httpx.HTTPError as exc:
+            raise HhError(599, [{"type": "network", "value": type(exc).__name__}], None) from exc
+        if response.status_code >= 500:
+            raise self._error(response)
+        body = response.json()
+        if response.status_code >= 400:
+            raise HhOAuthError(response.status_code, str(body.get("error", "")),
+                               str(body.get("error_description", "")))
+        return dict(body)
+
+    async def exchange_code(self, code: str) -> dict[str, Any]:
+        return await self._token({
+            "grant_type": "authorization_code",
+            "client_id": self._settings.HH_CLIENT_ID,
+            "client_secret": self._settings.HH_CLIENT_SECRET.get_secret_value(),
+            "code": code,
+            "redirect_uri": self._settings.hh_redirect_uri,
+        })
+
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    async def revoke(self, token: str) -> None:
+        await self._send("DELETE", f"{self._base}/oauth/token", token)
+
+    # -- employer API ------------------------------------------------------------------------
+    async def me(self, token: str) -> dict[str, Any]:
+        return dict(await self.get("/me", token))
+
+    async def managers(self, token: str, employer_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            body = await self.get(f"/employers/{employer_id}/managers", token, {"page": page, "per_page": 200})
+            items.extend(body.get("items", []))
+            page += 1
+            if page >= int(body.get("pages", 1)):
+                return items
+
+    async def active_vacancies(self, token: str, employer_id: str, manager_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            body = await self.get(f"/employers/{employer_id}/vacancies/active", token,
+                                  {"manager_id": manager_id, "page": page, "per_page": PER_PAGE})
+            items.extend(body.get("items", []))
+            page += 1
+            if page >= int(body.get("pages", 1)):
+                return items
+
+    async def negotiation_collections(self, token: str, vacancy_id: str) -> dict[str, Any]:
+        return dict(await self.get("/negotiations", token, {"vacancy_id": vacancy_id}))
+
+    async def collection_page(self, token: str, url: str, page: int) -> dict[str, Any]:
+        return dict(await self.get(url, token, {"page": page, "per_page": PER_PAGE}))
+
+    async def negotiation(self, token: str, negotiation_id: str) -> dict[str, Any]:
+        return dict(await self.get(f"/negotiations/{negotiation_id}", token))
+
+    # -- webhooks ----------------------------------------------------------------------------
+    async def subscriptions(self, token: str) -> list[dict[str, Any]]:
+        return list((await self.get("/webhook/subscriptions", token)).get("items", []))
+
+    async def subscribe(self, token: str, url: str, actions: list[str]) -> str:
+        body = {"url": url, "actions": [{"type": a, "settings": {"vacancies_only_mine": False}} for a in actions]}
+        response = await self._send("POST", self._url("/webhook/subscriptions"), token, json=body)
+        return str(response.json().get("id", ""))
+
+    async def update_subscription(self, token: str, subscription_id: str, url: str, actions: list[str]) -> None:
+        body = {"url": url, "actions": [{"type": a, "settings": {"vacancies_only_mine": False}} for a in actions]}
+        await self._send("PUT", self._url(f"/webhook/subscriptions/{subscription_id}"), token, json=body)
+
+    async def unsubscribe(self, token: str, subscription_id: str) -> None:
+        await self._send("DELETE", self._url(f"/webhook/subscriptions/{subscription_id}"), token)

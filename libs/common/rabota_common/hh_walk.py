@@ -1,0 +1,81 @@
+"""Walking HeadHunter with a token that survives expiry: vacancies, collections, pages (reference §4, §9)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from rabota_common.errors import TransientError
+from rabota_common.hh_client import HhError
+from rabota_common.models import HhToken
+from rabota_common.runtime import Runtime
+
+# HeadHunter refuses to page deeper than this many items of one list (hhru/api#98).
+MAX_DEPTH = 2000
+
+
+@dataclass
+class FoundPage:
+    vacancy_id: str
+    vacancy_name: str
+    items: list[dict[str, Any]]
+
+
+class TokenSource:
+    """Keeps a HeadHunter token for a long walk, asking the broker again when it expires."""
+
+    def __init__(self, rt: Runtime, portal: str) -> None:
+        self.rt = rt
+        self.portal = portal
+        self.token: HhToken | None = None
+
+    async def get(self, stale: bool = False) -> HhToken:
+        if self.token is None or stale:
+            token = await self.rt.hh_token(self.portal, self.token.access_token if stale and self.token else None)
+            if not token.ok or not token.access_token:
+                raise TransientError(f"no HeadHunter token: {token.error}")
+            self.token = token
+        return self.token
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        token = await self.get()
+        try:
+            return await fn(token.access_token, *args)
+        except HhError as exc:
+            if exc.token_expired:
+                token = await self.get(stale=True)
+                return await fn(token.access_token, *args)
+            raise
+
+
+async def vacancies(tokens: TokenSource) -> list[dict[str, Any]]:
+    token = await tokens.get()
+    assert token.employer_id
+    if token.is_admin:
+        managers = await tokens.call(tokens.rt.hh.managers, token.employer_id)
+        manager_ids = [str(m["id"]) for m in managers]
+    else:
+        manager_ids = [str(token.manager_id)]
+    seen: dict[str, dict[str, Any]] = {}
+    for manager_id in manager_ids:
+        for vacancy in await tokens.call(tokens.rt.hh.active_vacancies, token.employer_id, manager_id):
+            seen.setdefault(str(vacancy["id"]), vacancy)
+    return list(seen.values())
+
+
+async def negotiation_pages(tokens: TokenSource, vacancy: dict[str, Any]) -> AsyncIterator[FoundPage]:
+    vacancy_id = str(vacancy["id"])
+    index = await tokens.call(tokens.rt.hh.negotiation_collections, vacancy_id)
+    for collection in index.get("collections", []):
+        page = 0
+        while True:
+            if (page + 1) * 50 > MAX_DEPTH:
+                tokens.rt.log.warning("vacancy %s collection %s deeper than %s items: rest left to webhooks",
+                                      vacancy_id, collection.get("id"), MAX_DEPTH)
+                break
+            body = await tokens.call(tokens.rt.hh.collection_page, collection["url"], page)
+            yield FoundPage(vacancy_id, str(vacancy.get("name", "")), list(body.get("items", [])))
+            page += 1
+            if page >= int(body.get("pages", 0)):
+                break

@@ -1,0 +1,166 @@
+"""Pydantic models of every NATS message and request/reply body (DESIGN §3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EntityType = Literal["lead", "deal", "smart_process"]
+NegotiationSource = Literal["import", "webhook", "poll", "replay"]
+SIMPLE_STATUSES = ("response", "invitation")
+EXTENDED_STATUSES = (
+    "response", "consider", "phone_interview", "assessment", "interview", "offer", "hired", "discard",
+)
+# Russian names of the applicant statuses, as the manual and the UF_CRM_RABOTABY_STATUS field show them.
+STATUS_NAMES_RU = {
+    "response": "Отклик",
+    "invitation": "Приглашение",
+    "consider": "Подумать",
+    "phone_interview": "Телефонное интервью",
+    "assessment": "Оценка",
+    "interview": "Интервью",
+    "offer": "Предложение о работе",
+    "hired": "Выход на работу",
+    "discard": "Отказ",
+}
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HhWebhookEvent(Message):
+    """A verified HeadHunter callback body, as received (ids are strings)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    id: str
+    subscription_id: str | None = None
+    action_type: str
+    user_id: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class NegotiationFound(Message):
+    """hh.negotiation.{portal}: one negotiation to (re)sync; the mapper fetches the rest."""
+
+    portal: str
+    negotiation_id: str
+    vacancy_id: str
+    vacancy_name: str | None = None
+    employer_state: str | None = None
+    updated_at: str | None = None
+    source: NegotiationSource = "import"
+    import_id: str | None = None
+
+
+class ContactData(Message):
+    name: str
+    last_name: str | None = None
+    second_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    city: str | None = None
+
+
+class ActivityContent(Message):
+    title: str
+    vacancy: str
+    full_name: str
+    city: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    resume_url: str | None = None
+    applicant_key: str
+
+
+class CrmCommand(Message):
+    """crm.command.{portal}: everything the writer needs, no further HeadHunter call required."""
+
+    portal: str
+    negotiation_id: str
+    vacancy_id: str
+    import_id: str | None = None
+    kind: Literal["response", "invitation"]
+    hh_status: str
+    entity_type: EntityType
+    entity_type_id: int = Field(description="Bitrix24 entityTypeId: 1 lead, 2 deal, SPA id")
+    category_id: int | None = None
+    stage_id: str | None = None
+    responsible_id: int
+    title: str
+    contact: ContactData
+    comments: str
+    created_date: str = Field(description="DD-MM-YYYY, as UF_CRM_RABOTABY_CREATED_AT shows it")
+    status_name: str
+    vacancy_name: str
+    applicant_key: str = Field(description="resume id, or negotiation id when the resume is gone")
+    resume_object: str | None = Field(default=None, description="key in the `resumes` object store")
+    resume_filename: str | None = None
+    activity: ActivityContent
+    state_only: bool = Field(default=False, description="status change of an entity that exists")
+
+
+class CrmResult(Message):
+    portal: str
+    negotiation_id: str
+    import_id: str | None = None
+    ok: bool
+    entity_type: EntityType | None = None
+    entity_id: int | None = None
+    created: bool = False
+    reason: str | None = None
+
+
+class AppEvent(Message):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    portal: str
+    event: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    at: datetime = Field(default_factory=datetime.now)
+
+
+class DeadLetter(Message):
+    stage: str
+    subject: str
+    reason: str
+    deliveries: int
+    data: dict[str, Any]
+
+
+# Token broker request/reply bodies.
+class TokenRequest(Message):
+    portal: str
+    stale_token: str | None = Field(
+        default=None, description="the access token that failed; refresh only if it is still current"
+    )
+
+
+class B24Token(Message):
+    ok: bool
+    access_token: str | None = None
+    client_endpoint: str | None = None
+    error: str | None = None
+
+
+class HhToken(Message):
+    ok: bool
+    access_token: str | None = None
+    employer_id: str | None = None
+    manager_id: str | None = None
+    is_admin: bool = False
+    error: str | None = None
+
+
+class HhConnectRequest(Message):
+    portal: str
+    code: str
+
+
+class HhConnectReply(Message):
+    ok: bool
+    error: str | None = None
+    message: str | None = None
+    employer_name: str | None = None
+    manager_name: str | None = None

@@ -1,0 +1,81 @@
+"""What every service builds at start: settings, telemetry, broker, store, HTTP clients, token broker client."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import httpx
+from faststream.nats import NatsBroker
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from rabota_common import subjects
+from rabota_common.b24_budget import PortalBudget
+from rabota_common.b24_client import B24Client
+from rabota_common.bus import make_broker
+from rabota_common.crypto import Crypto
+from rabota_common.hh_client import HhClient
+from rabota_common.http import make_http
+from rabota_common.models import B24Token, HhToken, TokenRequest
+from rabota_common.settings import Settings
+from rabota_common.store import Store
+from rabota_common.telemetry import setup_logging, setup_telemetry
+
+R = TypeVar("R", bound=BaseModel)
+
+
+@dataclass
+class Runtime:
+    service: str
+    settings: Settings
+    tracer_provider: TracerProvider
+    broker: NatsBroker
+    redis: Redis
+    store: Store
+    http: httpx.AsyncClient
+    hh: HhClient
+    b24: B24Client
+    crypto: Crypto
+    log: logging.Logger
+    extra: dict[str, object] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.redis.aclose()
+
+    async def _request(self, subject_name: str, body: BaseModel, reply: type[R]) -> R:
+        response = await self.broker.request(body, subject_name, timeout=30.0)
+        return reply.model_validate_json(response.body)
+
+    async def b24_token(self, portal: str, stale_token: str | None = None) -> B24Token:
+        """A valid Bitrix24 access token for the portal from the auth service."""
+        return await self._request(subjects.AUTH_B24_TOKEN, TokenRequest(portal=portal, stale_token=stale_token),
+                                   B24Token)
+
+    async def hh_token(self, portal: str, stale_token: str | None = None) -> HhToken:
+        return await self._request(subjects.AUTH_HH_TOKEN, TokenRequest(portal=portal, stale_token=stale_token),
+                                   HhToken)
+
+
+def build_runtime(service: str, settings: Settings) -> Runtime:
+    log = setup_logging(service, settings.LOG_LEVEL)
+    provider = setup_telemetry(service, settings)
+    crypto = Crypto(settings.APP_SECRET_KEY.get_secret_value())
+    redis = Redis.from_url(settings.REDIS_URL)
+    http = make_http(settings)
+    return Runtime(
+        service=service,
+        settings=settings,
+        tracer_provider=provider,
+        broker=make_broker(settings, provider),
+        redis=redis,
+        store=Store(redis, crypto),
+        http=http,
+        hh=HhClient(http, settings),
+        b24=B24Client(http, settings, throttle=PortalBudget(redis, settings.B24_RATE, settings.B24_BURST).take),
+        crypto=crypto,
+        log=log,
+    )

@@ -1,0 +1,65 @@
+"""The one settings class (DESIGN §6). Every service reads its configuration from here."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values the sandbox emulators accept (deploy/sandbox/README.md); never valid against the real APIs.
+SANDBOX_HH_CLIENT_ID = "sandbox-hh-client"
+SANDBOX_HH_CLIENT_SECRET = "sandbox-hh-secret"  # noqa: S105 - public sandbox credential
+SANDBOX_B24_CLIENT_ID = "sandbox-b24-client"
+SANDBOX_B24_CLIENT_SECRET = "sandbox-b24-secret"  # noqa: S105 - public sandbox credential
+SANDBOX_APP_SECRET_KEY = "sandbox-only-app-secret-key-change-me"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+
+    SANDBOX: bool = True
+    NATS_URL: str = "nats://127.0.0.1:4222"
+    REDIS_URL: str = "redis://127.0.0.1:6379/0"
+    PUBLIC_URL: str = "http://127.0.0.1:8000"
+    APP_SECRET_KEY: SecretStr = SecretStr(SANDBOX_APP_SECRET_KEY)
+
+    HH_CLIENT_ID: str = SANDBOX_HH_CLIENT_ID
+    HH_CLIENT_SECRET: SecretStr = SecretStr(SANDBOX_HH_CLIENT_SECRET)
+    HH_USER_AGENT: str = "rabota-sync/0.1 (support@rabota-sync.example)"
+    HH_API_URL: str = "https://api.hh.ru"
+    HH_AUTHORIZE_URL: str = "https://rabota.by/oauth/authorize"
+    HH_HOST: str = "rabota.by"
+    HH_RATE: float = Field(default=5.0, gt=0, description="HeadHunter requests per second per process")
+
+    B24_CLIENT_ID: str = SANDBOX_B24_CLIENT_ID
+    B24_CLIENT_SECRET: SecretStr = SecretStr(SANDBOX_B24_CLIENT_SECRET)
+    B24_OAUTH_URL: str = "https://oauth.bitrix.info"
+    B24_JS_URL: str = "https://api.bitrix24.com/api/v1/"
+    B24_RATE: float = Field(default=2.0, gt=0)
+    B24_BURST: int = Field(default=50, gt=0)
+
+    POLL_INTERVAL_S: float = Field(default=300.0, gt=0)
+    SESSION_TTL_S: int = 3600
+    HTTP_TIMEOUT_S: float = 30.0
+    MAX_DELIVER: int = 8
+    UI_HOST: str = "127.0.0.1"
+    UI_PORT: int = 8000
+    # JSON-lines span files, one per service, for local debugging and tests (OTLP uses OTEL_*).
+    TRACE_DIR: str | None = None
+    LOG_LEVEL: str = "INFO"
+
+    @model_validator(mode="after")
+    def _real_mode_needs_real_secrets(self) -> Settings:
+        if not self.SANDBOX and self.APP_SECRET_KEY.get_secret_value() == SANDBOX_APP_SECRET_KEY:
+            raise ValueError("APP_SECRET_KEY must be set outside the sandbox (SANDBOX=0)")
+        return self
+
+    @property
+    def hh_redirect_uri(self) -> str:
+        return f"{self.PUBLIC_URL.rstrip('/')}/hh/callback"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,279 @@
+"""Redis state (DESIGN §4). One key prefix per portal; secrets are encrypted before they reach Redis."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from rabota_common.crypto import Crypto
+
+M = TypeVar("M", bound=BaseModel)
+SECRET_FIELDS = frozenset({"access_token", "refresh_token", "application_token"})
+
+
+class PortalRecord(BaseModel):
+    member_id: str
+    domain: str
+    client_endpoint: str
+    access_token: str = ""
+    refresh_token: str = ""
+    expires_at: float = 0.0
+    application_token: str = ""
+    status: str = "active"
+    status_reason: str = ""
+    installed_by: int = 0
+    webhook_secret: str = ""
+
+
+class HhAccount(BaseModel):
+    access_token: str = ""
+    refresh_token: str = ""
+    expires_at: float = 0.0
+    user_id: str = ""
+    employer_id: str = ""
+    employer_name: str = ""
+    manager_id: str = ""
+    manager_name: str = ""
+    is_admin: bool = False
+    relogin_required: bool = False
+    subscription_id: str = ""
+
+
+class ImportProgress(BaseModel):
+    import_id: str = ""
+    state: str = "idle"
+    found: int = 0
+    processed: int = 0
+    imported: int = 0
+    failed: int = 0
+    listing_done: bool = False
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+
+class Failure(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    negotiation_id: str
+    reason: str
+    stage: str = "crm-writer"
+    at: float = Field(default_factory=time.time)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Store:
+    """Typed access to every Redis key the product uses."""
+
+    def __init__(self, redis: Redis, crypto: Crypto) -> None:
+        self.redis = redis
+        self.crypto = crypto
+
+    # -- helpers -------------------------------------------------------------------------------
+    @staticmethod
+    def key(portal: str, *parts: str) -> str:
+        return ":".join(("rs", portal, *parts))
+
+    def _seal(self, data: dict[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, value in data.items():
+            if name in SECRET_FIELDS and value:
+                out[name] = self.crypto.encrypt(str(value))
+            elif isinstance(value, bool):
+                out[name] = "1" if value else "0"
+            else:
+                out[name] = str(value)
+        return out
+
+    def _open(self, raw: dict[bytes, bytes]) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for k, v in raw.items():
+            name, value = k.decode(), v.decode()
+            data[name] = self.crypto.decrypt(value) if name in SECRET_FIELDS and value else value
+        return data
+
+    async def _get_model(self, key: str, model: type[M]) -> M | None:
+        raw = await self.redis.hgetall(key)  # type: ignore[misc]
+        if not raw:
+            return None
+        data = self._open(raw)
+        for name, field in model.model_fields.items():
+            if field.annotation is bool and name in data:
+                data[name] = data[name] == "1"
+        return model.model_validate(data)
+
+    # -- portals -------------------------------------------------------------------------------
+    async def save_portal(self, portal: PortalRecord) -> None:
+        await self.redis.hset(self.key(portal.member_id, "portal"), mapping=self._seal(portal.model_dump()))  # type: ignore[misc]
+        await self.redis.sadd("rs:portals", portal.member_id)  # type: ignore[misc]
+        if portal.webhook_secret:
+            await self.redis.set(f"rs:webhook-secret:{portal.webhook_secret}", portal.member_id)
+
+    async def update_portal(self, member_id: str, **fields: Any) -> None:
+        await self.redis.hset(self.key(member_id, "portal"), mapping=self._seal(fields))  # type: ignore[misc]
+
+    async def get_portal(self, member_id: str) -> PortalRecord | None:
+        return await self._get_model(self.key(member_id, "portal"), PortalRecord)
+
+    async def portals(self) -> list[str]:
+        return sorted(m.decode() for m in await self.redis.smembers("rs:portals"))  # type: ignore[misc]
+
+    async def portal_by_webhook_secret(self, secret: str) -> str | None:
+        value = await self.redis.get(f"rs:webhook-secret:{secret}")
+        return value.decode() if value else None
+
+    async def wipe_portal(self, member_id: str) -> int:
+        """Delete every key of one portal (ONAPPUNINSTALL with CLEAN=1) and nothing else."""
+        portal = await self.get_portal(member_id)
+        if portal and portal.webhook_secret:
+            await self.redis.delete(f"rs:webhook-secret:{portal.webhook_secret}")
+        deleted = 0
+        async for key in self.redis.scan_iter(match=f"rs:{member_id}:*", count=500):
+            deleted += await self.redis.delete(key)
+        await self.redis.srem("rs:portals", member_id)  # type: ignore[misc]
+        return deleted
+
+    # -- HeadHunter account --------------------------------------------------------------------
+    async def save_hh(self, portal: str, account: HhAccount) -> None:
+        await self.redis.delete(self.key(portal, "hh"))
+        await self.redis.hset(self.key(portal, "hh"), mapping=self._seal(account.model_dump()))  # type: ignore[misc]
+
+    async def update_hh(self, portal: str, **fields: Any) -> None:
+        await self.redis.hset(self.key(portal, "hh"), mapping=self._seal(fields))  # type: ignore[misc]
+
+    async def get_hh(self, portal: str) -> HhAccount | None:
+        return await self._get_model(self.key(portal, "hh"), HhAccount)
+
+    async def delete_hh(self, portal: str) -> None:
+        await self.redis.delete(self.key(portal, "hh"))
+
+    # -- settings ------------------------------------------------------------------------------
+    async def put_settings(self, portal: str, settings: dict[str, Any]) -> None:
+        await self.redis.set(self.key(portal, "settings"), json.dumps(settings))
+
+    async def get_settings(self, portal: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(self.key(portal, "settings"))
+        return json.loads(raw) if raw else None
+
+    # -- import progress -----------------------------------------------------------------------
+    async def start_import(self, portal: str) -> str:
+        import_id = uuid.uuid4().hex[:12]
+        key = self.key(portal, "import")
+        await self.redis.delete(key, self.key(portal, "import", "found"), self.key(portal, "import", "done"))
+        await self.redis.hset(key, mapping={  # type: ignore[misc]
+            "import_id": import_id, "state": "running", "found": 0, "processed": 0, "imported": 0,
+            "failed": 0, "listing_done": "0", "started_at": time.time(), "finished_at": 0,
+        })
+        return import_id
+
+    async def add_found(self, portal: str, import_id: str, negotiation_ids: list[str]) -> list[str]:
+        """Record negotiations found by an import; returns those not seen before in it."""
+        if not negotiation_ids or not await self._is_current_import(portal, import_id):
+            return []
+        key = self.key(portal, "import", "found")
+        pipe = self.redis.pipeline(transaction=False)
+        for nid in negotiation_ids:
+            pipe.sadd(key, nid)
+        added = await pipe.execute()
+        new = [nid for nid, was_added in zip(negotiation_ids, added, strict=True) if was_added]
+        if new:
+            await self.redis.hincrby(self.key(portal, "import"), "found", len(new))  # type: ignore[misc]
+        return new
+
+    async def finish_listing(self, portal: str, import_id: str) -> None:
+        if await self._is_current_import(portal, import_id):
+            await self.redis.hset(self.key(portal, "import"), "listing_done", "1")  # type: ignore[misc]
+            await self._maybe_done(portal)
+
+    async def count_result(self, portal: str, import_id: str | None, negotiation_id: str, ok: bool) -> None:
+        """Count one processed negotiation of an import, once, whatever the redeliveries."""
+        if not import_id or not await self._is_current_import(portal, import_id):
+            return
+        if not await self.redis.sadd(self.key(portal, "import", "done"), negotiation_id):  # type: ignore[misc]
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hincrby(self.key(portal, "import"), "processed", 1)
+        pipe.hincrby(self.key(portal, "import"), "imported" if ok else "failed", 1)
+        await pipe.execute()
+        await self._maybe_done(portal)
+
+    async def _is_current_import(self, portal: str, import_id: str) -> bool:
+        current = await self.redis.hget(self.key(portal, "import"), "import_id")  # type: ignore[misc]
+        return bool(current) and current.decode() == import_id
+
+    async def _maybe_done(self, portal: str) -> None:
+        progress = await self.get_import(portal)
+        if progress.state == "running" and progress.listing_done and progress.processed >= progress.found:
+            await self.redis.hset(self.key(portal, "import"), mapping={  # type: ignore[misc]
+                "state": "done", "finished_at": time.time()})
+
+    async def get_import(self, portal: str) -> ImportProgress:
+        return await self._get_model(self.key(portal, "import"), ImportProgress) or ImportProgress()
+
+    # -- ledger (idempotency) ------------------------------------------------------------------
+    async def get_entity(self, portal: str, negotiation_id: str) -> str | None:
+        value = await self.redis.hget(self.key(portal, "ledger", "entity"), negotiation_id)  # type: ignore[misc]
+        return value.decode() if value else None
+
+    async def set_entity(self, portal: str, negotiation_id: str, ref: str) -> None:
+        await self.redis.hset(self.key(portal, "ledger", "entity"), negotiation_id, ref)  # type: ignore[misc]
+
+    async def known_negotiations(self, portal: str) -> set[str]:
+        keys = await self.redis.hkeys(self.key(portal, "ledger", "entity"))  # type: ignore[misc]
+        return {k.decode() for k in keys}
+
+    async def get_contact(self, portal: str, applicant_key: str) -> int | None:
+        value = await self.redis.hget(self.key(portal, "ledger", "contact"), applicant_key)  # type: ignore[misc]
+        return int(value) if value else None
+
+    async def set_contact(self, portal: str, applicant_key: str, contact_id: int) -> None:
+        await self.redis.hset(self.key(portal, "ledger", "contact"), applicant_key, str(contact_id))  # type: ignore[misc]
+
+    # -- failures ------------------------------------------------------------------------------
+    async def add_failure(self, portal: str, failure: Failure) -> None:
+        await self.redis.hset(self.key(portal, "failures"), failure.negotiation_id, failure.model_dump_json())  # type: ignore[misc]
+
+    async def failures(self, portal: str) -> list[Failure]:
+        raw = await self.redis.hvals(self.key(portal, "failures"))  # type: ignore[misc]
+        return sorted((Failure.model_validate_json(v) for v in raw), key=lambda f: f.at)
+
+    async def clear_failure(self, portal: str, negotiation_id: str) -> None:
+        await self.redis.hdel(self.key(portal, "failures"), negotiation_id)  # type: ignore[misc]
+
+    # -- OAuth state (single use) --------------------------------------------------------------
+    async def remember_state(self, nonce: str, ttl_s: int) -> None:
+        await self.redis.set(f"rs:oauth-state:{nonce}", "1", ex=ttl_s)
+
+    async def consume_state(self, nonce: str) -> bool:
+        return bool(await self.redis.getdel(f"rs:oauth-state:{nonce}"))
+
+    # -- feedback ------------------------------------------------------------------------------
+    async def add_feedback(self, portal: str, entry: dict[str, Any]) -> None:
+        await self.redis.rpush("rs:feedback", json.dumps(dict(entry, portal=portal)))  # type: ignore[misc]
+
+    # -- single-flight lock --------------------------------------------------------------------
+    @asynccontextmanager
+    async def lock(self, name: str, ttl_s: float = 30.0, wait_s: float = 30.0) -> AsyncIterator[None]:
+        """A Redis lock so that one replica at a time runs a critical section (token refresh)."""
+        import asyncio
+
+        token = secrets.token_hex(8)
+        key = f"rs:lock:{name}"
+        deadline = time.monotonic() + wait_s
+        while not await self.redis.set(key, token, nx=True, px=int(ttl_s * 1000)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"lock {name} busy")
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            await self.redis.eval(  # type: ignore[misc]
+                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+                1, key, token,
+            )

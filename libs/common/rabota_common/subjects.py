@@ -1,0 +1,49 @@
+"""Subject names and JetStream layout (DESIGN §3). `{portal}` is the Bitrix24 member_id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HH_WEBHOOK = "hh.webhook.{portal}"
+HH_NEGOTIATION = "hh.negotiation.{portal}"
+CRM_COMMAND = "crm.command.{portal}"
+CRM_RESULT = "crm.result.{portal}"
+APP_EVENT = "app.{event}.{portal}"
+DLQ = "dlq.{stage}.{portal}"
+
+# Core NATS request/reply subjects of the token broker (not persisted: a reply is only useful now).
+AUTH_B24_TOKEN = "auth.b24.token"
+AUTH_B24_REFRESH = "auth.b24.refresh"
+AUTH_HH_TOKEN = "auth.hh.token"
+AUTH_HH_REFRESH = "auth.hh.refresh"
+AUTH_HH_CONNECT = "auth.hh.connect"
+AUTH_HH_LOGOUT = "auth.hh.logout"
+
+RESUMES_BUCKET = "resumes"
+RESUMES_TTL_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float
+
+
+STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec("HH_WEBHOOK", ("hh.webhook.*",), 7 * 24 * 3600),
+    StreamSpec("HH_NEGOTIATION", ("hh.negotiation.*",), 7 * 24 * 3600),
+    StreamSpec("CRM_COMMAND", ("crm.command.*",), 7 * 24 * 3600),
+    StreamSpec("CRM_RESULT", ("crm.result.*",), 7 * 24 * 3600),
+    StreamSpec("APP", ("app.*.*",), 7 * 24 * 3600),
+    StreamSpec("DLQ", ("dlq.*.*",), 30 * 24 * 3600),
+)
+
+
+def subject(template: str, **parts: str) -> str:
+    return template.format(**parts)
+
+
+def portal_of(subject_name: str) -> str:
+    """The member_id is always the last token of a portal-scoped subject."""
+    return subject_name.rsplit(".", 1)[-1]

@@ -1,0 +1,157 @@
+"""Token broker logic: hand out valid tokens, refresh single-flight, detect revocation."""
+
+from __future__ import annotations
+
+import time
+
+from rabota_common import subjects
+from rabota_common.b24_client import B24Error
+from rabota_common.bus import publish
+from rabota_common.hh_client import HhError, HhOAuthError
+from rabota_common.models import AppEvent, B24Token, HhConnectReply, HhConnectRequest, HhToken, TokenRequest
+from rabota_common.runtime import Runtime
+from rabota_common.store import HhAccount
+
+EXPIRY_MARGIN_S = 30.0
+
+
+async def b24_token(rt: Runtime, req: TokenRequest) -> B24Token:
+    portal = await rt.store.get_portal(req.portal)
+    if portal is None:
+        return B24Token(ok=False, error="unknown_portal")
+    if portal.status != "active":
+        return B24Token(ok=False, error=f"inactive: {portal.status_reason}")
+    must_refresh = portal.expires_at and portal.expires_at < time.time()
+    if not must_refresh and (req.stale_token is None or req.stale_token != portal.access_token):
+        return B24Token(ok=True, access_token=portal.access_token, client_endpoint=portal.client_endpoint)
+    async with rt.store.lock(f"b24-refresh:{req.portal}"):
+        portal = await rt.store.get_portal(req.portal)
+        assert portal is not None
+        if req.stale_token and portal.access_token != req.stale_token and portal.expires_at > time.time():
+            return B24Token(ok=True, access_token=portal.access_token, client_endpoint=portal.client_endpoint)
+        try:
+            body = await rt.b24.refresh(portal.refresh_token)
+        except B24Error as exc:
+            if exc.transient:
+                return B24Token(ok=False, error="transient")
+            reason = "Приложение потеряло доступ к порталу Битрикс24 (нужна переустановка или оплата)"
+            await rt.store.update_portal(req.portal, status="inactive", status_reason=f"{reason}: {exc.code}")
+            rt.log.warning("portal %s marked inactive after refresh error %s", req.portal, exc.code)
+            return B24Token(ok=False, error=f"inactive: {exc.code}")
+        # The rotated refresh token is stored before anyone can use the new access token.
+        await rt.store.update_portal(
+            req.portal,
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            expires_at=time.time() + float(body.get("expires_in", 3600)) - EXPIRY_MARGIN_S,
+            client_endpoint=body.get("client_endpoint") or portal.client_endpoint,
+        )
+        return B24Token(ok=True, access_token=body["access_token"],
+                        client_endpoint=body.get("client_endpoint") or portal.client_endpoint)
+
+
+def _hh_reply(account: HhAccount) -> HhToken:
+    return HhToken(ok=True, access_token=account.access_token, employer_id=account.employer_id,
+                   manager_id=account.manager_id, is_admin=account.is_admin)
+
+
+async def hh_token(rt: Runtime, req: TokenRequest) -> HhToken:
+    account = await rt.store.get_hh(req.portal)
+    if account is None or not account.access_token:
+        return HhToken(ok=False, error="not_connected")
+    if account.relogin_required:
+        return HhToken(ok=False, error="relogin_required")
+    expired = account.expires_at < time.time()
+    if not expired and (req.stale_token is None or req.stale_token != account.access_token):
+        return _hh_reply(account)
+    async with rt.store.lock(f"hh-refresh:{req.portal}"):
+        account = await rt.store.get_hh(req.portal)
+        assert account is not None
+        if account.relogin_required:
+            return HhToken(ok=False, error="relogin_required")
+        if req.stale_token and account.access_token != req.stale_token and account.expires_at > time.time():
+            return _hh_reply(account)
+        try:
+            body = await rt.hh.refresh(account.refresh_token)
+        except HhOAuthError as exc:
+            if exc.description == "token not expired":
+                return _hh_reply(account)
+            await mark_hh_revoked(rt, req.portal, f"{exc.error}: {exc.description}")
+            return HhToken(ok=False, error="relogin_required")
+        except HhError:
+            return HhToken(ok=False, error="transient")
+        await rt.store.update_hh(
+            req.portal,
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            expires_at=time.time() + float(body.get("expires_in", 1209600)),
+        )
+        account = await rt.store.get_hh(req.portal)
+        assert account is not None
+        return _hh_reply(account)
+
+
+async def mark_hh_revoked(rt: Runtime, portal: str, reason: str) -> None:
+    await rt.store.update_hh(portal, relogin_required=True)
+    rt.log.warning("HeadHunter tokens of portal %s lost: %s", portal, reason)
+    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="hh_revoked", portal=portal),
+                  AppEvent(portal=portal, event="hh_revoked", data={"reason": reason}))
+
+
+async def hh_connect(rt: Runtime, req: HhConnectRequest) -> HhConnectReply:
+    try:
+        tokens = await rt.hh.exchange_code(req.code)
+    except HhOAuthError as exc:
+        return HhConnectReply(ok=False, error=exc.error,
+                              message=f"rabota.by отклонил вход: {exc.description}. Попробуйте войти ещё раз.")
+    except HhError:
+        return HhConnectReply(ok=False, error="transient", message="rabota.by не отвечает. Попробуйте позже.")
+    access = tokens["access_token"]
+    me = await rt.hh.me(access)
+    if not me.get("is_employer") or not me.get("employer"):
+        try:
+            await rt.hh.revoke(access)
+        except HhError:
+            pass
+        return HhConnectReply(ok=False, error="not_employer",
+                              message="Этот аккаунт rabota.by не является аккаунтом работодателя. "
+                                      "Войдите под учётной записью работодателя.")
+    employer = me["employer"]
+    manager = me.get("manager") or {}
+    previous = await rt.store.get_hh(req.portal)
+    manager_name = " ".join(p for p in (me.get("last_name"), me.get("first_name")) if p) or str(me.get("email", ""))
+    account = HhAccount(
+        access_token=access,
+        refresh_token=tokens["refresh_token"],
+        expires_at=time.time() + float(tokens.get("expires_in", 1209600)),
+        user_id=str(me.get("id", "")),
+        employer_id=str(employer.get("id", "")),
+        employer_name=str(employer.get("name", "")),
+        manager_id=str(manager.get("id") or employer.get("manager_id") or ""),
+        manager_name=manager_name,
+        is_admin=bool(manager.get("has_admin_rights", False)),
+        subscription_id=previous.subscription_id if previous else "",
+    )
+    await rt.store.save_hh(req.portal, account)
+    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="hh_connected", portal=req.portal),
+                  AppEvent(portal=req.portal, event="hh_connected",
+                           data={"relogin": bool(previous and previous.relogin_required)}))
+    return HhConnectReply(ok=True, employer_name=account.employer_name, manager_name=account.manager_name)
+
+
+async def hh_logout(rt: Runtime, req: TokenRequest) -> HhConnectReply:
+    account = await rt.store.get_hh(req.portal)
+    if account is None:
+        return HhConnectReply(ok=True)
+    if account.access_token and not account.relogin_required:
+        if account.subscription_id:
+            try:
+                await rt.hh.unsubscribe(account.access_token, account.subscription_id)
+            except HhError as exc:
+                rt.log.info("unsubscribe failed: %s", exc)
+        try:
+            await rt.hh.revoke(account.access_token)
+        except HhError as exc:
+            rt.log.info("revoke failed: %s", exc)
+    await rt.store.delete_hh(req.portal)
+    return HhConnectReply(ok=True)

@@ -1,0 +1,11 @@
+"""`python -m rabota_crm_writer` starts the crm-writer."""
+
+import asyncio
+
+from rabota_common.settings import get_settings
+
+from rabota_crm_writer.app import build
+
+if __name__ == "__main__":
+    app, _ = build(get_settings())
+    asyncio.run(app.run())

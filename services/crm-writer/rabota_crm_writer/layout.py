@@ -1,0 +1,42 @@
+"""The timeline activity layout (reference §5.2): always ≤ 20 blocks and ≤ 2 buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rabota_common.models import ActivityContent
+
+
+def _line(title: str, value: str) -> dict[str, Any]:
+    return {"type": "withTitle", "properties": {
+        "title": title, "inline": True, "block": {"type": "text", "properties": {"value": value}}}}
+
+
+def activity_layout(content: ActivityContent) -> dict[str, Any]:
+    blocks = {
+        "vacancy": _line("Вакансия", content.vacancy or "—"),
+        "name": _line("ФИО", content.full_name or "—"),
+        "city": _line("Город", content.city or "не указан"),
+        "phone": _line("Телефон", content.phone or "не указан"),
+        "email": _line("E-mail", content.email or "не указан"),
+    }
+    buttons: dict[str, Any] = {
+        "other": {
+            "title": "Другие отклики",
+            "type": "primary",
+            "action": {
+                "type": "openRestApp",
+                "actionParams": {"view": "other_responses", "applicant": content.applicant_key},
+                "sliderParams": {"title": "Другие отклики", "width": 900},
+            },
+        },
+    }
+    if content.resume_url:
+        buttons["resume"] = {"title": "Резюме", "type": "secondary",
+                             "action": {"type": "redirect", "uri": content.resume_url}}
+    return {
+        "icon": {"code": "comment"},
+        "header": {"title": content.title},
+        "body": {"logo": {"code": "comment"}, "blocks": blocks},
+        "footer": {"buttons": buttons},
+    }

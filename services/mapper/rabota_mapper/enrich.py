@@ -1,0 +1,116 @@
+"""Turning a HeadHunter negotiation and its resume into a self-contained CRM command."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rabota_common.app_settings import SyncSettings, kind_of, status_key
+from rabota_common.models import STATUS_NAMES_RU, ActivityContent, ContactData, CrmCommand, NegotiationFound
+
+HIDDEN_NAME = "Соискатель {rid} скрыл ФИО"
+HIDDEN_PHONE_NOTE = "Соискатель {rid} скрыл телефон"
+HIDDEN_EMAIL_NOTE = "Соискатель {rid} скрыл e-mail"
+NO_RESUME = "Соискатель удалил резюме или закрыл к нему доступ (отклик {nid})"
+
+
+def ddmmyyyy(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        return datetime.strptime(iso[:10], "%Y-%m-%d").strftime("%d-%m-%Y")
+    except ValueError:
+        return ""
+
+
+def contacts_of(resume: dict[str, Any]) -> tuple[str | None, str | None]:
+    phone = email = None
+    for contact in resume.get("contact") or []:
+        kind = (contact.get("type") or {}).get("id")
+        value = contact.get("value")
+        if kind == "email" and isinstance(value, str) and not email:
+            email = value
+        elif kind == "cell" and isinstance(value, dict) and not phone:
+            phone = value.get("formatted") or "".join(
+                str(value.get(p) or "") for p in ("country", "city", "number")) or None
+    if phone is None:
+        for contact in resume.get("contact") or []:
+            value = contact.get("value")
+            if (contact.get("type") or {}).get("id") in ("home", "work") and isinstance(value, dict):
+                phone = value.get("formatted")
+                break
+    return phone, email
+
+
+def hidden_ids(resume: dict[str, Any]) -> set[str]:
+    return {str(h.get("id")) for h in resume.get("hidden_fields") or []}
+
+
+def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: dict[str, Any],
+                  resume: dict[str, Any] | None, resume_object: str | None,
+                  resume_filename: str | None) -> CrmCommand:
+    nid = found.negotiation_id
+    vacancy = negotiation.get("vacancy") or {}
+    vacancy_name = str(vacancy.get("name") or found.vacancy_name or "")
+    employer_state = (negotiation.get("employer_state") or {}).get("id") or found.employer_state
+    kind = kind_of(employer_state, negotiation.get("source"))
+    key = status_key(settings, employer_state, negotiation.get("source"))
+    notes: list[str] = []
+    short = negotiation.get("resume") or {}
+    rid = str((resume or short).get("id") or "")
+    city = phone = email = None
+    if resume is None and not short:
+        first, last, middle = NO_RESUME.format(nid=nid), None, None
+        notes.append(NO_RESUME.format(nid=nid))
+    else:
+        source = resume or short
+        hidden = hidden_ids(source)
+        first, last, middle = source.get("first_name"), source.get("last_name"), source.get("middle_name")
+        if "names_and_photo" in hidden or not (first or last):
+            first, last, middle = HIDDEN_NAME.format(rid=rid), None, None
+        city = (source.get("area") or {}).get("name")
+        if resume is not None:
+            phone, email = contacts_of(resume)
+        if "phones" in hidden:
+            notes.append(HIDDEN_PHONE_NOTE.format(rid=rid))
+        if "email" in hidden:
+            notes.append(HIDDEN_EMAIL_NOTE.format(rid=rid))
+    full_name = " ".join(p for p in (last, first, middle) if p)
+    status_name = STATUS_NAMES_RU.get(key, STATUS_NAMES_RU[kind])
+    resume_url = short.get("alternate_url") or (resume or {}).get("alternate_url")
+    title_word = "Приглашение" if kind == "invitation" else "Отклик"
+    comments = "\n".join([f"{title_word} на вакансию «{vacancy_name}» на rabota.by", *notes])
+    if resume_url:
+        comments += f"\nРезюме: {resume_url}"
+    return CrmCommand(
+        portal=found.portal,
+        negotiation_id=nid,
+        vacancy_id=found.vacancy_id,
+        import_id=found.import_id,
+        kind=kind,
+        hh_status=key,
+        entity_type=settings.entity_type,
+        entity_type_id=settings.entity_type_id,
+        category_id=settings.category_id if settings.entity_type != "lead" else None,
+        stage_id=settings.stage_map.get(key),
+        responsible_id=settings.responsible_id,
+        title=f"{title_word}: {full_name} — {vacancy_name}"[:255],
+        contact=ContactData(name=str(first), last_name=last, second_name=middle, phone=phone, email=email,
+                            city=city),
+        comments=comments,
+        created_date=ddmmyyyy(negotiation.get("created_at")),
+        status_name=status_name,
+        vacancy_name=vacancy_name,
+        applicant_key=rid or f"negotiation-{nid}",
+        resume_object=resume_object,
+        resume_filename=resume_filename,
+        activity=ActivityContent(
+            title=title_word, vacancy=vacancy_name, full_name=full_name, city=city, phone=phone, email=email,
+            resume_url=resume_url, applicant_key=rid or f"negotiation-{nid}",
+        ),
+    )
+
+
+def pdf_filename(command_name: str, vacancy: str, created: str) -> str:
+    safe = "".join(ch for ch in f"{command_name} _{vacancy} {created}" if ch not in '/\\:*?"<>|')
+    return f"{safe.strip()[:120]}.pdf"

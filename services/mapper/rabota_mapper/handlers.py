@@ -1,0 +1,54 @@
+"""Mapper handler: negotiation in, CRM command out (resume and PDF fetched here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rabota_common import subjects
+from rabota_common.app_settings import SyncSettings
+from rabota_common.bus import publish
+from rabota_common.errors import PermanentError, TransientError
+from rabota_common.hh_client import HhError
+from rabota_common.hh_walk import TokenSource
+from rabota_common.models import NegotiationFound
+from rabota_common.runtime import Runtime
+
+from rabota_mapper.enrich import build_command, ddmmyyyy, pdf_filename
+
+VIEW_LIMIT_DELAY_S = 3600.0
+
+
+async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
+    raw = await rt.store.get_settings(found.portal)
+    if raw is None:
+        raise PermanentError("Настройки синхронизации не сохранены")
+    settings = SyncSettings.model_validate(raw)
+    tokens = TokenSource(rt, found.portal)
+    negotiation = await tokens.call(rt.hh.negotiation, found.negotiation_id)
+    short = negotiation.get("resume")
+    resume: dict[str, Any] | None = None
+    resume_object = filename = None
+    if short and short.get("url"):
+        try:
+            resume = await tokens.call(rt.hh.get, short["url"])
+        except HhError as exc:
+            if exc.view_limit:
+                # The daily view limit resets tomorrow: wait instead of spinning.
+                await rt.store.redis.set(rt.store.key(found.portal, "view-limit"), "1", ex=int(VIEW_LIMIT_DELAY_S))
+                raise TransientError("resume view limit exceeded", delay_s=VIEW_LIMIT_DELAY_S) from exc
+            if exc.status != 404:
+                raise
+        pdf_url = ((resume or {}).get("download") or {}).get("pdf", {}).get("url")
+        if resume is not None and pdf_url:
+            pdf = await tokens.call(rt.hh.download, pdf_url)
+            resume_object = f"{found.portal}.{found.negotiation_id}.pdf"
+            store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
+            await store.put(resume_object, pdf)
+    command = build_command(found, settings, negotiation, resume, resume_object, None)
+    if resume_object:
+        name = command.activity.full_name or command.contact.name
+        filename = pdf_filename(name, command.vacancy_name, ddmmyyyy(negotiation.get("created_at")))
+        command = command.model_copy(update={"resume_filename": filename})
+    state = (negotiation.get("employer_state") or {}).get("id")
+    await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=found.portal), command,
+                  msg_id=f"{found.portal}:{found.negotiation_id}:{state or '-'}")

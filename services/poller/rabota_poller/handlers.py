@@ -1,0 +1,59 @@
+"""Poller handlers: initial import, webhook expansion."""
+
+from __future__ import annotations
+
+from faststream.nats import NatsMessage
+
+from rabota_common import subjects
+from rabota_common.bus import publish
+from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound
+from rabota_common.runtime import Runtime
+
+from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
+
+
+def negotiation_msg_id(portal: str, negotiation_id: str, state: str | None) -> str:
+    return f"{portal}:{negotiation_id}:{state or '-'}"
+
+
+async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
+    portal = event.portal
+    import_id = str(event.data.get("import_id", ""))
+    tokens = TokenSource(rt, portal)
+    for vacancy in await vacancies(tokens):
+        async for page in negotiation_pages(tokens, vacancy):
+            await msg.in_progress()  # a long walk must not look like a dead consumer
+            ids = [str(item["id"]) for item in page.items]
+            new = set(await rt.store.add_found(portal, import_id, ids))
+            for item in page.items:
+                nid = str(item["id"])
+                if nid not in new:
+                    continue
+                state = (item.get("employer_state") or {}).get("id")
+                found = NegotiationFound(
+                    portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id,
+                    vacancy_name=page.vacancy_name, employer_state=state,
+                    updated_at=item.get("updated_at"), source="import", import_id=import_id,
+                )
+                await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
+                              msg_id=negotiation_msg_id(portal, nid, state))
+    await rt.store.finish_listing(portal, import_id)
+    rt.log.info("import %s of portal %s listed", import_id, portal)
+
+
+async def expand_webhook(rt: Runtime, portal: str, event: HhWebhookEvent) -> None:
+    nid = str(event.payload.get("topic_id") or "")
+    if not nid:
+        rt.log.info("webhook %s (%s) carries no negotiation: ignored", event.id, event.action_type)
+        return
+    tokens = TokenSource(rt, portal)
+    item = await tokens.call(rt.hh.negotiation, nid)
+    vacancy = item.get("vacancy") or {}
+    state = (item.get("employer_state") or {}).get("id")
+    found = NegotiationFound(
+        portal=portal, negotiation_id=nid, vacancy_id=str(vacancy.get("id") or event.payload.get("vacancy_id")),
+        vacancy_name=vacancy.get("name"), employer_state=state, updated_at=item.get("updated_at"),
+        source="webhook",
+    )
+    await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
+                  msg_id=negotiation_msg_id(portal, nid, state))

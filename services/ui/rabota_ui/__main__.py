@@ -1,0 +1,12 @@
+"""`python -m rabota_ui` serves the public HTTP surface on UI_HOST:UI_PORT."""
+
+import uvicorn
+
+from rabota_common.settings import get_settings
+
+from rabota_ui.app import create_app
+
+if __name__ == "__main__":
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.UI_HOST, port=settings.UI_PORT,
+                log_level=settings.LOG_LEVEL.lower(), timeout_graceful_shutdown=20)

@@ -1,0 +1,265 @@
+"""The embedded app's JSON API (DESIGN §7). Every call is scoped to the session's portal."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, ValidationError
+
+from rabota_common import subjects
+from rabota_common.app_settings import SyncSettings
+from rabota_common.b24_client import B24Error
+from rabota_common.bus import publish
+from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
+from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, TokenRequest
+from rabota_common.runtime import Runtime
+
+from rabota_ui.deps import RuntimeDep, Session, SessionDep
+from rabota_ui.errors import ApiError
+
+router = APIRouter(prefix="/api")
+STATE_TTL_S = 600
+
+
+async def portal_call(rt: Runtime, portal: str, cmds: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    token = await rt.b24_token(portal)
+    if not token.ok or not token.access_token or not token.client_endpoint:
+        raise ApiError(503, "portal_unavailable", "Портал Битрикс24 сейчас недоступен приложению.")
+    try:
+        result = await rt.b24.batch(token.client_endpoint, token.access_token, cmds)
+    except B24Error as exc:
+        if exc.expired_token:
+            token = await rt.b24_token(portal, stale_token=token.access_token)
+            if not token.ok or not token.access_token or not token.client_endpoint:
+                raise ApiError(503, "portal_unavailable", "Портал Битрикс24 недоступен.") from exc
+            result = await rt.b24.batch(token.client_endpoint, token.access_token, cmds)
+        else:
+            raise ApiError(502, "portal_error", f"Битрикс24 ответил ошибкой: {exc.code}") from exc
+    return result.result
+
+
+@router.get("/status")
+async def status(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+    portal = await rt.store.get_portal(session.portal)
+    assert portal is not None
+    hh = await rt.store.get_hh(session.portal)
+    settings = await rt.store.get_settings(session.portal)
+    progress = await rt.store.get_import(session.portal)
+    crm_mode = await rt.redis.get(rt.store.key(session.portal, "crm-mode"))
+    return {
+        "portal": {"member_id": portal.member_id, "domain": portal.domain,
+                   "crm_mode": "simple" if crm_mode == b"2" else "classic",
+                   "active": portal.status == "active"},
+        "hh": {
+            "connected": bool(hh and hh.access_token),
+            "employer_name": hh.employer_name if hh else None,
+            "manager_name": hh.manager_name if hh else None,
+            "is_admin": bool(hh and hh.is_admin),
+            "relogin_required": bool(hh and hh.relogin_required),
+        },
+        "sync_active": bool(hh and hh.access_token and not hh.relogin_required and settings
+                            and progress.state in ("running", "done")),
+    }
+
+
+@router.get("/options")
+async def options(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+    result = await portal_call(rt, session.portal, {
+        "mode": ("crm.settings.mode.get", {}),
+        "users": ("user.get", {"FILTER": {"ACTIVE": True, "USER_TYPE": "employee"}}),
+        "lead_stages": ("crm.status.list", {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": "STATUS"}}),
+        "deal_categories": ("crm.category.list", {"entityTypeId": 2}),
+        "types": ("crm.type.list", {}),
+    })
+    mode = int(result.get("mode") or 1)
+    await rt.redis.set(rt.store.key(session.portal, "crm-mode"), str(mode))
+    categories = (result.get("deal_categories") or {}).get("categories", [])
+    types = (result.get("types") or {}).get("types", [])
+    stage_cmds: dict[str, tuple[str, dict[str, Any]]] = {}
+    for cat in categories:
+        entity_id = "DEAL_STAGE" if int(cat["id"]) == 0 else f"DEAL_STAGE_{cat['id']}"
+        stage_cmds[f"deal_{cat['id']}"] = ("crm.status.list", {"order": {"SORT": "ASC"},
+                                                               "filter": {"ENTITY_ID": entity_id}})
+    for t in types:
+        stage_cmds[f"cat_{t['entityTypeId']}"] = ("crm.category.list", {"entityTypeId": t["entityTypeId"]})
+    extra = await portal_call(rt, session.portal, stage_cmds) if stage_cmds else {}
+    spa: list[dict[str, Any]] = []
+    spa_stage_cmds: dict[str, tuple[str, dict[str, Any]]] = {}
+    for t in types:
+        cats = (extra.get(f"cat_{t['entityTypeId']}") or {}).get("categories", [])
+        spa.append({"id": t["entityTypeId"], "title": t.get("title"),
+                    "categories": [{"id": c["id"], "name": c.get("name")} for c in cats]})
+        for cat in cats:
+            spa_stage_cmds[f"s_{t['entityTypeId']}_{cat['id']}"] = ("crm.status.list", {
+                "order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": f"DYNAMIC_{t['entityTypeId']}_STAGE_{cat['id']}"}})
+    spa_stages = await portal_call(rt, session.portal, spa_stage_cmds) if spa_stage_cmds else {}
+
+    def stages(rows: Any) -> list[dict[str, Any]]:
+        return [{"id": r["STATUS_ID"], "name": r.get("NAME")} for r in rows or []]
+
+    return {
+        "crm_mode": "simple" if mode == 2 else "classic",
+        "users": [{"id": int(u["ID"]), "name": " ".join(p for p in (u.get("NAME"), u.get("LAST_NAME")) if p)
+                   or u.get("EMAIL") or str(u["ID"])} for u in result.get("users") or []],
+        "entity_types": (["lead"] if mode == 1 else []) + ["deal"] + (["smart_process"] if spa else []),
+        "lead_stages": stages(result.get("lead_stages")),
+        "deal_categories": [{"id": int(c["id"]), "name": c.get("name"), "is_default": c.get("isDefault") == "Y",
+                             "stages": stages(extra.get(f"deal_{c['id']}"))} for c in categories],
+        "smart_processes": [dict(s, categories=[dict(c, stages=stages(spa_stages.get(f"s_{s['id']}_{c['id']}")))
+                                                for c in s["categories"]]) for s in spa],
+    }
+
+
+@router.get("/settings")
+async def get_settings(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+    return await rt.store.get_settings(session.portal) or {}
+
+
+@router.put("/settings")
+async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+    try:
+        settings = SyncSettings.model_validate(body)
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'тело'}: {e['msg']}" for e in exc.errors())
+        raise ApiError(422, "validation_error", f"Настройки не сохранены: {details}") from exc
+    hh = await rt.store.get_hh(session.portal)
+    if not hh or not hh.access_token:
+        raise ApiError(409, "hh_not_connected", "Сначала войдите в аккаунт работодателя rabota.by.")
+    await rt.store.put_settings(session.portal, settings.model_dump(mode="json"))
+    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="settings_saved", portal=session.portal),
+                  AppEvent(portal=session.portal, event="settings_saved", data={"user_id": session.user_id}))
+    return settings.model_dump(mode="json")
+
+
+@router.get("/hh/authorize-url")
+async def authorize_url(rt: RuntimeDep, session: SessionDep) -> dict[str, str]:
+    nonce = secrets.token_urlsafe(16)
+    await rt.store.remember_state(nonce, STATE_TTL_S)
+    state = rt.crypto.sign({"kind": "hh_state", "p": session.portal, "n": nonce}, STATE_TTL_S)
+    query = urlencode({"response_type": "code", "client_id": rt.settings.HH_CLIENT_ID, "state": state,
+                       "redirect_uri": rt.settings.hh_redirect_uri})
+    return {"url": f"{rt.settings.HH_AUTHORIZE_URL}?{query}"}
+
+
+@router.post("/hh/logout")
+async def logout(rt: RuntimeDep, session: SessionDep) -> dict[str, bool]:
+    response = await rt.broker.request(TokenRequest(portal=session.portal), subjects.AUTH_HH_LOGOUT, timeout=30.0)
+    return {"ok": HhConnectReply.model_validate_json(response.body).ok}
+
+
+async def _import_answer(rt: Runtime, session: Session) -> dict[str, Any]:
+    progress = await rt.store.get_import(session.portal)
+    failures = await rt.store.failures(session.portal)
+    eta: float | None = None
+    if progress.state == "running" and progress.processed and progress.found > progress.processed:
+        rate = progress.processed / max(1e-3, time.time() - progress.started_at)
+        eta = round((progress.found - progress.processed) / rate, 1) if rate > 0 else None
+    return {
+        "state": progress.state, "found": progress.found, "imported": progress.imported,
+        "failed": progress.failed, "processed": progress.processed, "listing_done": progress.listing_done,
+        "eta_s": eta,
+        "failures": [{"id": f.id, "negotiation_id": f.negotiation_id, "reason": f.reason} for f in failures],
+    }
+
+
+@router.post("/import", status_code=202)
+async def start_import(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+    hh = await rt.store.get_hh(session.portal)
+    if not hh or not hh.access_token:
+        raise ApiError(409, "hh_not_connected", "Сначала войдите в аккаунт работодателя rabota.by.")
+    if hh.relogin_required:
+        raise ApiError(409, "relogin_required", "Нужен повторный вход в rabota.by.")
+    if await rt.store.get_settings(session.portal) is None:
+        raise ApiError(409, "no_settings", "Сначала сохраните настройки синхронизации.")
+    current = await rt.store.get_import(session.portal)
+    if current.state == "running" and time.time() - current.started_at < 6 * 3600:
+        return await _import_answer(rt, session)
+    import_id = await rt.store.start_import(session.portal)
+    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="import_requested", portal=session.portal),
+                  AppEvent(portal=session.portal, event="import_requested", data={"import_id": import_id}),
+                  msg_id=f"import:{session.portal}:{import_id}")
+    return await _import_answer(rt, session)
+
+
+@router.get("/import")
+async def get_import(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+    return await _import_answer(rt, session)
+
+
+@router.post("/failures/{failure_id}/retry", status_code=202)
+async def retry_failure(failure_id: str, rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+    for failure in await rt.store.failures(session.portal):
+        if failure.id == failure_id:
+            command = CrmCommand.model_validate(failure.data)
+            if command.portal != session.portal:
+                break
+            await rt.store.clear_failure(session.portal, failure.negotiation_id)
+            await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=session.portal), command)
+            return {"ok": True}
+    raise ApiError(404, "not_found", "Ошибка с таким номером не найдена.")
+
+
+@router.get("/new-responses")
+async def new_responses(rt: RuntimeDep, session: SessionDep) -> dict[str, int]:
+    hh = await rt.store.get_hh(session.portal)
+    if not hh or not hh.access_token:
+        raise ApiError(409, "hh_not_connected", "Сначала войдите в аккаунт работодателя rabota.by.")
+    known = await rt.store.known_negotiations(session.portal)
+    tokens = TokenSource(rt, session.portal)
+    count = 0
+    seen: set[str] = set()
+    for vacancy in await vacancies(tokens):
+        async for page in negotiation_pages(tokens, vacancy):
+            for item in page.items:
+                nid = str(item["id"])
+                if nid not in seen and nid not in known:
+                    count += 1
+                seen.add(nid)
+    return {"count": count}
+
+
+@router.get("/other-responses")
+async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str = "", entity_id: int = 0,
+                          applicant: str = "", page: int = 1) -> dict[str, Any]:
+    if page < 1:
+        raise ApiError(422, "validation_error", "Номер страницы начинается с 1.")
+    key = applicant
+    if not key:
+        if entity_type not in ("lead", "deal", "smart_process") or entity_id <= 0:
+            raise ApiError(422, "validation_error", "Укажите entity_type и entity_id.")
+        raw = await rt.redis.hget(rt.store.key(session.portal, "by-entity"), f"{entity_type}:{entity_id}")  # type: ignore[misc]
+        if not raw:
+            raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")
+        key = raw.decode()
+    refs = await rt.redis.zrange(rt.store.key(session.portal, "applicant", key), 0, -1)
+    total = len(refs)
+    per_page = 20
+    pages = max(1, math.ceil(total / per_page))
+    items = []
+    for raw_ref in refs[(page - 1) * per_page: page * per_page]:
+        info = await rt.redis.hgetall(rt.store.key(session.portal, "entity-info", raw_ref.decode()))  # type: ignore[misc]
+        data = {k.decode(): v.decode() for k, v in info.items()}
+        etype, eid = raw_ref.decode().split(":", 1)
+        items.append({"entity_type": etype, "entity_id": int(eid), "url": data.get("url", ""),
+                      "vacancy": data.get("vacancy", ""), "status": data.get("status", ""),
+                      "created_at": data.get("created_at", "")})
+    return {"items": items, "page": page, "pages": pages, "total": total}
+
+
+class FeedbackBody(BaseModel):
+    message: str = Field(min_length=1, max_length=5000)
+    contact: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/feedback", status_code=201)
+async def feedback(body: FeedbackBody, rt: RuntimeDep, session: SessionDep) -> dict[str, bool]:
+    await rt.store.add_feedback(session.portal, {"user_id": session.user_id, "message": body.message,
+                                                "contact": body.contact, "at": time.time()})
+    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="feedback", portal=session.portal),
+                  AppEvent(portal=session.portal, event="feedback", data={"user_id": session.user_id}))
+    return {"ok": True}
