@@ -59,7 +59,7 @@ async def ensure_jetstream(nats_url: str, replicas: int = 1) -> None:
                 await js.update_stream(config)
         try:
             await js.object_store(subjects.RESUMES_BUCKET)
-        except Exception:  # noqa: BLE001 - not found: create it
+        except Exception:
             from nats.js.api import ObjectStoreConfig
 
             await js.create_object_store(

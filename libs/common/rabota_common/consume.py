@@ -63,7 +63,7 @@ async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: dict[str, Any]
     delivery = Delivery(msg)
     try:
         await work()
-    except Exception as exc:  # noqa: BLE001 - every failure is settled, none is lost
+    except Exception as exc:
         await fail(rt, stage, delivery, data, exc)
         return
     await delivery.ack()

@@ -9,10 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values the sandbox emulators accept (deploy/sandbox/README.md); never valid against the real APIs.
 SANDBOX_HH_CLIENT_ID = "sandbox-hh-client"
-SANDBOX_HH_CLIENT_SECRET = "sandbox-hh-secret"  # noqa: S105 - public sandbox credential
+SANDBOX_HH_CLIENT_SECRET = "sandbox-hh-secret"
 SANDBOX_B24_CLIENT_ID = "sandbox-b24-client"
-SANDBOX_B24_CLIENT_SECRET = "sandbox-b24-secret"  # noqa: S105 - public sandbox credential
-SANDBOX_APP_SECRET_KEY = "sandbox-only-app-secret-key-change-me"  # noqa: S105
+SANDBOX_B24_CLIENT_SECRET = "sandbox-b24-secret"
+SANDBOX_APP_SECRET_KEY = "sandbox-only-app-secret-key-change-me"
 
 
 class Settings(BaseSettings):

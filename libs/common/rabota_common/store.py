@@ -16,6 +16,12 @@ from redis.asyncio import Redis
 from rabota_common.crypto import Crypto
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def text(value: Any) -> str:
+    """Redis answers bytes; the store speaks str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
 SECRET_FIELDS = frozenset({"access_token", "refresh_token", "application_token"})
 
 
@@ -80,8 +86,8 @@ class Store:
     def key(portal: str, *parts: str) -> str:
         return ":".join(("rs", portal, *parts))
 
-    def _seal(self, data: dict[str, Any]) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def _seal(self, data: dict[str, Any]) -> dict[str | bytes, str]:
+        out: dict[str | bytes, str] = {}
         for name, value in data.items():
             if name in SECRET_FIELDS and value:
                 out[name] = self.crypto.encrypt(str(value))
@@ -91,15 +97,15 @@ class Store:
                 out[name] = str(value)
         return out
 
-    def _open(self, raw: dict[bytes, bytes]) -> dict[str, Any]:
+    def _open(self, raw: dict[Any, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for k, v in raw.items():
-            name, value = k.decode(), v.decode()
+            name, value = text(k), text(v)
             data[name] = self.crypto.decrypt(value) if name in SECRET_FIELDS and value else value
         return data
 
     async def _get_model(self, key: str, model: type[M]) -> M | None:
-        raw = await self.redis.hgetall(key)  # type: ignore[misc]
+        raw = await self.redis.hgetall(key)
         if not raw:
             return None
         data = self._open(raw)
@@ -110,23 +116,23 @@ class Store:
 
     # -- portals -------------------------------------------------------------------------------
     async def save_portal(self, portal: PortalRecord) -> None:
-        await self.redis.hset(self.key(portal.member_id, "portal"), mapping=self._seal(portal.model_dump()))  # type: ignore[misc]
-        await self.redis.sadd("rs:portals", portal.member_id)  # type: ignore[misc]
+        await self.redis.hset(self.key(portal.member_id, "portal"), mapping=self._seal(portal.model_dump()))
+        await self.redis.sadd("rs:portals", portal.member_id)
         if portal.webhook_secret:
             await self.redis.set(f"rs:webhook-secret:{portal.webhook_secret}", portal.member_id)
 
     async def update_portal(self, member_id: str, **fields: Any) -> None:
-        await self.redis.hset(self.key(member_id, "portal"), mapping=self._seal(fields))  # type: ignore[misc]
+        await self.redis.hset(self.key(member_id, "portal"), mapping=self._seal(fields))
 
     async def get_portal(self, member_id: str) -> PortalRecord | None:
         return await self._get_model(self.key(member_id, "portal"), PortalRecord)
 
     async def portals(self) -> list[str]:
-        return sorted(m.decode() for m in await self.redis.smembers("rs:portals"))  # type: ignore[misc]
+        return sorted(text(m) for m in await self.redis.smembers("rs:portals"))
 
     async def portal_by_webhook_secret(self, secret: str) -> str | None:
         value = await self.redis.get(f"rs:webhook-secret:{secret}")
-        return value.decode() if value else None
+        return text(value) if value else None
 
     async def wipe_portal(self, member_id: str) -> int:
         """Delete every key of one portal (ONAPPUNINSTALL with CLEAN=1) and nothing else."""
@@ -136,16 +142,16 @@ class Store:
         deleted = 0
         async for key in self.redis.scan_iter(match=f"rs:{member_id}:*", count=500):
             deleted += await self.redis.delete(key)
-        await self.redis.srem("rs:portals", member_id)  # type: ignore[misc]
+        await self.redis.srem("rs:portals", member_id)
         return deleted
 
     # -- HeadHunter account --------------------------------------------------------------------
     async def save_hh(self, portal: str, account: HhAccount) -> None:
         await self.redis.delete(self.key(portal, "hh"))
-        await self.redis.hset(self.key(portal, "hh"), mapping=self._seal(account.model_dump()))  # type: ignore[misc]
+        await self.redis.hset(self.key(portal, "hh"), mapping=self._seal(account.model_dump()))
 
     async def update_hh(self, portal: str, **fields: Any) -> None:
-        await self.redis.hset(self.key(portal, "hh"), mapping=self._seal(fields))  # type: ignore[misc]
+        await self.redis.hset(self.key(portal, "hh"), mapping=self._seal(fields))
 
     async def get_hh(self, portal: str) -> HhAccount | None:
         return await self._get_model(self.key(portal, "hh"), HhAccount)
@@ -166,7 +172,7 @@ class Store:
         import_id = uuid.uuid4().hex[:12]
         key = self.key(portal, "import")
         await self.redis.delete(key, self.key(portal, "import", "found"), self.key(portal, "import", "done"))
-        await self.redis.hset(key, mapping={  # type: ignore[misc]
+        await self.redis.hset(key, mapping={
             "import_id": import_id, "state": "running", "found": 0, "processed": 0, "imported": 0,
             "failed": 0, "listing_done": "0", "started_at": time.time(), "finished_at": 0,
         })
@@ -183,19 +189,19 @@ class Store:
         added = await pipe.execute()
         new = [nid for nid, was_added in zip(negotiation_ids, added, strict=True) if was_added]
         if new:
-            await self.redis.hincrby(self.key(portal, "import"), "found", len(new))  # type: ignore[misc]
+            await self.redis.hincrby(self.key(portal, "import"), "found", len(new))
         return new
 
     async def finish_listing(self, portal: str, import_id: str) -> None:
         if await self._is_current_import(portal, import_id):
-            await self.redis.hset(self.key(portal, "import"), "listing_done", "1")  # type: ignore[misc]
+            await self.redis.hset(self.key(portal, "import"), "listing_done", "1")
             await self._maybe_done(portal)
 
     async def count_result(self, portal: str, import_id: str | None, negotiation_id: str, ok: bool) -> None:
         """Count one processed negotiation of an import, once, whatever the redeliveries."""
         if not import_id or not await self._is_current_import(portal, import_id):
             return
-        if not await self.redis.sadd(self.key(portal, "import", "done"), negotiation_id):  # type: ignore[misc]
+        if not await self.redis.sadd(self.key(portal, "import", "done"), negotiation_id):
             return
         pipe = self.redis.pipeline(transaction=False)
         pipe.hincrby(self.key(portal, "import"), "processed", 1)
@@ -204,13 +210,13 @@ class Store:
         await self._maybe_done(portal)
 
     async def _is_current_import(self, portal: str, import_id: str) -> bool:
-        current = await self.redis.hget(self.key(portal, "import"), "import_id")  # type: ignore[misc]
-        return bool(current) and current.decode() == import_id
+        current = await self.redis.hget(self.key(portal, "import"), "import_id")
+        return bool(current) and text(current) == import_id
 
     async def _maybe_done(self, portal: str) -> None:
         progress = await self.get_import(portal)
         if progress.state == "running" and progress.listing_done and progress.processed >= progress.found:
-            await self.redis.hset(self.key(portal, "import"), mapping={  # type: ignore[misc]
+            await self.redis.hset(self.key(portal, "import"), mapping={
                 "state": "done", "finished_at": time.time()})
 
     async def get_import(self, portal: str) -> ImportProgress:
@@ -218,33 +224,33 @@ class Store:
 
     # -- ledger (idempotency) ------------------------------------------------------------------
     async def get_entity(self, portal: str, negotiation_id: str) -> str | None:
-        value = await self.redis.hget(self.key(portal, "ledger", "entity"), negotiation_id)  # type: ignore[misc]
-        return value.decode() if value else None
+        value = await self.redis.hget(self.key(portal, "ledger", "entity"), negotiation_id)
+        return text(value) if value else None
 
     async def set_entity(self, portal: str, negotiation_id: str, ref: str) -> None:
-        await self.redis.hset(self.key(portal, "ledger", "entity"), negotiation_id, ref)  # type: ignore[misc]
+        await self.redis.hset(self.key(portal, "ledger", "entity"), negotiation_id, ref)
 
     async def known_negotiations(self, portal: str) -> set[str]:
-        keys = await self.redis.hkeys(self.key(portal, "ledger", "entity"))  # type: ignore[misc]
-        return {k.decode() for k in keys}
+        keys = await self.redis.hkeys(self.key(portal, "ledger", "entity"))
+        return {text(k) for k in keys}
 
     async def get_contact(self, portal: str, applicant_key: str) -> int | None:
-        value = await self.redis.hget(self.key(portal, "ledger", "contact"), applicant_key)  # type: ignore[misc]
-        return int(value) if value else None
+        value = await self.redis.hget(self.key(portal, "ledger", "contact"), applicant_key)
+        return int(text(value)) if value else None
 
     async def set_contact(self, portal: str, applicant_key: str, contact_id: int) -> None:
-        await self.redis.hset(self.key(portal, "ledger", "contact"), applicant_key, str(contact_id))  # type: ignore[misc]
+        await self.redis.hset(self.key(portal, "ledger", "contact"), applicant_key, str(contact_id))
 
     # -- failures ------------------------------------------------------------------------------
     async def add_failure(self, portal: str, failure: Failure) -> None:
-        await self.redis.hset(self.key(portal, "failures"), failure.negotiation_id, failure.model_dump_json())  # type: ignore[misc]
+        await self.redis.hset(self.key(portal, "failures"), failure.negotiation_id, failure.model_dump_json())
 
     async def failures(self, portal: str) -> list[Failure]:
-        raw = await self.redis.hvals(self.key(portal, "failures"))  # type: ignore[misc]
+        raw = await self.redis.hvals(self.key(portal, "failures"))
         return sorted((Failure.model_validate_json(v) for v in raw), key=lambda f: f.at)
 
     async def clear_failure(self, portal: str, negotiation_id: str) -> None:
-        await self.redis.hdel(self.key(portal, "failures"), negotiation_id)  # type: ignore[misc]
+        await self.redis.hdel(self.key(portal, "failures"), negotiation_id)
 
     # -- OAuth state (single use) --------------------------------------------------------------
     async def remember_state(self, nonce: str, ttl_s: int) -> None:
@@ -255,7 +261,7 @@ class Store:
 
     # -- feedback ------------------------------------------------------------------------------
     async def add_feedback(self, portal: str, entry: dict[str, Any]) -> None:
-        await self.redis.rpush("rs:feedback", json.dumps(dict(entry, portal=portal)))  # type: ignore[misc]
+        await self.redis.rpush("rs:feedback", json.dumps(dict(entry, portal=portal)))
 
     # -- single-flight lock --------------------------------------------------------------------
     @asynccontextmanager
@@ -273,7 +279,7 @@ class Store:
         try:
             yield
         finally:
-            await self.redis.eval(  # type: ignore[misc]
+            await self.redis.eval(
                 "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
                 1, key, token,
             )

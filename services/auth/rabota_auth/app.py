@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from faststream import FastStream
-
 from rabota_common import subjects
 from rabota_common.bus import ensure_jetstream
 from rabota_common.models import B24Token, HhConnectReply, HhConnectRequest, HhToken, TokenRequest

@@ -8,7 +8,6 @@ from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.nats import NatsMessage, PullSub
 from nats.aio.msg import Msg
-
 from rabota_common.bus import consumer_config, ensure_jetstream, stream
 from rabota_common.consume import Delivery, fail
 from rabota_common.models import CrmCommand
@@ -30,7 +29,7 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
         config=consumer_config(settings, ack_wait_s=120.0),
     )
     async def on_commands(body: list[CrmCommand], msg: NatsMessage) -> None:
-        raws: list[Msg] = list(msg.raw_message)  # type: ignore[arg-type]
+        raws: list[Msg] = list(msg.raw_message)  # type: ignore[call-overload]  # a batch delivers a list
         by_portal: dict[str, list[int]] = defaultdict(list)
         for i, cmd in enumerate(body):
             by_portal[cmd.portal].append(i)
@@ -39,7 +38,7 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
             group = [(body[i], d.attempt) for i, d in zip(idx, deliveries, strict=True)]
             try:
                 outcomes = await write_group(rt, portal, group)
-            except Exception as exc:  # noqa: BLE001 - the whole group failed: settle each alike
+            except Exception as exc:
                 for i, d in zip(idx, deliveries, strict=True):
                     await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), exc)
                 continue

@@ -85,7 +85,7 @@ async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
     store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
     try:
         result = await store.get(cmd.resume_object)
-    except Exception:  # noqa: BLE001 - an expired PDF must not block the response itself
+    except Exception:
         rt.log.warning("resume %s is gone from the object store", cmd.resume_object)
         return None
     return bytes(result.data or b"")
@@ -107,7 +107,7 @@ async def write_group(rt: Runtime, portal: str, group: list[tuple[CrmCommand, in
     for i, (cmd, attempt) in enumerate(group):
         ref = await rt.store.get_entity(portal, cmd.negotiation_id)
         if ref:
-            kind, entity_id, state = ref.split(":", 2)
+            _, entity_id, state = ref.split(":", 2)
             if state != cmd.hh_status:
                 updates.append((i, int(entity_id)))
             else:

@@ -58,7 +58,12 @@ def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: 
     notes: list[str] = []
     short = negotiation.get("resume") or {}
     rid = str((resume or short).get("id") or "")
-    city = phone = email = None
+    city: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    first: str | None
+    last: str | None
+    middle: str | None
     if resume is None and not short:
         first, last, middle = NO_RESUME.format(nid=nid), None, None
         notes.append(NO_RESUME.format(nid=nid))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.nats import NatsMessage, PullSub
-
 from rabota_common.bus import consumer_config, ensure_jetstream, stream
 from rabota_common.consume import settle
 from rabota_common.models import AppEvent, HhWebhookEvent

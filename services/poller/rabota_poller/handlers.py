@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from faststream.nats import NatsMessage
-
 from rabota_common import subjects
 from rabota_common.bus import publish
+from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound
 from rabota_common.runtime import Runtime
-
-from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 
 
 def negotiation_msg_id(portal: str, negotiation_id: str, state: str | None) -> str:

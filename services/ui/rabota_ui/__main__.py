@@ -1,7 +1,6 @@
 """`python -m rabota_ui` serves the public HTTP surface on UI_HOST:UI_PORT."""
 
 import uvicorn
-
 from rabota_common.settings import get_settings
 
 from rabota_ui.app import create_app

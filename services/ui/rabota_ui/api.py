@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, ValidationError
-
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.b24_client import B24Error
@@ -18,6 +17,7 @@ from rabota_common.bus import publish
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, TokenRequest
 from rabota_common.runtime import Runtime
+from rabota_common.store import text
 
 from rabota_ui.deps import RuntimeDep, Session, SessionDep
 from rabota_ui.errors import ApiError
@@ -232,19 +232,20 @@ async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str 
     if not key:
         if entity_type not in ("lead", "deal", "smart_process") or entity_id <= 0:
             raise ApiError(422, "validation_error", "Укажите entity_type и entity_id.")
-        raw = await rt.redis.hget(rt.store.key(session.portal, "by-entity"), f"{entity_type}:{entity_id}")  # type: ignore[misc]
+        raw = await rt.redis.hget(rt.store.key(session.portal, "by-entity"), f"{entity_type}:{entity_id}")
         if not raw:
             raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")
-        key = raw.decode()
+        key = text(raw)
     refs = await rt.redis.zrange(rt.store.key(session.portal, "applicant", key), 0, -1)
     total = len(refs)
     per_page = 20
     pages = max(1, math.ceil(total / per_page))
     items = []
     for raw_ref in refs[(page - 1) * per_page: page * per_page]:
-        info = await rt.redis.hgetall(rt.store.key(session.portal, "entity-info", raw_ref.decode()))  # type: ignore[misc]
-        data = {k.decode(): v.decode() for k, v in info.items()}
-        etype, eid = raw_ref.decode().split(":", 1)
+        ref = text(raw_ref)
+        info = await rt.redis.hgetall(rt.store.key(session.portal, "entity-info", ref))
+        data = {text(k): text(v) for k, v in info.items()}
+        etype, eid = ref.split(":", 1)
         items.append({"entity_type": etype, "entity_id": int(eid), "url": data.get("url", ""),
                       "vacancy": data.get("vacancy", ""), "status": data.get("status", ""),
                       "created_at": data.get("created_at", "")})

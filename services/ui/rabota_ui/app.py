@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-
 from rabota_common.bus import ensure_jetstream
 from rabota_common.runtime import build_runtime
 from rabota_common.settings import Settings

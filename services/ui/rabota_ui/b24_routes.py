@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import publish

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
-
 from rabota_common.crypto import TokenError
 from rabota_common.runtime import Runtime
 

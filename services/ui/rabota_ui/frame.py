@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel
-
 from rabota_common.b24_client import B24Error
 from rabota_common.runtime import Runtime
 

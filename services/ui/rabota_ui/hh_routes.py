@@ -7,7 +7,6 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
-
 from rabota_common import subjects
 from rabota_common.bus import publish
 from rabota_common.crypto import TokenError

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from rabota_common.runtime import Runtime
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),

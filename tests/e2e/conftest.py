@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from rabota_stack.stack import Stack, StackConfig
+
+from tests.e2e.harness import Driver
+
+
+@pytest.fixture
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    marker = request.node.get_closest_marker("stack_env")
+    extra = dict(marker.args[0]) if marker else {}
+    s = Stack(StackConfig.ephemeral(tmp_path / "stack", extra_env=extra))
+    s.start()
+    yield s
+    s.stop()
+    for proc_log in (tmp_path / "stack" / "logs").glob("*.log"):
+        text = proc_log.read_text(errors="replace")
+        if "Traceback" in text:
+            print(f"--- {proc_log.name} ---\n{text[-4000:]}")
+
+
+@pytest.fixture
+async def driver(stack: Stack) -> AsyncIterator[Driver]:
+    async with httpx.AsyncClient(timeout=60.0) as http:
+        yield Driver(stack, http)

@@ -1,0 +1,111 @@
+"""Driving the product end to end through its public contract (DESIGN §7) and the sandbox control API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+from rabota_stack.stack import Stack
+
+SESSION_META = re.compile(r'<meta name="rabota-sync-session" content="([^"]+)"')
+
+
+class Driver:
+    def __init__(self, stack: Stack, http: httpx.AsyncClient) -> None:
+        self.stack = stack
+        self.http = http
+        self.session: str | None = None
+
+    async def frame(self, portal: str, target: str, user_id: int = 1, **extra: Any) -> dict[str, Any]:
+        r = await self.http.post(f"{self.stack.b24_url}/_sandbox/portals/{portal}/frame",
+                                 json={"user_id": user_id, "target": target, **extra})
+        r.raise_for_status()
+        return dict(r.json())
+
+    async def post_frame(self, path: str, frame: dict[str, Any]) -> httpx.Response:
+        return await self.http.post(f"{self.stack.public_url}{path}", params=frame["query"], data=frame["form"])
+
+    async def install(self, portal: str = "demo") -> None:
+        r = await self.post_frame("/b24/install", await self.frame(portal, "install"))
+        assert r.status_code == 200, r.text
+        assert "Готово" in r.text
+        r = await self.http.post(f"{self.stack.b24_url}/_sandbox/portals/{portal}/install-finish")
+        r.raise_for_status()
+
+    async def open_app(self, portal: str = "demo", **extra: Any) -> str:
+        r = await self.post_frame("/b24/app", await self.frame(portal, "app", **extra))
+        assert r.status_code == 200, r.text
+        match = SESSION_META.search(r.text)
+        assert match, r.text[:500]
+        self.session = match.group(1)
+        return self.session
+
+    def api_headers(self) -> dict[str, str]:
+        assert self.session
+        return {"Authorization": f"Bearer {self.session}"}
+
+    async def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return await self.http.request(method, f"{self.stack.public_url}/api{path}", headers=self.api_headers(), **kw)
+
+    async def connect_hh(self, login: str = "admin@sandbox.by") -> httpx.Response:
+        r = await self.api("GET", "/hh/authorize-url")
+        assert r.status_code == 200, r.text
+        url = r.json()["url"]
+        parts = urlparse(url)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        page = await self.http.get(url)
+        assert page.status_code == 200
+        r = await self.http.post(f"{parts.scheme}://{parts.netloc}{parts.path}", params=query,
+                                 data={"login": login, "decision": "approve"})
+        assert r.status_code == 302, r.text
+        location = r.headers["location"]
+        assert location.startswith(f"{self.stack.public_url}/hh/callback")
+        return await self.http.get(location)
+
+    async def save_lead_settings(self) -> dict[str, Any]:
+        options = (await self.api("GET", "/options")).json()
+        stages = [s["id"] for s in options["lead_stages"]]
+        body = {"responsible_id": options["users"][0]["id"], "entity_type": "lead", "smart_process_type_id": None,
+                "category_id": None, "extended": False,
+                "stage_map": {"response": stages[0], "invitation": stages[1]}}
+        r = await self.api("PUT", "/settings", json=body)
+        assert r.status_code == 200, r.text
+        return body
+
+    async def wait_import(self, limit_s: float = 120.0) -> dict[str, Any]:
+        deadline = time.monotonic() + limit_s
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            body = (await self.api("GET", "/import")).json()
+            if body["state"] == "done":
+                return body
+            dead = self.stack.group.dead()
+            assert not dead, f"processes died: {dead}"
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"import did not finish: {body}")
+
+    async def entities(self, portal: str, entity_type_id: int) -> list[dict[str, Any]]:
+        r = await self.http.get(f"{self.stack.b24_url}/_sandbox/portals/{portal}/entities",
+                                params={"entity_type_id": entity_type_id})
+        r.raise_for_status()
+        return list(r.json())
+
+    async def hh_negotiations(self) -> list[dict[str, Any]]:
+        r = await self.http.get(f"{self.stack.hh_url}/_sandbox/negotiations")
+        r.raise_for_status()
+        return list(r.json())
+
+
+def read_spans(trace_dir: Path) -> list[dict[str, Any]]:
+    spans = []
+    for path in trace_dir.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                spans.append(json.loads(line))
+    return spans

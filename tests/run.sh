@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: lint, type-check, then every test in parallel against real NATS and Redis.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deploy/local/bootstrap.sh
+echo "== ruff"; .venv/bin/ruff check .
+echo "== mypy"; .venv/bin/mypy libs services deploy
+echo "== pytest"
+set +e
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile -q -p no:cacheprovider "$@"
+code=$?
+set -e
+[ "$code" = 5 ] && { echo "no tests collected"; exit 1; }
+exit "$code"

@@ -1,0 +1,42 @@
+import time
+
+import pytest
+from rabota_common.b24_client import build_query, encode_command
+from rabota_common.crypto import Crypto, TokenError
+
+
+def test_encrypt_round_trip_and_ciphertext_hides_value():
+    crypto = Crypto("k1")
+    sealed = crypto.encrypt("secret-token-value")
+    assert "secret-token-value" not in sealed
+    assert crypto.decrypt(sealed) == "secret-token-value"
+    with pytest.raises(TokenError):
+        Crypto("other").decrypt(sealed)
+
+
+def test_signed_tokens_reject_forgery_and_expiry(monkeypatch):
+    crypto = Crypto("k1")
+    token = crypto.sign({"p": "portal"}, ttl_s=60)
+    assert crypto.verify(token)["p"] == "portal"
+    raw, mac = token.split(".")
+    with pytest.raises(TokenError):
+        crypto.verify(raw + "." + mac[:-2] + "AA")
+    with pytest.raises(TokenError):
+        Crypto("k2").verify(token)
+    with pytest.raises(TokenError):
+        crypto.verify("garbage")
+    expired = crypto.sign({"p": "x"}, ttl_s=-1)
+    with pytest.raises(TokenError):
+        crypto.verify(expired)
+    assert time.time() > 0
+
+
+def test_php_style_query():
+    pairs = build_query({"fields": {"TITLE": "A&B", "PHONE": [{"VALUE": "+375", "VALUE_TYPE": "MOBILE"}]},
+                         "flag": True})
+    assert ("fields[TITLE]", "A&B") in pairs
+    assert ("fields[PHONE][0][VALUE]", "+375") in pairs
+    assert ("flag", "1") in pairs
+    cmd = encode_command("crm.lead.add", {"fields": {"TITLE": "Отклик & co"}})
+    assert cmd.startswith("crm.lead.add?fields[TITLE]=")
+    assert "&co" not in cmd and "%26" in cmd
