@@ -38,6 +38,15 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
         await settle(rt, "poller", msg, event.model_dump(mode="json"),
                      lambda: handlers.expand_webhook(rt, portal, event))
 
+    @broker.subscriber(
+        "app.hh_connected.*", stream=stream("APP"), durable="poller-connected",
+        pull_sub=PullSub(batch_size=1, timeout=1.0), ack_policy=AckPolicy.MANUAL,
+        config=consumer_config(settings),
+    )
+    async def on_connected(event: AppEvent, msg: NatsMessage) -> None:
+        await settle(rt, "poller", msg, event.model_dump(mode="json"),
+                     lambda: handlers.ensure_subscription(rt, event.portal))
+
     app = FastStream(broker, logger=rt.log)
 
     @app.on_startup

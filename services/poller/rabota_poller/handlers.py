@@ -55,3 +55,27 @@ async def expand_webhook(rt: Runtime, portal: str, event: HhWebhookEvent) -> Non
     )
     await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
                   msg_id=negotiation_msg_id(portal, nid, state))
+
+
+WEBHOOK_ACTIONS = ["NEW_RESPONSE_OR_INVITATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE"]
+
+
+async def ensure_subscription(rt: Runtime, portal: str) -> None:
+    """One subscription per user and app (reference §5.1): create it, or point the existing one at us."""
+    record = await rt.store.get_portal(portal)
+    if record is None or not record.webhook_secret:
+        return
+    url = f"{rt.settings.PUBLIC_URL.rstrip('/')}/hh/webhook/{record.webhook_secret}"
+    tokens = TokenSource(rt, portal)
+    current = await tokens.call(rt.hh.subscriptions)
+    for sub in current:
+        if sub.get("url") == url and {a.get("type") for a in sub.get("actions", [])} >= set(WEBHOOK_ACTIONS):
+            await rt.store.update_hh(portal, subscription_id=str(sub["id"]))
+            return
+    if current:
+        sub_id = str(current[0]["id"])
+        await tokens.call(rt.hh.update_subscription, sub_id, url, WEBHOOK_ACTIONS)
+    else:
+        sub_id = await tokens.call(rt.hh.subscribe, url, WEBHOOK_ACTIONS)
+    await rt.store.update_hh(portal, subscription_id=sub_id)
+    rt.log.info("webhook subscription %s of portal %s points at the ui", sub_id, portal)
