@@ -78,7 +78,7 @@ class Driver:
         assert r.status_code == 200, r.text
         return body
 
-    async def wait_import(self, limit_s: float = 120.0) -> dict[str, Any]:
+    async def wait_import(self, limit_s: float = 90.0) -> dict[str, Any]:
         deadline = time.monotonic() + limit_s
         body: dict[str, Any] = {}
         while time.monotonic() < deadline:

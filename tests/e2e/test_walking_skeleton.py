@@ -39,9 +39,14 @@ async def test_import_creates_one_lead_per_negotiation_with_one_trace(driver: Dr
         assert lead["NAME"] and "скрыл" not in lead["NAME"]
         assert any(p["VALUE_TYPE"] == "MOBILE" and p["VALUE"] for p in lead.get("PHONE", []))
         assert any("@" in e["VALUE"] for e in lead.get("EMAIL", []))
-    hidden = [n for n in negotiations if n["resume"] == "hidden"]
-    for n in hidden:
-        assert by_origin[str(n["id"])][0]["NAME"].startswith("Соискатель")
+    for n in negotiations:
+        lead = by_origin[str(n["id"])][0]
+        if "names_and_photo" in n.get("hidden_fields", []):
+            assert lead["NAME"] == f"Соискатель {n['resume_id']} скрыл ФИО"
+        if "phones" in n.get("hidden_fields", []):
+            assert not lead.get("PHONE")
+        if n["resume"] == "deleted":
+            assert "удалил резюме" in lead["COMMENTS"]
 
     status = (await driver.api("GET", "/status")).json()
     assert status["sync_active"] is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from faststream.message import StreamMessage
 from faststream.nats import NatsMessage
 from nats.aio.msg import Msg
 
@@ -19,7 +20,7 @@ class Delivery:
     """One JetStream delivery, whether FastStream wrapped it or it came raw inside a batch."""
 
     def __init__(self, msg: NatsMessage | Msg) -> None:
-        self.raw: Msg = msg.raw_message if isinstance(msg, NatsMessage) else msg
+        self.raw: Msg = msg.raw_message if isinstance(msg, StreamMessage) else msg
 
     @property
     def subject(self) -> str:

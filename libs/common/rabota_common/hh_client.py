@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 import httpx
 
-from rabota_common.http import RateLimiter
 from rabota_common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,13 @@ class HhOAuthError(Exception):
 
 
 class HhClient:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings,
+                 throttle: Callable[[], Awaitable[None]] | None = None, retries: int = 5) -> None:
         self._http = http
         self._settings = settings
         self._base = settings.HH_API_URL.rstrip("/")
-        self._limiter = limiter or RateLimiter(settings.HH_RATE)
+        self._throttle = throttle
+        self._retries = retries
 
     def _headers(self, token: str | None) -> dict[str, str]:
         headers = {"HH-User-Agent": self._settings.HH_USER_AGENT, "Accept": "application/json"}
@@ -87,14 +90,28 @@ class HhClient:
         return urlunparse(parts._replace(query=urlencode(query)))
 
     async def _send(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
-        await self._limiter.acquire()
-        try:
-            response = await self._http.request(method, url, headers=self._headers(token), **kwargs)
-        except httpx.HTTPError as exc:
-            raise HhError(599, [{"type": "network", "value": type(exc).__name__}], None) from exc
-        if response.status_code >= 400:
-            raise self._error(response)
-        return response
+        """One request within the shared budget; 429 (rate, not view limit), 503 and network errors are
+        retried here with growing pauses, so a long walk does not start over."""
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._throttle is not None:
+                await self._throttle()
+            try:
+                response = await self._http.request(method, url, headers=self._headers(token), **kwargs)
+            except httpx.HTTPError as exc:
+                error = HhError(599, [{"type": "network", "value": type(exc).__name__}], None)
+                if attempt > self._retries:
+                    raise error from exc
+                await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
+                continue
+            if response.status_code < 400:
+                return response
+            error = self._error(response)
+            if (error.status in (429, 502, 503, 504) and not error.view_limit) and attempt <= self._retries:
+                await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
+                continue
+            raise error
 
     @staticmethod
     def _error(response: httpx.Response) -> HhError:
@@ -110,17 +127,18 @@ class HhClient:
         log.warning("HeadHunter error %s", err)
         return err
 
-    async def get(self, path_or_url: str, token: str, params: dict[str, Any] | None = None) -> Any:
+    async def get(self, token: str, path_or_url: str, params: dict[str, Any] | None = None) -> Any:
         response = await self._send("GET", self._url(path_or_url, params), token)
         return response.json()
 
-    async def download(self, url: str, token: str) -> bytes:
+    async def download(self, token: str, url: str) -> bytes:
         response = await self._send("GET", self._url(url), token)
         return response.content
 
     # -- OAuth -------------------------------------------------------------------------------
     async def _token(self, data: dict[str, str]) -> dict[str, Any]:
-        await self._limiter.acquire()
+        if self._throttle is not None:
+            await self._throttle()
         url = f"{self._base}/token"
         try:
             response = await self._http.post(url, data=data, headers=self._headers(None),
@@ -152,13 +170,13 @@ class HhClient:
 
     # -- employer API ------------------------------------------------------------------------
     async def me(self, token: str) -> dict[str, Any]:
-        return dict(await self.get("/me", token))
+        return dict(await self.get(token, "/me"))
 
     async def managers(self, token: str, employer_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         page = 0
         while True:
-            body = await self.get(f"/employers/{employer_id}/managers", token, {"page": page, "per_page": 200})
+            body = await self.get(token, f"/employers/{employer_id}/managers", {"page": page, "per_page": 200})
             items.extend(body.get("items", []))
             page += 1
             if page >= int(body.get("pages", 1)):
@@ -168,7 +186,7 @@ class HhClient:
         items: list[dict[str, Any]] = []
         page = 0
         while True:
-            body = await self.get(f"/employers/{employer_id}/vacancies/active", token,
+            body = await self.get(token, f"/employers/{employer_id}/vacancies/active",
                                   {"manager_id": manager_id, "page": page, "per_page": PER_PAGE})
             items.extend(body.get("items", []))
             page += 1
@@ -176,17 +194,17 @@ class HhClient:
                 return items
 
     async def negotiation_collections(self, token: str, vacancy_id: str) -> dict[str, Any]:
-        return dict(await self.get("/negotiations", token, {"vacancy_id": vacancy_id}))
+        return dict(await self.get(token, "/negotiations", {"vacancy_id": vacancy_id}))
 
     async def collection_page(self, token: str, url: str, page: int) -> dict[str, Any]:
-        return dict(await self.get(url, token, {"page": page, "per_page": PER_PAGE}))
+        return dict(await self.get(token, url, {"page": page, "per_page": PER_PAGE}))
 
     async def negotiation(self, token: str, negotiation_id: str) -> dict[str, Any]:
-        return dict(await self.get(f"/negotiations/{negotiation_id}", token))
+        return dict(await self.get(token, f"/negotiations/{negotiation_id}"))
 
     # -- webhooks ----------------------------------------------------------------------------
     async def subscriptions(self, token: str) -> list[dict[str, Any]]:
-        return list((await self.get("/webhook/subscriptions", token)).get("items", []))
+        return list((await self.get(token, "/webhook/subscriptions")).get("items", []))
 
     async def subscribe(self, token: str, url: str, actions: list[str]) -> str:
         body = {"url": url, "actions": [{"type": a, "settings": {"vacancies_only_mine": False}} for a in actions]}

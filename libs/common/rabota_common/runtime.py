@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from rabota_common import subjects
-from rabota_common.b24_budget import PortalBudget
 from rabota_common.b24_client import B24Client
+from rabota_common.budget import SharedBucket
 from rabota_common.bus import make_broker
 from rabota_common.crypto import Crypto
 from rabota_common.hh_client import HhClient
@@ -74,8 +74,8 @@ def build_runtime(service: str, settings: Settings) -> Runtime:
         redis=redis,
         store=Store(redis, crypto),
         http=http,
-        hh=HhClient(http, settings),
-        b24=B24Client(http, settings, throttle=PortalBudget(redis, settings.B24_RATE, settings.B24_BURST).take),
+        hh=HhClient(http, settings, throttle=SharedBucket(redis, settings.HH_RATE, settings.HH_BURST, margin=0).take),
+        b24=B24Client(http, settings, throttle=SharedBucket(redis, settings.B24_RATE, settings.B24_BURST).take),
         crypto=crypto,
         log=log,
     )

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     HH_API_URL: str = "https://api.hh.ru"
     HH_AUTHORIZE_URL: str = "https://rabota.by/oauth/authorize"
     HH_HOST: str = "rabota.by"
-    HH_RATE: float = Field(default=5.0, gt=0, description="HeadHunter requests per second per process")
+    HH_RATE: float = Field(default=6.0, gt=0, description="HeadHunter requests per second, whole deployment")
+    HH_BURST: int = Field(default=2, gt=0)
 
     B24_CLIENT_ID: str = SANDBOX_B24_CLIENT_ID
     B24_CLIENT_SECRET: SecretStr = SecretStr(SANDBOX_B24_CLIENT_SECRET)

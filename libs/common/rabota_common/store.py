@@ -86,8 +86,8 @@ class Store:
     def key(portal: str, *parts: str) -> str:
         return ":".join(("rs", portal, *parts))
 
-    def _seal(self, data: dict[str, Any]) -> dict[str | bytes, str]:
-        out: dict[str | bytes, str] = {}
+    def _seal(self, data: dict[str, Any]) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
         for name, value in data.items():
             if name in SECRET_FIELDS and value:
                 out[name] = self.crypto.encrypt(str(value))

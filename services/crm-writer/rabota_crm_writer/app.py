@@ -1,14 +1,22 @@
-"""Wiring of the crm-writer: pulls commands in batches and writes each portal's share together."""
+"""Wiring of the crm-writer: pulls commands in batches and writes each portal's share together.
+
+The batch pull loop is ours, not FastStream's: FastStream 0.7.8 loses a partially fetched batch when
+nats-py raises a plain asyncio.TimeoutError (it only catches nats.errors.TimeoutError), stranding
+those messages until their ack wait ends.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import defaultdict
 
 from faststream import FastStream
-from faststream.middlewares import AckPolicy
-from faststream.nats import NatsMessage, PullSub
 from nats.aio.msg import Msg
-from rabota_common.bus import consumer_config, ensure_jetstream, stream
+from nats.js.api import AckPolicy, ConsumerConfig
+from opentelemetry import propagate, trace
+from pydantic import ValidationError
+from rabota_common.bus import dead_letter, ensure_jetstream
 from rabota_common.consume import Delivery, fail
 from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime, build_runtime
@@ -17,43 +25,97 @@ from rabota_common.settings import Settings
 from rabota_crm_writer.writer import report, write_group
 
 BATCH = 25
+FETCH_WAIT_S = 0.3
+
+
+async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
+    tracer = rt.tracer_provider.get_tracer("rabota_crm_writer")
+    body: list[CrmCommand] = []
+    kept: list[Msg] = []
+    for raw in raws:
+        try:
+            body.append(CrmCommand.model_validate_json(raw.data))
+            kept.append(raw)
+        except ValidationError as exc:  # a message that can never be read goes to the DLQ at once
+            await dead_letter(rt.broker, "crm-writer", raw.subject, int(raw.metadata.num_delivered),
+                              f"unreadable command: {exc.errors()[:3]}", {"raw": raw.data.decode(errors="replace")})
+            await raw.ack()
+    by_portal: dict[str, list[int]] = defaultdict(list)
+    for i, cmd in enumerate(body):
+        by_portal[cmd.portal].append(i)
+    for portal, idx in by_portal.items():
+        deliveries = [Delivery(kept[i]) for i in idx]
+        group = [(body[i], d.attempt) for i, d in zip(idx, deliveries, strict=True)]
+        # A batch mixes negotiations: each gets its own span in the trace its message carries.
+        spans = [
+            tracer.start_span(
+                "crm-writer write", context=propagate.extract(kept[i].headers or {}),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={"rabota.portal": portal, "rabota.negotiation_id": body[i].negotiation_id,
+                            "rabota.entity_type": body[i].entity_type, "rabota.attempt": d.attempt},
+            )
+            for i, d in zip(idx, deliveries, strict=True)
+        ]
+        try:
+            outcomes = await write_group(rt, portal, group)
+        except Exception as exc:
+            for i, d, span in zip(idx, deliveries, spans, strict=True):
+                span.record_exception(exc)
+                await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), exc)
+                span.end()
+            continue
+        for i, d, outcome, span in zip(idx, deliveries, outcomes, spans, strict=True):
+            await report(rt, body[i], outcome)
+            if outcome.entity_id is not None:
+                span.set_attribute("rabota.entity_id", outcome.entity_id)
+            if outcome.error is None:
+                await d.ack()
+            else:
+                span.record_exception(outcome.error)
+                await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), outcome.error)
+            span.end()
+
+
+async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
+    js = rt.broker.connection.jetstream()
+    sub = await js.pull_subscribe(
+        "crm.command.*", durable="crm-writer", stream="CRM_COMMAND",
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=120.0, max_deliver=rt.settings.MAX_DELIVER,
+                              max_ack_pending=1000),
+    )
+    while not stop.is_set():
+        try:
+            msgs = await sub.fetch(batch=BATCH, timeout=FETCH_WAIT_S)
+        except TimeoutError:  # asyncio.TimeoutError and nats' subclass alike
+            continue
+        except Exception:
+            rt.log.exception("fetch failed; retrying")
+            await asyncio.sleep(1.0)
+            continue
+        # Finish the batch even if asked to stop meanwhile: in-flight work is drained, not dropped.
+        await handle_batch(rt, msgs)
 
 
 def build(settings: Settings) -> tuple[FastStream, Runtime]:
     rt = build_runtime("crm-writer", settings)
-    broker = rt.broker
-
-    @broker.subscriber(
-        "crm.command.*", stream=stream("CRM_COMMAND"), durable="crm-writer",
-        pull_sub=PullSub(batch_size=BATCH, timeout=0.3, batch=True), ack_policy=AckPolicy.MANUAL,
-        config=consumer_config(settings, ack_wait_s=120.0),
-    )
-    async def on_commands(body: list[CrmCommand], msg: NatsMessage) -> None:
-        raws: list[Msg] = list(msg.raw_message)  # type: ignore[call-overload]  # a batch delivers a list
-        by_portal: dict[str, list[int]] = defaultdict(list)
-        for i, cmd in enumerate(body):
-            by_portal[cmd.portal].append(i)
-        for portal, idx in by_portal.items():
-            deliveries = [Delivery(raws[i]) for i in idx]
-            group = [(body[i], d.attempt) for i, d in zip(idx, deliveries, strict=True)]
-            try:
-                outcomes = await write_group(rt, portal, group)
-            except Exception as exc:
-                for i, d in zip(idx, deliveries, strict=True):
-                    await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), exc)
-                continue
-            for i, d, outcome in zip(idx, deliveries, outcomes, strict=True):
-                await report(rt, body[i], outcome)
-                if outcome.error is None:
-                    await d.ack()
-                else:
-                    await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), outcome.error)
-
-    app = FastStream(broker, logger=rt.log)
+    app = FastStream(rt.broker, logger=rt.log)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
 
     @app.on_startup
     async def _startup() -> None:
         await ensure_jetstream(settings.NATS_URL)
+
+    @app.after_startup
+    async def _run() -> None:
+        tasks.append(asyncio.create_task(pull_loop(rt, stop)))
+
+    @app.on_shutdown
+    async def _drain() -> None:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=60.0)
 
     @app.after_shutdown
     async def _shutdown() -> None:

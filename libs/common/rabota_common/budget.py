@@ -1,4 +1,5 @@
-"""One leaky-bucket request budget per portal in Redis, shared by every replica (reference §7.2)."""
+"""Leaky-bucket request budgets in Redis, shared by every process and replica: one per Bitrix24 portal
+(reference b24 §7.2) and one for HeadHunter, whose limit counts per source IP (reference hh §7)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ return '0'
 """
 
 
-class PortalBudget:
+class SharedBucket:
     def __init__(self, redis: Redis, rate: float, burst: int, margin: int = 2) -> None:
         self._redis = redis
         self._rate = rate
@@ -34,7 +35,7 @@ class PortalBudget:
         self._burst = max(1, burst - margin)
         self._script = redis.register_script(_LUA)
 
-    async def take(self, key: str) -> None:
+    async def take(self, key: str = "hh") -> None:
         while True:
             wait = float(await self._script(keys=[f"rs:budget:{key}"], args=[self._rate, self._burst]))
             if wait <= 0:
