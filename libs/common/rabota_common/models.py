@@ -53,6 +53,8 @@ class NegotiationFound(Message):
     updated_at: str | None = None
     source: NegotiationSource = "import"
     import_id: str | None = None
+    item: dict[str, Any] | None = Field(
+        default=None, description="the negotiation as HeadHunter listed it; spares the mapper a request")
 
 
 class ContactData(Message):

@@ -24,7 +24,8 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
         raise PermanentError("Настройки синхронизации не сохранены")
     settings = SyncSettings.model_validate(raw)
     tokens = TokenSource(rt, found.portal)
-    negotiation = await tokens.call(rt.hh.negotiation, found.negotiation_id)
+    # The poller passes the item it listed; only a bare reference (a replay) costs a request here.
+    negotiation = found.item if found.item else await tokens.call(rt.hh.negotiation, found.negotiation_id)
     short = negotiation.get("resume")
     resume: dict[str, Any] | None = None
     resume_object = filename = None

@@ -31,7 +31,7 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
                 found = NegotiationFound(
                     portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id,
                     vacancy_name=page.vacancy_name, employer_state=state,
-                    updated_at=item.get("updated_at"), source="import", import_id=import_id,
+                    updated_at=item.get("updated_at"), source="import", import_id=import_id, item=item,
                 )
                 await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
                               msg_id=negotiation_msg_id(portal, nid, state))
@@ -51,7 +51,7 @@ async def expand_webhook(rt: Runtime, portal: str, event: HhWebhookEvent) -> Non
     found = NegotiationFound(
         portal=portal, negotiation_id=nid, vacancy_id=str(vacancy.get("id") or event.payload.get("vacancy_id")),
         vacancy_name=vacancy.get("name"), employer_state=state, updated_at=item.get("updated_at"),
-        source="webhook",
+        source="webhook", item=item,
     )
     await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
                   msg_id=negotiation_msg_id(portal, nid, state))
