@@ -11,9 +11,10 @@ from nats.aio.msg import Msg
 
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import dead_letter, retry_delay
-from rabota_common.errors import PermanentError, TransientError
+from rabota_common.errors import HhAuthLost, PermanentError, TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.runtime import Runtime
+from rabota_common.subjects import portal_of
 
 
 class Delivery:
@@ -44,6 +45,17 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
     """Settle a delivery whose work raised: dead-letter permanent errors, retry the rest until the last try."""
     if isinstance(exc, PermanentError):
         await dead_letter(rt.broker, stage, delivery.subject, delivery.attempt, exc.reason, data)
+        await delivery.ack()
+        return
+    if isinstance(exc, HhAuthLost):
+        # Nothing is lost while the user logs in again: the poller republishes it on hh_connected.
+        try:
+            await rt.store.park(portal_of(delivery.subject), delivery.subject, data)
+        except Exception:
+            rt.log.exception("%s: parking failed, waiting instead", stage)
+            await delivery.nack(exc.delay_s or 600.0)
+            return
+        rt.log.warning("%s: %s; parked until re-login", stage, exc)
         await delivery.ack()
         return
     attempt = delivery.attempt

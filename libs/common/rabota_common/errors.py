@@ -18,3 +18,7 @@ class PermanentError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.code = code
+
+
+class HhAuthLost(TransientError):
+    """HeadHunter tokens are gone (password change, revocation): work waits for a re-login (DESIGN F11)."""

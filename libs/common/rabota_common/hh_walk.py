@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from rabota_common.errors import TransientError
+from rabota_common.errors import HhAuthLost, TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.models import HhToken
 from rabota_common.runtime import Runtime
 
+# How long a message waits when HeadHunter tokens are lost and it could not be parked.
+RELOGIN_DELAY_S = 600.0
 # HeadHunter refuses to page deeper than this many items of one list (hhru/api#98).
 MAX_DEPTH = 2000
 
@@ -33,10 +35,16 @@ class TokenSource:
     async def get(self, stale: bool = False) -> HhToken:
         if self.token is None or stale:
             token = await self.rt.hh_token(self.portal, self.token.access_token if stale and self.token else None)
-            if not token.ok or not token.access_token:
-                raise TransientError(f"no HeadHunter token: {token.error}")
-            self.token = token
+            self.token = self._checked(token)
         return self.token
+
+    @staticmethod
+    def _checked(token: HhToken) -> HhToken:
+        if token.error in ("relogin_required", "not_connected"):
+            raise HhAuthLost(f"no HeadHunter token: {token.error}", delay_s=RELOGIN_DELAY_S)
+        if not token.ok or not token.access_token:
+            raise TransientError(f"no HeadHunter token: {token.error}")
+        return token
 
     async def call(self, fn: Any, *args: Any) -> Any:
         token = await self.get()
@@ -45,7 +53,20 @@ class TokenSource:
         except HhError as exc:
             if exc.token_expired:
                 token = await self.get(stale=True)
-                return await fn(token.access_token, *args)
+                return await self._call_again(fn, token, *args)
+            if exc.auth_lost:
+                # The broker checks the token and marks the account relogin_required (F11).
+                token = self._checked(await self.rt.hh_revoked(self.portal, token.access_token))
+                self.token = token
+                return await self._call_again(fn, token, *args)
+            raise
+
+    async def _call_again(self, fn: Any, token: HhToken, *args: Any) -> Any:
+        try:
+            return await fn(token.access_token, *args)
+        except HhError as exc:
+            if exc.auth_lost:
+                self._checked(await self.rt.hh_revoked(self.portal, token.access_token))
             raise
 
 
@@ -64,10 +85,17 @@ async def vacancies(tokens: TokenSource) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-async def negotiation_pages(tokens: TokenSource, vacancy: dict[str, Any]) -> AsyncIterator[FoundPage]:
+async def negotiation_pages(tokens: TokenSource, vacancy: dict[str, Any],
+                            index: dict[str, Any] | None = None) -> AsyncIterator[FoundPage]:
+    """Every page of every collection of the vacancy; `index` is `GET /negotiations?vacancy_id=` if the
+    caller already has it."""
     vacancy_id = str(vacancy["id"])
-    index = await tokens.call(tokens.rt.hh.negotiation_collections, vacancy_id)
+    if index is None:
+        index = await tokens.call(tokens.rt.hh.negotiation_collections, vacancy_id)
     for collection in index.get("collections", []):
+        total = (collection.get("counters") or {}).get("total")
+        if total == 0:
+            continue  # the index already says it is empty: spare the request
         page = 0
         while True:
             if (page + 1) * 50 > MAX_DEPTH:

@@ -166,3 +166,11 @@ class HhConnectReply(Message):
     message: str | None = None
     employer_name: str | None = None
     manager_name: str | None = None
+
+
+class NewResponsesReply(Message):
+    """poller.new_responses reply: responses HeadHunter has that the CRM lacks."""
+
+    ok: bool
+    count: int = 0
+    error: str | None = None

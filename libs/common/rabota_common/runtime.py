@@ -59,6 +59,10 @@ class Runtime:
         return await self._request(subjects.AUTH_HH_TOKEN, TokenRequest(portal=portal, stale_token=stale_token),
                                    HhToken)
 
+    async def hh_revoked(self, portal: str, token: str | None) -> HhToken:
+        """Report that HeadHunter refused `token` as revoked; the broker verifies and marks the account."""
+        return await self._request(subjects.AUTH_HH_REVOKED, TokenRequest(portal=portal, stale_token=token), HhToken)
+
 
 def build_runtime(service: str, settings: Settings) -> Runtime:
     log = setup_logging(service, settings.LOG_LEVEL)

@@ -241,6 +241,19 @@ class Store:
     async def set_contact(self, portal: str, applicant_key: str, contact_id: int) -> None:
         await self.redis.hset(self.key(portal, "ledger", "contact"), applicant_key, str(contact_id))
 
+    # -- parked work (waits for a HeadHunter re-login, DESIGN F11) --------------------------------
+    async def park(self, portal: str, subject_name: str, data: dict[str, Any]) -> None:
+        await self.redis.rpush(self.key(portal, "parked"), json.dumps({"subject": subject_name, "data": data}))
+
+    async def take_parked(self, portal: str, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        """Pop up to `limit` parked messages (oldest first)."""
+        raw = await self.redis.lpop(self.key(portal, "parked"), limit)
+        out = []
+        for item in raw or []:
+            body = json.loads(text(item))
+            out.append((str(body["subject"]), dict(body["data"])))
+        return out
+
     # -- failures ------------------------------------------------------------------------------
     async def add_failure(self, portal: str, failure: Failure) -> None:
         await self.redis.hset(self.key(portal, "failures"), failure.negotiation_id, failure.model_dump_json())

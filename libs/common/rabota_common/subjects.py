@@ -18,6 +18,10 @@ AUTH_HH_TOKEN = "auth.hh.token"
 AUTH_HH_REFRESH = "auth.hh.refresh"
 AUTH_HH_CONNECT = "auth.hh.connect"
 AUTH_HH_LOGOUT = "auth.hh.logout"
+# An API call met 403 token_revoked/bad_authorization: the broker checks and marks relogin_required.
+AUTH_HH_REVOKED = "auth.hh.revoked"
+# The poller counts responses not yet in the CRM (the «Новые отклики» tab).
+POLLER_NEW_RESPONSES = "poller.new_responses"
 
 RESUMES_BUCKET = "resumes"
 RESUMES_TTL_S = 7 * 24 * 3600
@@ -47,3 +51,10 @@ def subject(template: str, **parts: str) -> str:
 def portal_of(subject_name: str) -> str:
     """The member_id is always the last token of a portal-scoped subject."""
     return subject_name.rsplit(".", 1)[-1]
+
+
+def negotiation_msg_id(portal: str, negotiation_id: str, state: str | None, scope: str | None) -> str:
+    """Nats-Msg-Id of a negotiation or its command. `scope` is the import id, or the source (webhook,
+    poll) outside imports: without it a webhook copy would dedupe away the import's copy within
+    JetStream's window and the import's count would never close."""
+    return f"{portal}:{negotiation_id}:{state or '-'}:{scope or '-'}"

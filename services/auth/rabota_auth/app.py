@@ -24,6 +24,10 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
     async def on_hh_token(req: TokenRequest) -> HhToken:
         return await tokens.hh_token(rt, req)
 
+    @broker.subscriber(subjects.AUTH_HH_REVOKED, queue="auth")
+    async def on_hh_revoked(req: TokenRequest) -> HhToken:
+        return await tokens.hh_revoked(rt, req)
+
     @broker.subscriber(subjects.AUTH_HH_CONNECT, queue="auth")
     async def on_hh_connect(req: HhConnectRequest) -> HhConnectReply:
         return await tokens.hh_connect(rt, req)

@@ -91,6 +91,27 @@ async def hh_token(rt: Runtime, req: TokenRequest) -> HhToken:
         return _hh_reply(account)
 
 
+async def hh_revoked(rt: Runtime, req: TokenRequest) -> HhToken:
+    """A service met 403 token_revoked/bad_authorization with `stale_token`. Check it once with `/me`
+    (a stray 403 must not log the account out) and mark the account relogin_required."""
+    async with rt.store.lock(f"hh-refresh:{req.portal}"):
+        account = await rt.store.get_hh(req.portal)
+        if account is None or not account.access_token:
+            return HhToken(ok=False, error="not_connected")
+        if account.relogin_required:
+            return HhToken(ok=False, error="relogin_required")
+        if req.stale_token and req.stale_token != account.access_token:
+            return _hh_reply(account)  # a newer token exists (refresh or re-login)
+        try:
+            await rt.hh.me(account.access_token)
+        except HhError as exc:
+            if exc.auth_lost:
+                await mark_hh_revoked(rt, req.portal, str(exc))
+                return HhToken(ok=False, error="relogin_required")
+            return HhToken(ok=False, error="transient")
+        return _hh_reply(account)
+
+
 async def mark_hh_revoked(rt: Runtime, portal: str, reason: str) -> None:
     await rt.store.update_hh(portal, relogin_required=True)
     rt.log.warning("HeadHunter tokens of portal %s lost: %s", portal, reason)

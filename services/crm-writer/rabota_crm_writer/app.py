@@ -22,7 +22,7 @@ from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime, build_runtime
 from rabota_common.settings import Settings
 
-from rabota_crm_writer.writer import report, write_group
+from rabota_crm_writer.writer import Outcome, report, write_group
 
 BATCH = 25
 FETCH_WAIT_S = 0.3
@@ -61,11 +61,12 @@ async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
         except Exception as exc:
             for i, d, span in zip(idx, deliveries, spans, strict=True):
                 span.record_exception(exc)
+                await report(rt, body[i], Outcome(error=exc), final=d.attempt >= rt.settings.MAX_DELIVER)
                 await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), exc)
                 span.end()
             continue
         for i, d, outcome, span in zip(idx, deliveries, outcomes, spans, strict=True):
-            await report(rt, body[i], outcome)
+            await report(rt, body[i], outcome, final=d.attempt >= rt.settings.MAX_DELIVER)
             if outcome.entity_id is not None:
                 span.set_attribute("rabota.entity_id", outcome.entity_id)
             if outcome.error is None:

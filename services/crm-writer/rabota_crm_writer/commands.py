@@ -38,18 +38,29 @@ def person(cmd: CrmCommand) -> dict[str, Any]:
     return fields
 
 
-def app_fields(cmd: CrmCommand, pdf: bytes | None) -> dict[str, Any]:
+def spa_uf(spa_type_id: int, name: str) -> str:
+    """`UF_CRM_RABOTABY_STATUS` as a smart process of type `id` names it: `UF_CRM_{id}_RABOTABY_STATUS`."""
+    return name.replace("UF_CRM_", f"UF_CRM_{spa_type_id}_", 1)
+
+
+def app_fields(cmd: CrmCommand, pdf: bytes | None, spa_type_id: int | None = None) -> dict[str, Any]:
+    """The four app fields; for a smart process under their `UF_CRM_{id}_…` names (useOriginalUfNames=Y)."""
+    def name(base: str) -> str:
+        return spa_uf(spa_type_id, base) if spa_type_id is not None else base
+
     fields: dict[str, Any] = {
-        UF_CREATED: cmd.created_date,
-        UF_STATUS: cmd.status_name,
-        UF_VACANCY: cmd.vacancy_name,
+        name(UF_CREATED): cmd.created_date,
+        name(UF_STATUS): cmd.status_name,
+        name(UF_VACANCY): cmd.vacancy_name,
     }
     if pdf:
-        fields[UF_RESUME] = {"fileData": [cmd.resume_filename or "resume.pdf", base64.b64encode(pdf).decode()]}
+        file = [cmd.resume_filename or "resume.pdf", base64.b64encode(pdf).decode()]
+        fields[name(UF_RESUME)] = file if spa_type_id is not None else {"fileData": file}
     return fields
 
 
-def entity_add(cmd: CrmCommand, pdf: bytes | None, contact_ref: str | int | None) -> Cmd:
+def entity_add(cmd: CrmCommand, pdf: bytes | None, contact_ref: str | int | None,
+               spa_type_id: int | None = None) -> Cmd:
     common = {
         "TITLE": cmd.title,
         "COMMENTS": cmd.comments,
@@ -83,7 +94,11 @@ def entity_add(cmd: CrmCommand, pdf: bytes | None, contact_ref: str | int | None
         item["stageId"] = cmd.stage_id
     if contact_ref is not None:
         item["contactId"] = contact_ref
-    return "crm.item.add", {"entityTypeId": cmd.entity_type_id, "fields": item}
+    params: dict[str, Any] = {"entityTypeId": cmd.entity_type_id, "fields": item}
+    if spa_type_id is not None:
+        item.update(app_fields(cmd, pdf, spa_type_id))
+        params["useOriginalUfNames"] = "Y"
+    return "crm.item.add", params
 
 
 def contact_add(cmd: CrmCommand) -> Cmd:
@@ -102,7 +117,7 @@ def activity_add(cmd: CrmCommand, owner_ref: str | int) -> Cmd:
     }
 
 
-def entity_update(cmd: CrmCommand, entity_id: int) -> Cmd:
+def entity_update(cmd: CrmCommand, entity_id: int, spa_type_id: int | None = None) -> Cmd:
     if cmd.entity_type == "lead":
         fields: dict[str, Any] = {UF_STATUS: cmd.status_name}
         if cmd.stage_id:
@@ -116,7 +131,11 @@ def entity_update(cmd: CrmCommand, entity_id: int) -> Cmd:
     item: dict[str, Any] = {}
     if cmd.stage_id:
         item["stageId"] = cmd.stage_id
-    return "crm.item.update", {"entityTypeId": cmd.entity_type_id, "id": entity_id, "fields": item}
+    params: dict[str, Any] = {"entityTypeId": cmd.entity_type_id, "id": entity_id, "fields": item}
+    if spa_type_id is not None:
+        item[spa_uf(spa_type_id, UF_STATUS)] = cmd.status_name
+        params["useOriginalUfNames"] = "Y"
+    return "crm.item.update", params
 
 
 def lookup(entity_type: str, entity_type_id: int, negotiation_ids: list[str]) -> Cmd:
@@ -130,6 +149,51 @@ def lookup(entity_type: str, entity_type_id: int, negotiation_ids: list[str]) ->
     return "crm.item.list", {"entityTypeId": entity_type_id,
                              "filter": {"@xmlId": [f"{ORIGINATOR}:{n}" for n in negotiation_ids]},
                              "select": ["id", "xmlId"]}
+
+
+def probe(entity_type: str, entity_type_id: int) -> Cmd:
+    """Any entity of ours at all of this type (an empty answer means an empty ledger is complete)."""
+    if entity_type in ("lead", "deal"):
+        return f"crm.{entity_type}.list", {"filter": {"ORIGINATOR_ID": ORIGINATOR}, "select": ["ID"], "start": -1}
+    return "crm.item.list", {"entityTypeId": entity_type_id, "filter": {"=%xmlId": f"{ORIGINATOR}:%"},
+                             "select": ["id"], "start": -1}
+
+
+def probe_empty(entity_type: str, result: Any) -> bool:
+    rows = result if entity_type in ("lead", "deal") else (result or {}).get("items")
+    return not rows
+
+
+def lookup_activities(negotiation_ids: list[str]) -> Cmd:
+    """Our timeline activities of these negotiations (≤ 50), found by their originId."""
+    return "crm.activity.list", {"filter": {"ORIGINATOR_ID": ORIGINATOR, "@ORIGIN_ID": negotiation_ids},
+                                 "select": ["ID", "ORIGIN_ID", "OWNER_ID", "OWNER_TYPE_ID"]}
+
+
+def lookup_contacts(applicant_keys: list[str]) -> Cmd:
+    """Contacts created for these applicants (≤ 50), found by ORIGIN_ID = applicant key."""
+    return "crm.contact.list", {"filter": {"ORIGINATOR_ID": ORIGINATOR, "@ORIGIN_ID": applicant_keys},
+                                "select": ["ID", "ORIGIN_ID"]}
+
+
+def found_activities(result: Any) -> dict[tuple[str, int, int], int]:
+    """(negotiation id, owner type id, owner id) -> activity id from a `lookup_activities` answer."""
+    out: dict[tuple[str, int, int], int] = {}
+    for row in result or []:
+        key = (str(row.get("ORIGIN_ID")), int(row.get("OWNER_TYPE_ID") or 0), int(row.get("OWNER_ID") or 0))
+        out.setdefault(key, int(row["ID"]))
+    return out
+
+
+def found_contacts(result: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for row in result or []:
+        out.setdefault(str(row.get("ORIGIN_ID")), int(row["ID"]))
+    return out
+
+
+def activity_id_of(result: Any) -> int:
+    return int((result or {}).get("activity", {}).get("id") or 0)
 
 
 def found_ids(entity_type: str, result: Any) -> dict[str, int]:

@@ -20,6 +20,8 @@ from rabota_common.runtime import Runtime
 from rabota_common.store import Failure
 
 from rabota_crm_writer import commands as c
+from rabota_crm_writer.notify import cause_key, notify_failure
+from rabota_crm_writer.spa_fields import ensure_spa_fields
 
 MAX_COMMANDS = 50
 
@@ -67,15 +69,18 @@ class Session:
             raise
 
 
-PERMANENT_CODES = ("ACCESS_DENIED", "NOT_FOUND", "CRM_FIELD_ERROR_VALUE_NOT_VALID", "100",
+PERMANENT_CODES = ("ACCESS_DENIED", "NOT_FOUND", "CRM_FIELD_ERROR_VALUE_NOT_VALID", "CRM_FIELD_ERROR_REQUIRED", "100",
+                   "ERROR_EMPTY_LAYOUT", "FIELD_IS_REQUIRED", "FIELD_IS_REDUNDANT", "ENUM_FIELD", "TOO_MANY_ITEMS",
+                   "WRONG_FIELD_VALUE", "ERROR_WRONG_CONTEXT", "CREATE_DYNAMIC_ITEM_RESTRICTED",
                    "INVALID_CREDENTIALS", "insufficient_scope", "")
 
 
-def command_error(error: dict[str, Any]) -> BaseException:
+def command_error(error: dict[str, Any], what: str = "") -> BaseException:
     code = str(error.get("error", ""))
     text = str(error.get("error_description", "")) or code
     if code in PERMANENT_CODES:
-        return PermanentError(f"Битрикс24 отклонил запись: {text}", code=code or "rejected")
+        prefix = f"Битрикс24 отклонил запись ({what.lower()})" if what else "Битрикс24 отклонил запись"
+        return PermanentError(f"{prefix}: {text}", code=code or "rejected")
     return TransientError(f"Bitrix24 command error {code}: {text}")
 
 
@@ -91,42 +96,98 @@ async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
     return bytes(result.data or b"")
 
 
-def ledger_ref(entity_type: str, entity_id: int, state: str) -> str:
-    return f"{entity_type}:{entity_id}:{state}"
+@dataclass(frozen=True)
+class LedgerRef:
+    """What the ledger knows about a negotiation: `{type}:{entity id}:{hh state}[:{activity id}]`.
+
+    Activity id 0 means the entity exists but its timeline activity does not (yet); a ref without
+    the part comes from before activities were recorded and counts as complete.
+    """
+
+    entity_type: str
+    entity_id: int
+    state: str
+    activity_id: int | None = None
+
+    def __str__(self) -> str:
+        tail = "" if self.activity_id is None else f":{self.activity_id}"
+        return f"{self.entity_type}:{self.entity_id}:{self.state}{tail}"
+
+    @classmethod
+    def parse(cls, raw: str) -> LedgerRef:
+        parts = raw.split(":")
+        activity = int(parts[3]) if len(parts) > 3 and parts[3].lstrip("-").isdigit() else None
+        return cls(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "?", activity)
+
+    @property
+    def needs_activity(self) -> bool:
+        return self.activity_id == 0
 
 
-async def write_group(rt: Runtime, portal: str, group: list[tuple[CrmCommand, int]]) -> list[Outcome]:
+def ledger_ref(entity_type: str, entity_id: int, state: str, activity_id: int | None = None) -> str:
+    return str(LedgerRef(entity_type, entity_id, state, activity_id))
+
+
+Group = list[tuple[CrmCommand, int]]
+
+
+@dataclass
+class Plan:
+    """What one group needs: creations, activities for entities that exist, updates of state."""
+
+    new: list[int] = field(default_factory=list)
+    activities: list[tuple[int, int]] = field(default_factory=list)
+    updates: list[tuple[int, int]] = field(default_factory=list)
+    spa_types: dict[int, int] = field(default_factory=dict)
+
+
+async def write_group(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
     """Write commands of one portal; `int` is the delivery attempt. One outcome per command."""
     outcomes = [Outcome() for _ in group]
     session = Session(rt, portal)
     await session.start()
     epoch_key = rt.store.key(portal, "ledger", "epoch")
     trust_ledger = bool(await rt.redis.exists(epoch_key))
-    new: list[int] = []
-    updates: list[tuple[int, int]] = []
+    plan = Plan()
     for i, (cmd, attempt) in enumerate(group):
-        ref = await rt.store.get_entity(portal, cmd.negotiation_id)
-        if ref:
-            _, entity_id, state = ref.split(":", 2)
-            if state != cmd.hh_status:
-                updates.append((i, int(entity_id)))
-            else:
-                outcomes[i] = Outcome(ok=True, entity_id=int(entity_id))
+        raw = await rt.store.get_entity(portal, cmd.negotiation_id)
+        if raw:
+            ref = LedgerRef.parse(raw)
+            if ref.needs_activity:
+                plan.activities.append((i, ref.entity_id))
+            if ref.state != cmd.hh_status:
+                plan.updates.append((i, ref.entity_id))
+            elif not ref.needs_activity:
+                outcomes[i] = Outcome(ok=True, entity_id=ref.entity_id)
         else:
-            new.append(i)
+            plan.new.append(i)
             trust_ledger = trust_ledger and attempt == 1
-    if new and not trust_ledger:
-        new = await _drop_existing(rt, session, portal, group, new, outcomes, updates)
-    await _create(rt, session, portal, group, new, outcomes)
-    await _update(rt, session, portal, group, updates, outcomes)
-    await rt.redis.set(epoch_key, str(time.time()))
+    for etid in {group[i][0].entity_type_id for i in range(len(group)) if group[i][0].entity_type == "smart_process"}:
+        try:
+            plan.spa_types[etid] = await ensure_spa_fields(rt, session, portal, etid)
+        except PermanentError as exc:
+            for i, (cmd, _) in enumerate(group):
+                if cmd.entity_type_id == etid:
+                    outcomes[i] = Outcome(error=exc)
+            plan.new = [i for i in plan.new if group[i][0].entity_type_id != etid]
+    was_trusted = trust_ledger
+    # The epoch says "the ledger is complete"; set it only when it was, or when the portal had nothing.
+    complete = was_trusted
+    if plan.new and not trust_ledger:
+        complete = await _drop_existing(rt, session, portal, group, plan) and not await rt.redis.exists(epoch_key)
+    await _create(rt, session, portal, group, plan, outcomes)
+    await _add_activities(rt, session, portal, group, plan.activities, outcomes)
+    await _update(rt, session, portal, group, plan, outcomes)
+    if complete or (not plan.new and await rt.redis.exists(epoch_key)):
+        await rt.redis.set(epoch_key, str(time.time()))
     return outcomes
 
 
-async def _drop_existing(rt: Runtime, session: Session, portal: str, group: list[tuple[CrmCommand, int]],
-                         new: list[int], outcomes: list[Outcome], updates: list[tuple[int, int]]) -> list[int]:
+async def _drop_existing(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan) -> bool:
+    """The ledger cannot be trusted: find entities, activities and contacts by their origin ids.
+    True when the portal holds none of our entities of these types (an empty ledger is then complete)."""
     by_type: dict[tuple[str, int], list[int]] = {}
-    for i in new:
+    for i in plan.new:
         cmd = group[i][0]
         by_type.setdefault((cmd.entity_type, cmd.entity_type_id), []).append(i)
     cmds: dict[str, c.Cmd] = {}
@@ -134,43 +195,68 @@ async def _drop_existing(rt: Runtime, session: Session, portal: str, group: list
     for (etype, etid), idx in by_type.items():
         for start in range(0, len(idx), 50):
             chunk = idx[start:start + 50]
-            key = f"find{len(cmds)}"
-            cmds[key] = c.lookup(etype, etid, [group[i][0].negotiation_id for i in chunk])
+            key = f"find{len(keys)}"
+            ids = [group[i][0].negotiation_id for i in chunk]
+            cmds[key] = c.lookup(etype, etid, ids)
+            cmds[f"act{key}"] = c.lookup_activities(ids)
             keys[key] = (etype, chunk)
-    result = await session.batch(cmds)
-    if result.errors:
-        raise TransientError(f"lookup failed: {result.errors}")
-    remaining = []
-    for key, (etype, chunk) in keys.items():
-        found = c.found_ids(etype, result.result.get(key))
-        for i in chunk:
-            cmd = group[i][0]
-            entity_id = found.get(cmd.negotiation_id)
-            if entity_id is None:
-                remaining.append(i)
+    for etype, etid in by_type:
+        cmds[f"probe{etype}{etid}"] = c.probe(etype, etid)
+    empty = True
+    applicants = sorted({group[i][0].applicant_key for i in plan.new if group[i][0].entity_type != "lead"})
+    unknown = [a for a in applicants if await rt.store.get_contact(portal, a) is None]
+    for start in range(0, len(unknown), 50):
+        cmds[f"contacts{start}"] = c.lookup_contacts(unknown[start:start + 50])
+    remaining: list[int] = []
+    for part_start in range(0, len(cmds), MAX_COMMANDS):
+        part = dict(list(cmds.items())[part_start:part_start + MAX_COMMANDS])
+        result = await session.batch(part)
+        if result.errors:
+            raise TransientError(f"lookup failed: {result.errors}")
+        for key in part:
+            if key.startswith("probe"):
+                etype = next(t for t, e in by_type if key == f"probe{t}{e}")
+                empty = empty and c.probe_empty(etype, result.result.get(key))
+            if key.startswith("contacts"):
+                for applicant, contact_id in c.found_contacts(result.result.get(key)).items():
+                    await rt.store.set_contact(portal, applicant, contact_id)
+        for key, (etype, chunk) in keys.items():
+            if key not in part:
                 continue
-            await rt.store.set_entity(portal, cmd.negotiation_id, ledger_ref(etype, entity_id, "?"))
-            updates.append((i, entity_id))
-    return sorted(remaining)
+            found = c.found_ids(etype, result.result.get(key))
+            acts = c.found_activities(result.result.get(f"act{key}"))
+            for i in chunk:
+                cmd = group[i][0]
+                entity_id = found.get(cmd.negotiation_id)
+                if entity_id is None:
+                    remaining.append(i)
+                    continue
+                activity_id = acts.get((cmd.negotiation_id, cmd.entity_type_id, entity_id), 0)
+                await rt.store.set_entity(portal, cmd.negotiation_id, ledger_ref(etype, entity_id, "?", activity_id))
+                if not activity_id:
+                    plan.activities.append((i, entity_id))
+                plan.updates.append((i, entity_id))
+    plan.new = sorted(remaining)
+    return empty
 
 
-async def _create(rt: Runtime, session: Session, portal: str, group: list[tuple[CrmCommand, int]],
-                  new: list[int], outcomes: list[Outcome]) -> None:
+async def _create(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan,
+                  outcomes: list[Outcome]) -> None:
     chunk: list[int] = []
     size = 0
-    for i in new:
+    for i in plan.new:
         need = c.COMMANDS_PER_NEW[group[i][0].entity_type]
         if size + need > MAX_COMMANDS:
-            await _create_chunk(rt, session, portal, group, chunk, outcomes)
+            await _create_chunk(rt, session, portal, group, chunk, plan, outcomes)
             chunk, size = [], 0
         chunk.append(i)
         size += need
     if chunk:
-        await _create_chunk(rt, session, portal, group, chunk, outcomes)
+        await _create_chunk(rt, session, portal, group, chunk, plan, outcomes)
 
 
-async def _create_chunk(rt: Runtime, session: Session, portal: str, group: list[tuple[CrmCommand, int]],
-                        chunk: list[int], outcomes: list[Outcome]) -> None:
+async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group, chunk: list[int],
+                        plan: Plan, outcomes: list[Outcome]) -> None:
     cmds: dict[str, c.Cmd] = {}
     contacts_seen: dict[str, str | int] = {}
     for i in chunk:
@@ -185,7 +271,8 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: list[
             else:
                 cmds[f"c{i}"] = c.contact_add(cmd)
                 contact_ref = contacts_seen[cmd.applicant_key] = f"$result[c{i}]"
-        cmds[f"e{i}"] = c.entity_add(cmd, await load_pdf(rt, cmd), contact_ref)
+        spa_type = plan.spa_types.get(cmd.entity_type_id) if cmd.entity_type == "smart_process" else None
+        cmds[f"e{i}"] = c.entity_add(cmd, await load_pdf(rt, cmd), contact_ref, spa_type)
         cmds[f"a{i}"] = c.activity_add(cmd, c.entity_ref(cmd.entity_type, f"e{i}"))
     result = await session.batch(cmds)
     for i in chunk:
@@ -197,36 +284,79 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: list[
             outcomes[i] = Outcome(error=command_error(error))
             continue
         entity_id = c.entity_id_of(cmd.entity_type, result.result[f"e{i}"])
-        await rt.store.set_entity(portal, cmd.negotiation_id, ledger_ref(cmd.entity_type, entity_id, cmd.hh_status))
-        if f"a{i}" in result.errors:
-            rt.log.warning("activity of negotiation %s failed: %s", cmd.negotiation_id, result.errors[f"a{i}"])
+        activity_id = c.activity_id_of(result.result.get(f"a{i}")) if f"a{i}" in result.result else 0
+        await rt.store.set_entity(portal, cmd.negotiation_id,
+                                  ledger_ref(cmd.entity_type, entity_id, cmd.hh_status, activity_id))
+        if not activity_id:
+            error = result.errors.get(f"a{i}") or {"error": "UNKNOWN", "error_description": "activity missing"}
+            rt.log.warning("activity of negotiation %s failed: %s", cmd.negotiation_id, error)
+            outcomes[i] = Outcome(entity_id=entity_id, created=True, error=command_error(error, "Дело в таймлайне"))
+            continue
         outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=True)
 
 
-async def _update(rt: Runtime, session: Session, portal: str, group: list[tuple[CrmCommand, int]],
-                  updates: list[tuple[int, int]], outcomes: list[Outcome]) -> None:
-    for start in range(0, len(updates), MAX_COMMANDS):
-        part = updates[start:start + MAX_COMMANDS]
-        cmds = {f"u{i}": c.entity_update(group[i][0], entity_id) for i, entity_id in part}
+async def _add_activities(rt: Runtime, session: Session, portal: str, group: Group,
+                          todo: list[tuple[int, int]], outcomes: list[Outcome]) -> None:
+    """Timeline activities of entities that exist without one (a failed add, or found after a crash)."""
+    for start in range(0, len(todo), MAX_COMMANDS - 1):
+        part = todo[start:start + MAX_COMMANDS - 1]
+        # An add may have succeeded before a crash kept it from the ledger: look first, add the rest.
+        seen = await session.batch({"find": c.lookup_activities([group[i][0].negotiation_id for i, _ in part])})
+        if seen.errors:
+            raise TransientError(f"activity lookup failed: {seen.errors}")
+        existing = c.found_activities(seen.result.get("find"))
+        have = {i: existing.get((group[i][0].negotiation_id, group[i][0].entity_type_id, e), 0) for i, e in part}
+        missing = [(i, e) for i, e in part if not have[i]]
+        result = await session.batch({f"a{i}": c.activity_add(group[i][0], e) for i, e in missing}) if missing else None
+        for i, entity_id in part:
+            cmd = group[i][0]
+            activity_id = have[i]
+            if not activity_id and result is not None and f"a{i}" in result.result:
+                activity_id = c.activity_id_of(result.result.get(f"a{i}"))
+            if not activity_id:
+                error = (result.errors.get(f"a{i}") if result else None) or {"error": "UNKNOWN"}
+                outcomes[i] = Outcome(entity_id=entity_id, error=command_error(error, "Дело в таймлайне"))
+                continue
+            raw = await rt.store.get_entity(portal, cmd.negotiation_id)
+            state = LedgerRef.parse(raw).state if raw else "?"
+            await rt.store.set_entity(portal, cmd.negotiation_id,
+                                      ledger_ref(cmd.entity_type, entity_id, state, activity_id))
+            outcomes[i] = Outcome(ok=True, entity_id=entity_id)
+
+
+async def _update(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan,
+                  outcomes: list[Outcome]) -> None:
+    for start in range(0, len(plan.updates), MAX_COMMANDS):
+        part = plan.updates[start:start + MAX_COMMANDS]
+        cmds = {f"u{i}": c.entity_update(group[i][0], entity_id, plan.spa_types.get(group[i][0].entity_type_id)
+                                         if group[i][0].entity_type == "smart_process" else None)
+                for i, entity_id in part}
         result = await session.batch(cmds)
         for i, entity_id in part:
             cmd = group[i][0]
             if f"u{i}" in result.errors:
-                outcomes[i] = Outcome(error=command_error(result.errors[f"u{i}"]))
+                outcomes[i] = Outcome(entity_id=entity_id, error=command_error(result.errors[f"u{i}"]))
                 continue
-            await rt.store.set_entity(portal, cmd.negotiation_id, ledger_ref(cmd.entity_type, entity_id, cmd.hh_status))
-            outcomes[i] = Outcome(ok=True, entity_id=entity_id)
+            raw = await rt.store.get_entity(portal, cmd.negotiation_id)
+            activity = LedgerRef.parse(raw).activity_id if raw else None
+            await rt.store.set_entity(portal, cmd.negotiation_id,
+                                      ledger_ref(cmd.entity_type, entity_id, cmd.hh_status, activity))
+            if outcomes[i].error is None:  # a failed activity of this entity stays a failure
+                outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=outcomes[i].created)
 
 
-async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome) -> None:
-    """Count, record failures and tell the others (crm.result)."""
+async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome, final: bool = False) -> None:
+    """Count, record failures (permanent ones, or any on the last delivery), notify, tell the others."""
     if outcome.ok:
-        await rt.store.clear_failure(cmd.portal, cmd.negotiation_id)
+        await _clear_failure(rt, cmd)
         if outcome.entity_id is not None:
             await remember_entity(rt, cmd, outcome.entity_id)
-    elif isinstance(outcome.error, PermanentError):
+    elif isinstance(outcome.error, PermanentError) or (final and outcome.error is not None):
+        reason = outcome.error.reason if isinstance(outcome.error, PermanentError) else (
+            f"Битрикс24 не ответил после нескольких попыток: {outcome.error}")
         await rt.store.add_failure(cmd.portal, Failure(
-            negotiation_id=cmd.negotiation_id, reason=outcome.error.reason, data=cmd.model_dump(mode="json")))
+            negotiation_id=cmd.negotiation_id, reason=reason, data=cmd.model_dump(mode="json")))
+        await notify_failure(rt, cmd, reason)
     else:
         return
     await rt.store.count_result(cmd.portal, cmd.import_id, cmd.negotiation_id, outcome.ok)
@@ -234,6 +364,14 @@ async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome) -> None:
         portal=cmd.portal, negotiation_id=cmd.negotiation_id, import_id=cmd.import_id, ok=outcome.ok,
         entity_type=cmd.entity_type if outcome.ok else None, entity_id=outcome.entity_id,
         created=outcome.created, reason=None if outcome.ok else str(outcome.error)))
+
+
+async def _clear_failure(rt: Runtime, cmd: CrmCommand) -> None:
+    """A written negotiation is no failure; its cause may notify again should it come back."""
+    raw = await rt.redis.hget(rt.store.key(cmd.portal, "failures"), cmd.negotiation_id)
+    if raw:
+        await rt.redis.delete(cause_key(rt, cmd.portal, Failure.model_validate_json(raw).reason))
+        await rt.store.clear_failure(cmd.portal, cmd.negotiation_id)
 
 
 ENTITY_PATHS = {"lead": "/crm/lead/details/{id}/", "deal": "/crm/deal/details/{id}/",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rabota_common import subjects
@@ -12,10 +13,20 @@ from rabota_common.hh_client import HhError
 from rabota_common.hh_walk import TokenSource
 from rabota_common.models import NegotiationFound
 from rabota_common.runtime import Runtime
+from rabota_common.subjects import negotiation_msg_id
 
 from rabota_mapper.enrich import build_command, ddmmyyyy, pdf_filename
 
 VIEW_LIMIT_DELAY_S = 3600.0
+MINSK = timezone(timedelta(hours=3))
+
+
+def until_view_limit_reset(now: datetime | None = None) -> float:
+    """Seconds until the daily resume view limit resets (Minsk midnight) plus a margin, at least an hour,
+    so the few deliveries a message has are not spent against a limit that cannot have moved."""
+    now = now or datetime.now(MINSK)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(VIEW_LIMIT_DELAY_S, (midnight - now).total_seconds() + 120.0)
 
 
 async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
@@ -35,8 +46,9 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
         except HhError as exc:
             if exc.view_limit:
                 # The daily view limit resets tomorrow: wait instead of spinning.
-                await rt.store.redis.set(rt.store.key(found.portal, "view-limit"), "1", ex=int(VIEW_LIMIT_DELAY_S))
-                raise TransientError("resume view limit exceeded", delay_s=VIEW_LIMIT_DELAY_S) from exc
+                delay = until_view_limit_reset()
+                await rt.store.redis.set(rt.store.key(found.portal, "view-limit"), "1", ex=int(delay))
+                raise TransientError("resume view limit exceeded", delay_s=delay) from exc
             if exc.status != 404:
                 raise
         pdf_url = ((resume or {}).get("download") or {}).get("pdf", {}).get("url")
@@ -52,4 +64,4 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
         command = command.model_copy(update={"resume_filename": filename})
     state = (negotiation.get("employer_state") or {}).get("id")
     await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=found.portal), command,
-                  msg_id=f"{found.portal}:{found.negotiation_id}:{state or '-'}")
+                  msg_id=negotiation_msg_id(found.portal, found.negotiation_id, state, found.import_id or found.source))

@@ -1,4 +1,4 @@
-"""Poller handlers: initial import, webhook expansion."""
+"""Poller handlers: initial import, webhook expansion, webhook subscription, re-login."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from rabota_common.bus import publish
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound
 from rabota_common.runtime import Runtime
-
-
-def negotiation_msg_id(portal: str, negotiation_id: str, state: str | None) -> str:
-    return f"{portal}:{negotiation_id}:{state or '-'}"
+from rabota_common.subjects import negotiation_msg_id
 
 
 async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
@@ -34,7 +31,7 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
                     updated_at=item.get("updated_at"), source="import", import_id=import_id, item=item,
                 )
                 await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
-                              msg_id=negotiation_msg_id(portal, nid, state))
+                              msg_id=negotiation_msg_id(portal, nid, state, found.import_id or found.source))
     await rt.store.finish_listing(portal, import_id)
     rt.log.info("import %s of portal %s listed", import_id, portal)
 
@@ -54,7 +51,7 @@ async def expand_webhook(rt: Runtime, portal: str, event: HhWebhookEvent) -> Non
         source="webhook", item=item,
     )
     await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
-                  msg_id=negotiation_msg_id(portal, nid, state))
+                  msg_id=negotiation_msg_id(portal, nid, state, found.import_id or found.source))
 
 
 WEBHOOK_ACTIONS = ["NEW_RESPONSE_OR_INVITATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE"]
@@ -79,3 +76,21 @@ async def ensure_subscription(rt: Runtime, portal: str) -> None:
         sub_id = await tokens.call(rt.hh.subscribe, url, WEBHOOK_ACTIONS)
     await rt.store.update_hh(portal, subscription_id=sub_id)
     rt.log.info("webhook subscription %s of portal %s points at the ui", sub_id, portal)
+
+
+async def connected(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
+    """hh_connected: point the webhook at us; after a re-login resume parked work and catch up on
+    what arrived meanwhile (the password change dropped the subscription, so no webhook came)."""
+    from rabota_poller.reconcile import reconcile
+    from rabota_poller.relogin import notified_key, unpark
+
+    portal = event.portal
+    await ensure_subscription(rt, portal)
+    await rt.redis.delete(notified_key(rt, portal))
+    await unpark(rt, portal)
+    if not event.data.get("relogin"):
+        return
+    progress = await rt.store.get_import(portal)
+    if progress.state == "running" and not progress.listing_done:
+        return  # the resumed import walks everything again; a second walk would only race it
+    await reconcile(rt, portal, full=True, heartbeat=msg.in_progress)

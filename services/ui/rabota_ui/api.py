@@ -14,8 +14,7 @@ from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import publish
-from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
-from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, TokenRequest
+from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, NewResponsesReply, TokenRequest
 from rabota_common.runtime import Runtime
 from rabota_common.store import text
 
@@ -24,6 +23,7 @@ from rabota_ui.errors import ApiError
 
 router = APIRouter(prefix="/api")
 STATE_TTL_S = 600
+NEW_RESPONSES_TIMEOUT_S = 120.0
 
 
 async def portal_call(rt: Runtime, portal: str, cmds: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -163,6 +163,8 @@ async def _import_answer(rt: Runtime, session: Session) -> dict[str, Any]:
         "state": progress.state, "found": progress.found, "imported": progress.imported,
         "failed": progress.failed, "processed": progress.processed, "listing_done": progress.listing_done,
         "eta_s": eta,
+        # The daily resume view limit of rabota.by is reached: the rest waits for tomorrow (mapper).
+        "view_limit_reached": bool(await rt.redis.exists(rt.store.key(session.portal, "view-limit"))),
         "failures": [{"id": f.id, "negotiation_id": f.negotiation_id, "reason": f.reason} for f in failures],
     }
 
@@ -209,18 +211,20 @@ async def new_responses(rt: RuntimeDep, session: SessionDep) -> dict[str, int]:
     hh = await rt.store.get_hh(session.portal)
     if not hh or not hh.access_token:
         raise ApiError(409, "hh_not_connected", "Сначала войдите в аккаунт работодателя rabota.by.")
-    known = await rt.store.known_negotiations(session.portal)
-    tokens = TokenSource(rt, session.portal)
-    count = 0
-    seen: set[str] = set()
-    for vacancy in await vacancies(tokens):
-        async for page in negotiation_pages(tokens, vacancy):
-            for item in page.items:
-                nid = str(item["id"])
-                if nid not in seen and nid not in known:
-                    count += 1
-                seen.add(nid)
-    return {"count": count}
+    if hh.relogin_required:
+        raise ApiError(409, "relogin_required", "Нужен повторный вход в rabota.by.")
+    # The poller asks HeadHunter (lists only: nothing is marked viewed) and compares with the ledger.
+    try:
+        response = await rt.broker.request(TokenRequest(portal=session.portal), subjects.POLLER_NEW_RESPONSES,
+                                            timeout=NEW_RESPONSES_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise ApiError(504, "hh_timeout", "rabota.by отвечает слишком долго. Попробуйте позже.") from exc
+    reply = NewResponsesReply.model_validate_json(response.body)
+    if reply.error == "relogin_required":
+        raise ApiError(409, "relogin_required", "Нужен повторный вход в rabota.by.")
+    if not reply.ok:
+        raise ApiError(503, "hh_unavailable", "rabota.by сейчас недоступен. Попробуйте позже.")
+    return {"count": reply.count}
 
 
 @router.get("/other-responses")

@@ -164,7 +164,11 @@
     },
     closeApplication: function () { return send("closeApplication"); },
     fitWindow: function () {
-      return send("fitWindow", {height: document.documentElement.scrollHeight});
+      // The content's own height (documentElement.scrollHeight never drops below the frame's height,
+      // so the frame could only grow).
+      var body = document.body;
+      var height = body ? Math.max(body.scrollHeight, body.offsetHeight) : document.documentElement.scrollHeight;
+      return send("fitWindow", {height: height});
     },
     resizeWindow: function (width, height) { return send("resizeWindow", {width: width, height: height}); },
     scrollParentWindow: function () {},

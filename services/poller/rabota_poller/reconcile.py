@@ -1,0 +1,120 @@
+"""Reconciliation walk (DESIGN F5): publish negotiations the CRM lacks or whose status moved.
+
+Idle vacancies are skipped by fingerprints stored after their last complete walk: in simple mode the
+vacancy's own `counters` (a new response or invitation changes them; moves do not matter there), in
+extended mode the collection totals of `GET /negotiations?vacancy_id=` (a move changes two totals).
+A full walk every `FULL_WALK_EVERY` polls (and after a re-login) catches what fingerprints cannot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rabota_common import subjects
+from rabota_common.app_settings import SyncSettings, status_key
+from rabota_common.bus import publish
+from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
+from rabota_common.models import NegotiationFound
+from rabota_common.runtime import Runtime
+from rabota_common.store import text
+from rabota_common.subjects import negotiation_msg_id
+
+FULL_WALK_EVERY = 12
+SENT_TTL_S = 600  # a negotiation published by a poll is not published again for this long
+
+Heartbeat = Callable[[], Awaitable[None]]
+
+
+def ledger_states(raw: dict[Any, Any]) -> dict[str, str]:
+    """negotiation id → the status key the CRM entity carries (`{type}:{id}:{state}[:{activity}]`)."""
+    out: dict[str, str] = {}
+    for k, v in raw.items():
+        parts = text(v).split(":")
+        out[text(k)] = parts[2] if len(parts) > 2 else "?"
+    return out
+
+
+def vacancy_fingerprint(vacancy: dict[str, Any]) -> str:
+    counters = vacancy.get("counters") or {}
+    return json.dumps([counters.get("responses"), counters.get("invitations")])
+
+
+def index_fingerprint(index: dict[str, Any]) -> str:
+    totals = sorted((str(c.get("id")), (c.get("counters") or {}).get("total"))
+                    for c in index.get("collections", []))
+    return json.dumps(totals)
+
+
+def needs_sync(known_state: str | None, current_key: str) -> bool:
+    if known_state is None:
+        return True
+    return known_state not in (current_key, "?")  # "?" = rebuilt from Bitrix24, state unknown: leave it
+
+
+async def import_found(rt: Runtime, portal: str) -> set[str]:
+    """Negotiations a running import already handles (its own messages carry them)."""
+    progress = await rt.store.get_import(portal)
+    if progress.state != "running":
+        return set()
+    return {text(m) for m in await rt.redis.smembers(rt.store.key(portal, "import", "found"))}
+
+
+async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Heartbeat | None = None) -> int:
+    """Walk the account's vacancies; returns how many negotiations were published."""
+    raw = await rt.store.get_settings(portal)
+    if raw is None:
+        return 0
+    settings = SyncSettings.model_validate(raw)
+    known = ledger_states(await rt.redis.hgetall(rt.store.key(portal, "ledger", "entity")))
+    busy = await import_found(rt, portal)
+    fp_key = rt.store.key(portal, "poll", "fingerprint")
+    fingerprints = {text(k): text(v) for k, v in (await rt.redis.hgetall(fp_key)).items()}
+    tokens = TokenSource(rt, portal)
+    published = skipped = 0
+    for vacancy in await vacancies(tokens):
+        vid = str(vacancy["id"])
+        if heartbeat is not None:
+            await heartbeat()
+        index: dict[str, Any] | None = None
+        if settings.extended:
+            index = await tokens.call(rt.hh.negotiation_collections, vid)
+            fingerprint = index_fingerprint(index)
+        else:
+            fingerprint = vacancy_fingerprint(vacancy)
+        if not full and fingerprints.get(vid) == fingerprint:
+            skipped += 1
+            continue
+        async for page in negotiation_pages(tokens, vacancy, index):
+            for item in page.items:
+                nid = str(item["id"])
+                state = (item.get("employer_state") or {}).get("id")
+                if nid in busy or not needs_sync(known.get(nid), status_key(settings, state, item.get("source"))):
+                    continue
+                if not await rt.redis.set(rt.store.key(portal, "poll", "sent", f"{nid}:{state}"), "1",
+                                          nx=True, ex=SENT_TTL_S):
+                    continue
+                found = NegotiationFound(
+                    portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id, vacancy_name=page.vacancy_name,
+                    employer_state=state, updated_at=item.get("updated_at"), source="poll", item=item,
+                )
+                await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
+                              msg_id=negotiation_msg_id(portal, nid, state, "poll"))
+                published += 1
+        await rt.redis.hset(fp_key, vid, fingerprint)
+    rt.log.info("reconciliation of portal %s: %d published, %d idle vacancies skipped (full=%s)",
+                portal, published, skipped, full)
+    return published
+
+
+async def count_new(rt: Runtime, portal: str) -> int:
+    """Responses and invitations HeadHunter has that the CRM lacks; lists only (no resume is opened,
+    so nothing is marked viewed)."""
+    known = await rt.store.known_negotiations(portal)
+    tokens = TokenSource(rt, portal)
+    seen: set[str] = set()
+    for vacancy in await vacancies(tokens):
+        async for page in negotiation_pages(tokens, vacancy):
+            seen.update(str(item["id"]) for item in page.items)
+    return len(seen - known)

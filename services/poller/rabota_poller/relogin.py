@@ -1,0 +1,86 @@
+"""Re-login (DESIGN F11): tell the responsible user once, and resume parked work after the re-login."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.nats import NatsBroker
+from rabota_common.b24_client import B24Error
+from rabota_common.bus import stream_of
+from rabota_common.errors import TransientError
+from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound
+from rabota_common.runtime import Runtime
+
+RELOGIN_MESSAGE = (
+    "rabota.by: доступ приложения к аккаунту работодателя потерян (например, сменён пароль). "
+    "Откройте приложение rabota.by, вкладка «Авторизация», и нажмите «Войти» ещё раз. "
+    "Отклики, пришедшие за это время, будут загружены после входа."
+)
+RELOGIN_TAG = "rabota-sync:hh-relogin"
+
+
+def notified_key(rt: Runtime, portal: str) -> str:
+    return rt.store.key(portal, "relogin-notified")
+
+
+async def responsible_of(rt: Runtime, portal: str) -> int:
+    settings = await rt.store.get_settings(portal)
+    if settings and int(settings.get("responsible_id") or 0) > 0:
+        return int(settings["responsible_id"])
+    record = await rt.store.get_portal(portal)
+    return record.installed_by if record and record.installed_by > 0 else 1
+
+
+async def notify_relogin(rt: Runtime, portal: str) -> bool:
+    """One `im.notify.system.add` per lost connection (the key is cleared on re-login)."""
+    account = await rt.store.get_hh(portal)
+    if account is None or not account.relogin_required:
+        return False  # already logged in again
+    key = notified_key(rt, portal)
+    if not await rt.redis.set(key, "1", nx=True):
+        return False
+    try:
+        params = {"USER_ID": await responsible_of(rt, portal), "MESSAGE": RELOGIN_MESSAGE, "TAG": RELOGIN_TAG}
+        token = await rt.b24_token(portal)
+        if not token.ok or not token.access_token or not token.client_endpoint:
+            raise TransientError(f"no Bitrix24 token: {token.error}")
+        try:
+            await rt.b24.call(token.client_endpoint, token.access_token, "im.notify.system.add", params)
+        except B24Error as exc:
+            if not exc.expired_token:
+                raise
+            token = await rt.b24_token(portal, stale_token=token.access_token)
+            if not token.ok or not token.access_token or not token.client_endpoint:
+                raise TransientError(f"no Bitrix24 token: {token.error}") from exc
+            await rt.b24.call(token.client_endpoint, token.access_token, "im.notify.system.add", params)
+    except BaseException:
+        await rt.redis.delete(key)
+        raise
+    rt.log.info("portal %s: responsible user told to log in to rabota.by again", portal)
+    return True
+
+
+MODELS: dict[str, type[Any]] = {"hh.webhook.": HhWebhookEvent, "hh.negotiation.": NegotiationFound,
+                                "app.": AppEvent}
+
+
+async def republish(broker: NatsBroker, subject_name: str, data: dict[str, Any]) -> None:
+    """Publish a parked message again (no Nats-Msg-Id: its first copy's id is still in the dedupe window)."""
+    model = next((m for prefix, m in MODELS.items() if subject_name.startswith(prefix)), None)
+    body = model.model_validate(data) if model is not None else data
+    await broker.publish(body, subject_name, stream=stream_of(subject_name), timeout=10.0)
+
+
+async def unpark(rt: Runtime, portal: str) -> int:
+    moved = 0
+    while batch := await rt.store.take_parked(portal):
+        for subject_name, data in batch:
+            try:
+                await republish(rt.broker, subject_name, data)
+            except Exception:
+                await rt.store.park(portal, subject_name, data)
+                raise
+            moved += 1
+    if moved:
+        rt.log.info("portal %s: %d parked messages resumed", portal, moved)
+    return moved

@@ -1,0 +1,58 @@
+"""crm-writer pieces against a real Redis: ledger refs, notification dedupe, SPA field names."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+from rabota_common.crypto import Crypto
+from rabota_common.models import B24Token
+from rabota_common.store import Store
+from rabota_crm_writer import commands as c
+from rabota_crm_writer.notify import notify_failure
+from rabota_crm_writer.writer import LedgerRef, ledger_ref
+
+
+def test_ledger_ref_round_trip_and_legacy_form() -> None:
+    ref = LedgerRef.parse(ledger_ref("deal", 12, "response", 0))
+    assert ref.entity_id == 12 and ref.state == "response" and ref.needs_activity
+    assert str(LedgerRef.parse("lead:5:invitation:77")) == "lead:5:invitation:77"
+    legacy = LedgerRef.parse("lead:5:invitation")
+    assert legacy.activity_id is None and not legacy.needs_activity
+
+
+def test_spa_user_field_names_and_file_format() -> None:
+    assert c.spa_uf(1, c.UF_STATUS) == "UF_CRM_1_RABOTABY_STATUS"
+    method, params = c.lookup_activities(["1", "2"])
+    assert method == "crm.activity.list" and params["filter"]["@ORIGIN_ID"] == ["1", "2"]
+    assert c.found_activities([{"ID": "9", "ORIGIN_ID": "1", "OWNER_TYPE_ID": "2", "OWNER_ID": "4"}]) == {
+        ("1", 2, 4): 9}
+
+
+class FakeB24:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def call(self, endpoint: str, token: str, method: str, params: dict[str, Any]) -> Any:
+        self.calls.append((method, params))
+        return 1
+
+
+async def test_one_notification_per_portal_and_cause(redis_client: Any) -> None:
+    store = Store(redis_client, Crypto("k"))
+    b24 = FakeB24()
+
+    async def b24_token(portal: str, stale_token: str | None = None) -> B24Token:
+        return B24Token(ok=True, access_token="t", client_endpoint="http://x/rest/")
+
+    rt: Any = SimpleNamespace(redis=redis_client, store=store, b24=b24, b24_token=b24_token,
+                              log=logging.getLogger("test"))
+    cmd: Any = SimpleNamespace(portal="p1", responsible_id=3)
+    assert await notify_failure(rt, cmd, "Не заполнено обязательное поле X")
+    assert not await notify_failure(rt, cmd, "Не заполнено обязательное поле X")
+    assert await notify_failure(rt, cmd, "Другая причина")
+    other: Any = SimpleNamespace(portal="p2", responsible_id=3)
+    assert await notify_failure(rt, other, "Не заполнено обязательное поле X")
+    assert [m for m, _ in b24.calls] == ["im.notify.system.add"] * 3
+    assert b24.calls[0][1]["USER_ID"] == 3 and "обязательное поле" in b24.calls[0][1]["MESSAGE"]

@@ -1,0 +1,35 @@
+"""Pure parts of the HeadHunter side: ledger states, idle-vacancy fingerprints, the view-limit wait."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from rabota_mapper.handlers import until_view_limit_reset
+from rabota_poller.reconcile import index_fingerprint, ledger_states, needs_sync, vacancy_fingerprint
+
+
+def test_ledger_states_read_the_state_part() -> None:
+    raw = {b"1": b"lead:10:response:5", b"2": b"lead:11:interview", "3": "lead:12:?:0"}
+    assert ledger_states(raw) == {"1": "response", "2": "interview", "3": "?"}
+
+
+def test_needs_sync() -> None:
+    assert needs_sync(None, "response")
+    assert not needs_sync("response", "response")
+    assert needs_sync("response", "interview")
+    assert not needs_sync("?", "interview")  # rebuilt from Bitrix24: do not churn
+
+
+def test_fingerprints_change_with_new_responses_and_moves() -> None:
+    v = {"counters": {"responses": 3, "invitations": 1, "views": 10}}
+    assert vacancy_fingerprint(v) == vacancy_fingerprint({"counters": {"responses": 3, "invitations": 1}})
+    assert vacancy_fingerprint(v) != vacancy_fingerprint({"counters": {"responses": 4, "invitations": 1}})
+    a = {"collections": [{"id": "response", "counters": {"total": 2}}, {"id": "interview", "counters": {"total": 0}}]}
+    b = {"collections": [{"id": "response", "counters": {"total": 1}}, {"id": "interview", "counters": {"total": 1}}]}
+    assert index_fingerprint(a) != index_fingerprint(b)
+
+
+def test_view_limit_waits_until_minsk_midnight() -> None:
+    minsk = timezone(timedelta(hours=3))
+    assert until_view_limit_reset(datetime(2025, 1, 1, 12, 0, tzinfo=minsk)) == 12 * 3600 + 120
+    assert until_view_limit_reset(datetime(2025, 1, 1, 23, 50, tzinfo=minsk)) == 3600.0
