@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from typing import Any
 
 from faststream import FastStream
 from nats.aio.msg import Msg
@@ -26,6 +27,26 @@ from rabota_crm_writer.writer import Outcome, report, write_group
 
 BATCH = 25
 FETCH_WAIT_S = 0.3
+# During an import, wait this long to fill a batch: one Bitrix24 request then carries ~25 responses.
+# Live traffic (webhooks, polls: no import id) is written at once.
+IMPORT_LINGER_S = 6.0
+
+
+def _from_import(msg: Msg) -> bool:
+    return b'"import_id":"' in msg.data
+
+
+async def _fill(sub: Any, msgs: list[Msg], stop: asyncio.Event) -> list[Msg]:
+    deadline = asyncio.get_running_loop().time() + IMPORT_LINGER_S
+    while len(msgs) < BATCH and all(_from_import(m) for m in msgs) and not stop.is_set():
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            break
+        try:
+            msgs += await sub.fetch(batch=BATCH - len(msgs), timeout=min(remaining, 1.0))
+        except TimeoutError:
+            continue
+    return msgs
 
 
 async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
@@ -93,6 +114,7 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
             rt.log.exception("fetch failed; retrying")
             await asyncio.sleep(1.0)
             continue
+        msgs = await _fill(sub, msgs, stop)
         # Finish the batch even if asked to stop meanwhile: in-flight work is drained, not dropped.
         await handle_batch(rt, msgs)
 
