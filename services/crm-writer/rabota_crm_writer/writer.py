@@ -142,7 +142,20 @@ class Plan:
 
 
 async def write_group(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
-    """Write commands of one portal; `int` is the delivery attempt. One outcome per command."""
+    """Write commands of one portal; `int` is the delivery attempt. One outcome per command.
+
+    The same negotiation can arrive twice in one batch (an import and a webhook, a retry and a poll):
+    only its latest command is written, and every copy gets that outcome, so nothing is created twice."""
+    latest: dict[str, int] = {}
+    for i, (cmd, _) in enumerate(group):
+        latest[cmd.negotiation_id] = i
+    unique = sorted(latest.values())
+    written = await _write_unique(rt, portal, [group[i] for i in unique])
+    by_nid = {group[i][0].negotiation_id: outcome for i, outcome in zip(unique, written, strict=True)}
+    return [by_nid[cmd.negotiation_id] for cmd, _ in group]
+
+
+async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
     outcomes = [Outcome() for _ in group]
     session = Session(rt, portal)
     await session.start()

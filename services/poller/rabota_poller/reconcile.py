@@ -69,6 +69,9 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
     settings = SyncSettings.model_validate(raw)
     known = ledger_states(await rt.redis.hgetall(rt.store.key(portal, "ledger", "entity")))
     busy = await import_found(rt, portal)
+    # A recorded failure waits for the recruiter's «Повторить» once the cause is fixed (F13):
+    # re-sending it every poll would only dead-letter it again.
+    busy |= {text(k) for k in await rt.redis.hkeys(rt.store.key(portal, "failures"))}
     fp_key = rt.store.key(portal, "poll", "fingerprint")
     fingerprints = {text(k): text(v) for k, v in (await rt.redis.hgetall(fp_key)).items()}
     tokens = TokenSource(rt, portal)
