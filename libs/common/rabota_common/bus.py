@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 import nats
-from faststream.nats import ConsumerConfig, JStream, NatsBroker
+from faststream.middlewares import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError
@@ -37,6 +38,16 @@ def stream(name: str) -> JStream:
 
 def consumer_config(settings: Settings, ack_wait_s: float = 60.0) -> ConsumerConfig:
     return ConsumerConfig(ack_wait=ack_wait_s, max_deliver=settings.MAX_DELIVER, max_ack_pending=1000)
+
+
+def durable_subscriber(broker: NatsBroker, settings: Settings, subject_filter: str, stream_name: str, durable: str,
+                       batch_size: int = 1, ack_wait_s: float = 60.0) -> Any:
+    """A durable pull consumer with explicit (manual) acks: the only kind of JetStream consumer we use."""
+    return broker.subscriber(
+        subject_filter, stream=stream(stream_name), durable=durable,
+        pull_sub=PullSub(batch_size=batch_size, timeout=1.0), ack_policy=AckPolicy.MANUAL,
+        config=consumer_config(settings, ack_wait_s=ack_wait_s),
+    )
 
 
 async def ensure_jetstream(nats_url: str, replicas: int = 1) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass, field
-from typing import TypeVar
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
+from faststream import FastStream
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
@@ -15,7 +19,7 @@ from redis.asyncio import Redis
 from rabota_common import subjects
 from rabota_common.b24_client import B24Client
 from rabota_common.budget import SharedBucket
-from rabota_common.bus import make_broker
+from rabota_common.bus import ensure_jetstream, make_broker
 from rabota_common.crypto import Crypto
 from rabota_common.hh_client import HhClient
 from rabota_common.http import make_http
@@ -40,7 +44,6 @@ class Runtime:
     b24: B24Client
     crypto: Crypto
     log: logging.Logger
-    extra: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -83,3 +86,35 @@ def build_runtime(service: str, settings: Settings) -> Runtime:
         crypto=crypto,
         log=log,
     )
+
+
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) -> FastStream:
+    """The FastStream app of a service: JetStream layout ensured before consumers start, background
+    loops started after them and drained (asked to stop, then awaited) on SIGTERM, clients closed last."""
+    app = FastStream(rt.broker, logger=rt.log)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    @app.on_startup
+    async def _layout() -> None:
+        await ensure_jetstream(rt.settings.NATS_URL)
+
+    @app.after_startup
+    async def _start_loops() -> None:
+        tasks.extend(asyncio.create_task(loop(stop)) for loop in loops)
+
+    @app.on_shutdown
+    async def _drain() -> None:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=drain_s)
+
+    @app.after_shutdown
+    async def _close() -> None:
+        await rt.close()
+
+    return app

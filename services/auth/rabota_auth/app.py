@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from faststream import FastStream
 from rabota_common import subjects
-from rabota_common.bus import ensure_jetstream
 from rabota_common.models import B24Token, HhConnectReply, HhConnectRequest, HhToken, TokenRequest
-from rabota_common.runtime import Runtime, build_runtime
+from rabota_common.runtime import Runtime, build_runtime, service_app
 from rabota_common.settings import Settings
 
 from rabota_auth import tokens
@@ -36,14 +35,4 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
     async def on_hh_logout(req: TokenRequest) -> HhConnectReply:
         return await tokens.hh_logout(rt, req)
 
-    app = FastStream(broker, logger=rt.log)
-
-    @app.on_startup
-    async def _startup() -> None:
-        await ensure_jetstream(settings.NATS_URL)
-
-    @app.after_shutdown
-    async def _shutdown() -> None:
-        await rt.close()
-
-    return app, rt
+    return service_app(rt), rt

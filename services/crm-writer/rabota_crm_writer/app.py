@@ -8,7 +8,6 @@ those messages until their ack wait ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import defaultdict
 from typing import Any
 
@@ -17,10 +16,10 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
-from rabota_common.bus import dead_letter, ensure_jetstream
+from rabota_common.bus import dead_letter
 from rabota_common.consume import Delivery, fail
 from rabota_common.models import CrmCommand
-from rabota_common.runtime import Runtime, build_runtime
+from rabota_common.runtime import Runtime, build_runtime, service_app
 from rabota_common.settings import Settings
 
 from rabota_crm_writer.writer import Outcome, report, write_group
@@ -121,27 +120,4 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
 
 def build(settings: Settings) -> tuple[FastStream, Runtime]:
     rt = build_runtime("crm-writer", settings)
-    app = FastStream(rt.broker, logger=rt.log)
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-
-    @app.on_startup
-    async def _startup() -> None:
-        await ensure_jetstream(settings.NATS_URL)
-
-    @app.after_startup
-    async def _run() -> None:
-        tasks.append(asyncio.create_task(pull_loop(rt, stop)))
-
-    @app.on_shutdown
-    async def _drain() -> None:
-        stop.set()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=60.0)
-
-    @app.after_shutdown
-    async def _shutdown() -> None:
-        await rt.close()
-
-    return app, rt
+    return service_app(rt, loops=[lambda stop: pull_loop(rt, stop)]), rt
