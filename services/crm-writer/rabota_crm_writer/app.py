@@ -104,18 +104,22 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=120.0, max_deliver=rt.settings.MAX_DELIVER,
                               max_ack_pending=1000),
     )
-    while not stop.is_set():
-        try:
-            msgs = await sub.fetch(batch=BATCH, timeout=FETCH_WAIT_S)
-        except TimeoutError:  # asyncio.TimeoutError and nats' subclass alike
-            continue
-        except Exception:
-            rt.log.exception("fetch failed; retrying")
-            await asyncio.sleep(1.0)
-            continue
-        msgs = await _fill(sub, msgs, stop)
-        # Finish the batch even if asked to stop meanwhile: in-flight work is drained, not dropped.
-        await handle_batch(rt, msgs)
+    try:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(batch=BATCH, timeout=FETCH_WAIT_S)
+            except TimeoutError:  # asyncio.TimeoutError and nats' subclass alike
+                continue
+            except Exception:
+                rt.log.exception("fetch failed; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            msgs = await _fill(sub, msgs, stop)
+            # Finish the batch even if asked to stop meanwhile: in-flight work is drained, not dropped.
+            await handle_batch(rt, msgs)
+    finally:
+        # An open pull subscription would hold the connection's drain until its timeout on SIGTERM.
+        await sub.unsubscribe()
 
 
 def build(settings: Settings) -> tuple[FastStream, Runtime]:
