@@ -100,7 +100,7 @@ def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) 
 
     @app.on_startup
     async def _layout() -> None:
-        await ensure_jetstream(rt.settings.NATS_URL)
+        await ensure_jetstream(rt.settings.NATS_URL, replicas=rt.settings.NATS_STREAM_REPLICAS)
 
     @app.after_startup
     async def _start_loops() -> None:

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     SESSION_TTL_S: int = 3600
     HTTP_TIMEOUT_S: float = 30.0
     MAX_DELIVER: int = 8
+    # Replicas of each JetStream stream and of the object store when first created: 3 on a 3-node cluster.
+    NATS_STREAM_REPLICAS: int = Field(default=1, ge=1, le=5)
     UI_HOST: str = "127.0.0.1"
     UI_PORT: int = 8000
     # JSON-lines span files, one per service, for local debugging and tests (OTLP uses OTEL_*).

@@ -19,7 +19,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_jetstream(settings.NATS_URL)
+        await ensure_jetstream(settings.NATS_URL, replicas=settings.NATS_STREAM_REPLICAS)
         await rt.broker.connect()
         yield
         await rt.broker.stop()
