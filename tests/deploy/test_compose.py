@@ -1,0 +1,63 @@
+"""The single-host compose file (deploy/compose): compose-spec schema and the shape the operations guide relies on."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+
+import jsonschema
+import yaml
+
+from tests.deploy.files import COMPOSE_DIR, compose, python_module
+
+BUS_SERVICES = {"auth": "rabota_auth", "poller": "rabota_poller", "mapper": "rabota_mapper",
+                "crm-writer": "rabota_crm_writer"}
+
+
+def test_compose_matches_the_compose_spec_schema():
+    # check-jsonschema vendors the compose-spec schema, so this runs offline.
+    schema_file = importlib.resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json")
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(compose())
+
+
+def test_every_service_runs_its_module_from_the_one_image_with_a_healthcheck():
+    services = compose()["services"]
+    images = {services[name]["image"] for name in (*BUS_SERVICES, "ui", "sandbox")}
+    assert images == {"${RABOTA_IMAGE:-rabota-sync:local}"}
+    for name, module in {**BUS_SERVICES, "ui": "rabota_ui", "sandbox": "rabota_sandbox"}.items():
+        svc = services[name]
+        assert python_module(svc["command"]) == module
+        assert svc["build"] == {"context": "../..", "dockerfile": "deploy/docker/Dockerfile"}
+        assert "healthcheck" in svc, name
+    for name in BUS_SERVICES:
+        assert "http://127.0.0.1:9100/readyz" in " ".join(services[name]["healthcheck"]["test"])
+        assert services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        assert {"nats", "redis"} <= services[name]["depends_on"].keys()
+    assert "http://127.0.0.1:8000/readyz" in " ".join(services["ui"]["healthcheck"]["test"])
+    assert services["ui"]["ports"] == ["${UI_PUBLISH:-8000}:8000"]
+    assert services["sandbox"]["profiles"] == ["sandbox"]
+
+
+def test_nats_keeps_jetstream_and_redis_keeps_aof_on_volumes():
+    doc = compose()
+    nats, redis = doc["services"]["nats"], doc["services"]["redis"]
+    assert "--jetstream" in nats["command"] and "nats-data:/data" in nats["volumes"]
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert "redis-data:/data" in redis["volumes"]
+    assert {"nats-data", "redis-data"} <= doc["volumes"].keys()
+
+
+def test_traces_go_through_the_collector_to_jaeger():
+    doc = compose()
+    assert "jaeger" in doc["services"] and "otel-collector" in doc["services"]
+    collector = yaml.safe_load((COMPOSE_DIR / "otel-collector.yaml").read_text())
+    assert collector["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    assert collector["exporters"]["otlp/jaeger"]["endpoint"] == "jaeger:4317"
+    assert collector["service"]["pipelines"]["traces"]["exporters"] == ["otlp/jaeger"]
+
+
+def test_prometheus_scrapes_every_service():
+    prometheus = yaml.safe_load((COMPOSE_DIR / "prometheus.yaml").read_text())
+    targets = {t for job in prometheus["scrape_configs"] for cfg in job["static_configs"] for t in cfg["targets"]}
+    assert targets == {"ui:8000", *(f"{name}:9100" for name in BUS_SERVICES)}

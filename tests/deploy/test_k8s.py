@@ -1,0 +1,106 @@
+"""Kubernetes manifests (deploy/k8s): offline schema validation and the properties the deployment relies on."""
+
+from __future__ import annotations
+
+import re
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.deploy.files import K8S, k8s_docs, python_module
+
+# The oldest Kubernetes still served by the big clouds; strict = no unknown fields anywhere.
+K8S_VERSION = "1.30.0"
+
+
+def _by_kind(kind: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for _, doc in k8s_docs() if doc["kind"] == kind}
+
+
+def _containers(workload: dict) -> list[dict]:
+    return workload["spec"]["template"]["spec"]["containers"]
+
+
+def _doc_id(path_doc: tuple) -> str:
+    path, doc = path_doc
+    return f"{path.name}:{doc['kind']}/{doc['metadata']['name']}"
+
+
+@pytest.mark.parametrize("path_doc", k8s_docs(), ids=_doc_id)
+def test_manifest_matches_the_kubernetes_schema(path_doc):
+    _, doc = path_doc
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_kustomization_lists_every_manifest_but_the_secret_template():
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == on_disk - {"secret.template.yaml"}
+    assert kustomization["namespace"] == "rabota"
+    assert {i["name"] for i in kustomization["images"]} == {"rabota-sync"}
+
+
+def test_nats_is_a_three_node_jetstream_cluster_on_volumes():
+    sts = _by_kind("StatefulSet")["nats"]
+    assert sts["spec"]["replicas"] == 3
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+    conf = _by_kind("ConfigMap")["nats-config"]["data"]["nats.conf"]
+    assert "jetstream" in conf and "store_dir: /data" in conf
+    routes = set(re.findall(r"nats://(nats-\d)\.nats:6222", conf))
+    assert routes == {f"nats-{i}" for i in range(3)}, "one cluster route per StatefulSet pod"
+    headless = _by_kind("Service")["nats"]
+    assert headless["spec"]["clusterIP"] == "None" and sts["spec"]["serviceName"] == "nats"
+    nats = _containers(sts)[0]
+    assert {"readinessProbe", "livenessProbe", "resources"} <= nats.keys()
+
+
+def test_streams_are_created_r3():
+    config = _by_kind("ConfigMap")["rabota-config"]["data"]
+    assert config["NATS_STREAM_REPLICAS"] == "3"
+
+
+def test_redis_persists_with_aof():
+    sts = _by_kind("StatefulSet")["redis"]
+    args = _containers(sts)[0]["args"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert sts["spec"]["volumeClaimTemplates"]
+
+
+def test_services_scale_with_probes_limits_and_scrape_annotations():
+    deployments = {name: d for name, d in _by_kind("Deployment").items()
+                   if d["metadata"]["labels"].get("app.kubernetes.io/name") == "rabota-sync"}
+    assert set(deployments) == {"ui", "auth", "poller", "mapper", "crm-writer"}
+    for name, dep in deployments.items():
+        assert dep["spec"]["replicas"] >= 2, name
+        pod = dep["spec"]["template"]
+        (container,) = _containers(dep)
+        assert python_module(container["command"]) == "rabota_" + name.replace("-", "_")
+        port = container["ports"][0]
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}, name
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}, name
+        assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
+        assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port["containerPort"])
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+        refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
+        assert refs == {"rabota-config", "rabota-secrets"}
+        expected_port = 8000 if name == "ui" else 9100
+        assert port["containerPort"] == expected_port
+
+
+def test_ui_is_published_through_service_and_ingress():
+    service = _by_kind("Service")["ui"]
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "ui"
+    backend = _by_kind("Ingress")["ui"]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == "ui" and backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+
+
+def test_secret_template_holds_the_secret_settings_only():
+    secret = _by_kind("Secret")["rabota-secrets"]
+    assert set(secret["stringData"]) == {"APP_SECRET_KEY", "HH_CLIENT_ID", "HH_CLIENT_SECRET", "B24_CLIENT_ID",
+                                         "B24_CLIENT_SECRET"}
+    assert set(secret["stringData"].values()) == {"change-me"}
+    config = _by_kind("ConfigMap")["rabota-config"]["data"]
+    assert not {k for k in config if "SECRET" in k or k.endswith("_KEY")}, "secrets belong in rabota-secrets"
