@@ -92,7 +92,7 @@ def test_sandbox_variables_are_read_by_the_sandbox():
 def test_env_examples_parse_as_settings():
     for path in ENV_EXAMPLES:
         values = {k: v for k, v in env_file(path).items() if k in Settings.model_fields}
-        Settings(**values)  # type: ignore[arg-type]
+        Settings(**values)
 
 
 def _lock() -> dict[str, str]:
