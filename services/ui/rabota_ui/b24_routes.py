@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
@@ -20,8 +20,9 @@ from rabota_ui.deps import RuntimeDep, new_session
 from rabota_ui.errors import ApiError
 from rabota_ui.frame import current_user, read_frame
 from rabota_ui.pages import render
+from rabota_ui.ratelimit import rate_limited
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(rate_limited("b24"))])
 
 USER_FIELDS = (
     ("RABOTABY_CREATED_AT", "string", "Дата создания rabota.by"),
