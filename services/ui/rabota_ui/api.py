@@ -105,7 +105,9 @@ async def portal_options(rt: Runtime, portal: str) -> dict[str, Any]:
     spa_stages = await portal_call(rt, portal, spa_stage_cmds) if spa_stage_cmds else {}
 
     def stages(rows: Any) -> list[dict[str, Any]]:
-        return [{"id": r["STATUS_ID"], "name": r.get("NAME")} for r in rows or []]
+        # semantics: "S" success, "F" failure, "P" in progress (Bitrix24 leaves it empty for those).
+        return [{"id": r["STATUS_ID"], "name": r.get("NAME"), "semantics": r.get("SEMANTICS") or "P"}
+                for r in rows or []]
 
     return {
         "crm_mode": "simple" if mode == 2 else "classic",
