@@ -38,11 +38,18 @@ async def test_settings_modes_logout_and_error_page(stack: Any, driver: Driver, 
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
 
     async def shot(name: str) -> None:
-        for width in (800, 1200):
+        for width in (600, 800, 1200, 1400):
             await page.set_viewport_size({"width": width, "height": 900})
             await page.evaluate("window.scrollTo(0, 0)")  # the portal's sticky header stays on top
             await page.wait_for_timeout(250)  # fitWindow resizes the iframe
-            await page.screenshot(path=str(screenshots / f"{name}_{width}.png"), full_page=True)
+            if width in (800, 1200):
+                await page.screenshot(path=str(screenshots / f"{name}_{width}.png"), full_page=True)
+            # Responsive from 600 to 1400 px: the app never scrolls sideways inside its frame.
+            for frame in page.frames:
+                if "/b24/app" in frame.url:
+                    overflow = await frame.evaluate(
+                        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                    assert overflow <= 0, (name, width, overflow)
 
     await page.goto(f"{stack.b24_url}/portal/demo/")
     app = page.frame_locator("#b24-app-frame")
