@@ -91,6 +91,7 @@ async def test_validation_errors_are_russian_4xx(world: World) -> None:
     bad_settings: list[Any] = [
         {}, [], "x", None,
         dict(good, responsible_id="one"), dict(good, responsible_id=-1), dict(good, responsible_id=999999),
+        dict(good, responsible_id=5),  # a dismissed employee of the portal
         dict(good, entity_type="contact"), dict(good, entity_type="smart_process"),
         dict(good, stage_map={"response": good["stage_map"]["response"]}),
         dict(good, stage_map=dict(good["stage_map"], hired="X")),

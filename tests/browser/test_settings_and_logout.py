@@ -111,6 +111,15 @@ async def test_settings_modes_logout_and_error_page(stack: Any, driver: Driver, 
     await expect(app.get_by_role("tab", name="Настройки")).to_be_disabled()
     await expect(app.get_by_role("tab", name="Новые отклики")).to_be_disabled()
     await expect(app.get_by_role("tab", name="Обратная связь")).to_be_enabled()
+    # Keyboard: arrows move along the enabled tabs only (Авторизация → Обратная связь → Авторизация).
+    await app.get_by_role("tab", name="Авторизация").focus()
+    await page.keyboard.press("ArrowRight")
+    await expect(app.get_by_role("tab", name="Обратная связь")).to_be_focused()
+    await expect(app.get_by_role("tab", name="Обратная связь")).to_have_attribute("aria-selected", "true")
+    await page.keyboard.press("ArrowRight")
+    await expect(app.get_by_role("tab", name="Авторизация")).to_be_focused()
+    await page.keyboard.press("Tab")  # from the tab list into the panel: its first control
+    await expect(app.get_by_role("button", name="Войти")).to_be_focused()
     await shot("auth_logged_out")
 
     # --- a frame the portal does not confirm (forged AUTH_ID): a clear Russian page, no session, no trace
