@@ -132,6 +132,7 @@ async def test_recruiter_flow(stack: Any, driver: Driver, browser: Any, screensh
     assert total == len(repeat), (total, len(repeat))
     await expect(slider.locator("#other table tbody tr")).to_have_count(min(total, 20))
     await shot("08_other_responses_slider")
+    assert total > 20, "the repeat applicant must need a second page"  # no 20-row limit
     if total > 20:
         await slider.get_by_role("button", name="Далее").click()
         await expect(pageinfo).to_contain_text("Страница 2 из 2")
@@ -140,6 +141,13 @@ async def test_recruiter_flow(stack: Any, driver: Driver, browser: Any, screensh
         await shot("08_other_responses_slider_page2")
     await page.get_by_role("button", name="Закрыть").click()
     await expect(page.locator("#b24-slider")).to_be_hidden()
+    # A row's CRM link opens that card in the portal (BX24.openPath), not inside the app's frame.
+    await activity.get_by_role("button", name="Другие отклики").click()
+    first = slider.locator("#other table tbody tr a").first
+    await expect(first).to_be_visible()
+    target_id = (await first.inner_text()).rsplit("#", 1)[1]
+    await first.click()
+    await expect(page).to_have_url(re.compile(rf"/portal/demo/crm/1/{target_id}/$"))
 
     # --- «Обратная связь»
     await page.get_by_role("link", name="rabota.by (приложение)").click()

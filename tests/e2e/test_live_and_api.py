@@ -97,6 +97,6 @@ async def test_uninstall_with_clean_wipes_only_that_portal(driver: Driver) -> No
     assert r.status_code == 200
     await asyncio.sleep(0.5)
     r = await driver.api("GET", "/status")
-    assert r.status_code == 403
+    assert r.status_code == 401 and r.json()["error"] == "portal_unknown"
     await driver.open_app("simple")
     assert (await driver.api("GET", "/status")).status_code == 200

@@ -24,14 +24,14 @@ class SyncSettings(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> SyncSettings:
         if self.entity_type == "smart_process" and not self.smart_process_type_id:
-            raise ValueError("smart_process_type_id is required for smart_process")
+            raise ValueError("для смарт-процесса укажите smart_process_type_id")
         expected = set(EXTENDED_STATUSES if self.extended else SIMPLE_STATUSES)
         missing = expected - set(self.stage_map)
         extra = set(self.stage_map) - expected
         if missing:
-            raise ValueError(f"stage_map lacks {sorted(missing)}")
+            raise ValueError(f"в stage_map не хватает статусов {', '.join(sorted(missing))}")
         if extra:
-            raise ValueError(f"stage_map has unknown keys {sorted(extra)}")
+            raise ValueError(f"в stage_map лишние статусы {', '.join(sorted(extra))}")
         return self
 
     @property

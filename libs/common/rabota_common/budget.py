@@ -35,9 +35,13 @@ class SharedBucket:
         self._burst = max(1, burst - margin)
         self._script = redis.register_script(_LUA)
 
+    async def try_take(self, key: str = "hh") -> float:
+        """Take one unit if the bucket has room (0.0), else take nothing and return the seconds to wait."""
+        return float(await self._script(keys=[f"rs:budget:{key}"], args=[self._rate, self._burst]))
+
     async def take(self, key: str = "hh") -> None:
         while True:
-            wait = float(await self._script(keys=[f"rs:budget:{key}"], args=[self._rate, self._burst]))
+            wait = await self.try_take(key)
             if wait <= 0:
                 return
             await asyncio.sleep(min(wait, 5.0))

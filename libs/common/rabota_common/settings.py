@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     B24_RATE: float = Field(default=2.0, gt=0)
     B24_BURST: int = Field(default=50, gt=0)
 
+    # Public endpoints (webhook receiver, Bitrix24 frames and events, OAuth callback): a token bucket per
+    # client IP and endpoint group. High defaults: HeadHunter's webhook bursts and the 200 req/s webhook
+    # benchmark from loopback stay far below them; a client hammering an endpoint gets 429 + Retry-After.
+    PUBLIC_RATE_PER_IP: float = Field(default=1000.0, gt=0, description="requests per second per client IP")
+    PUBLIC_BURST_PER_IP: int = Field(default=2000, gt=0)
+
     POLL_INTERVAL_S: float = Field(default=300.0, gt=0)
     SESSION_TTL_S: int = 3600
     HTTP_TIMEOUT_S: float = 30.0

@@ -19,7 +19,7 @@ from rabota_common.runtime import Runtime
 from rabota_common.store import text
 
 from rabota_ui.deps import RuntimeDep, Session, SessionDep
-from rabota_ui.errors import ApiError
+from rabota_ui.errors import ApiError, describe
 
 router = APIRouter(prefix="/api")
 STATE_TTL_S = 600
@@ -69,7 +69,12 @@ async def status(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
 
 @router.get("/options")
 async def options(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
-    result = await portal_call(rt, session.portal, {
+    return await portal_options(rt, session.portal)
+
+
+async def portal_options(rt: Runtime, portal: str) -> dict[str, Any]:
+    """Users, entity types, pipelines and stages of the portal, as the settings form shows them."""
+    result = await portal_call(rt, portal, {
         "mode": ("crm.settings.mode.get", {}),
         "users": ("user.get", {"FILTER": {"ACTIVE": True, "USER_TYPE": "employee"}}),
         "lead_stages": ("crm.status.list", {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": "STATUS"}}),
@@ -77,7 +82,7 @@ async def options(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
         "types": ("crm.type.list", {}),
     })
     mode = int(result.get("mode") or 1)
-    await rt.redis.set(rt.store.key(session.portal, "crm-mode"), str(mode))
+    await rt.redis.set(rt.store.key(portal, "crm-mode"), str(mode))
     categories = (result.get("deal_categories") or {}).get("categories", [])
     types = (result.get("types") or {}).get("types", [])
     stage_cmds: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -87,7 +92,7 @@ async def options(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
                                                                "filter": {"ENTITY_ID": entity_id}})
     for t in types:
         stage_cmds[f"cat_{t['entityTypeId']}"] = ("crm.category.list", {"entityTypeId": t["entityTypeId"]})
-    extra = await portal_call(rt, session.portal, stage_cmds) if stage_cmds else {}
+    extra = await portal_call(rt, portal, stage_cmds) if stage_cmds else {}
     spa: list[dict[str, Any]] = []
     spa_stage_cmds: dict[str, tuple[str, dict[str, Any]]] = {}
     for t in types:
@@ -97,10 +102,12 @@ async def options(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
         for cat in cats:
             spa_stage_cmds[f"s_{t['entityTypeId']}_{cat['id']}"] = ("crm.status.list", {
                 "order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": f"DYNAMIC_{t['entityTypeId']}_STAGE_{cat['id']}"}})
-    spa_stages = await portal_call(rt, session.portal, spa_stage_cmds) if spa_stage_cmds else {}
+    spa_stages = await portal_call(rt, portal, spa_stage_cmds) if spa_stage_cmds else {}
 
     def stages(rows: Any) -> list[dict[str, Any]]:
-        return [{"id": r["STATUS_ID"], "name": r.get("NAME")} for r in rows or []]
+        # semantics: "S" success, "F" failure, "P" in progress (Bitrix24 leaves it empty for those).
+        return [{"id": r["STATUS_ID"], "name": r.get("NAME"), "semantics": r.get("SEMANTICS") or "P"}
+                for r in rows or []]
 
     return {
         "crm_mode": "simple" if mode == 2 else "classic",
@@ -125,15 +132,50 @@ async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: SessionDep
     try:
         settings = SyncSettings.model_validate(body)
     except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'тело'}: {e['msg']}" for e in exc.errors())
+        details = describe(exc.errors())
         raise ApiError(422, "validation_error", f"Настройки не сохранены: {details}") from exc
     hh = await rt.store.get_hh(session.portal)
     if not hh or not hh.access_token:
         raise ApiError(409, "hh_not_connected", "Сначала войдите в аккаунт работодателя rabota.by.")
+    problem = settings_problem(settings, await portal_options(rt, session.portal))
+    if problem:
+        raise ApiError(422, "validation_error", f"Настройки не сохранены: {problem}")
     await rt.store.put_settings(session.portal, settings.model_dump(mode="json"))
     await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="settings_saved", portal=session.portal),
                   AppEvent(portal=session.portal, event="settings_saved", data={"user_id": session.user_id}))
     return settings.model_dump(mode="json")
+
+
+def settings_problem(settings: SyncSettings, options: dict[str, Any]) -> str | None:
+    """What in the settings does not exist on this portal (user, entity type, pipeline, stage), in Russian."""
+    if settings.responsible_id not in {u["id"] for u in options["users"]}:
+        return "ответственный не найден среди активных сотрудников портала."
+    if settings.entity_type not in options["entity_types"]:
+        return "этот тип сущности недоступен на портале."
+    if settings.entity_type == "lead":
+        stages = options["lead_stages"]
+    elif settings.entity_type == "deal":
+        categories = options["deal_categories"]
+        wanted = settings.category_id if settings.category_id is not None else 0
+        category = next((c for c in categories if c["id"] == wanted), None)
+        if category is None:
+            return "воронка сделок не найдена."
+        stages = category["stages"]
+    else:
+        spa = next((s for s in options["smart_processes"] if s["id"] == settings.smart_process_type_id), None)
+        if spa is None:
+            return "смарт-процесс не найден."
+        cats = spa["categories"]
+        category = next((c for c in cats if int(c["id"]) == settings.category_id), None) \
+            if settings.category_id is not None else (cats[0] if cats else None)
+        if category is None:
+            return "воронка смарт-процесса не найдена."
+        stages = category["stages"]
+    known = {s["id"] for s in stages}
+    missing = [key for key, stage in settings.stage_map.items() if stage not in known]
+    if missing:
+        return "нет такой стадии для статусов: " + ", ".join(sorted(missing)) + "."
+    return None
 
 
 @router.get("/hh/authorize-url")

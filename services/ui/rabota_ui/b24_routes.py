@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
@@ -20,6 +20,7 @@ from rabota_ui.deps import RuntimeDep, new_session
 from rabota_ui.errors import ApiError
 from rabota_ui.frame import current_user, read_frame
 from rabota_ui.pages import render
+from rabota_ui.ratelimit import rate_limited
 
 router = APIRouter()
 
@@ -61,7 +62,7 @@ async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
     return problems
 
 
-@router.post("/b24/install", response_class=HTMLResponse)
+@router.post("/b24/install", response_class=HTMLResponse, dependencies=[Depends(rate_limited("b24_install"))])
 async def install(request: Request, rt: RuntimeDep) -> Response:
     frame = await read_frame(request)
     user = await current_user(rt, frame)
@@ -84,7 +85,7 @@ async def install(request: Request, rt: RuntimeDep) -> Response:
     return render(rt, "install.html", problems=problems)
 
 
-@router.post("/b24/app", response_class=HTMLResponse)
+@router.post("/b24/app", response_class=HTMLResponse, dependencies=[Depends(rate_limited("b24_app"))])
 async def main_page(request: Request, rt: RuntimeDep) -> Response:
     try:
         frame = await read_frame(request)
@@ -105,7 +106,7 @@ def _nested(form: dict[str, str], prefix: str) -> dict[str, str]:
     return {k[len(prefix) + 1:-1]: v for k, v in form.items() if k.startswith(prefix + "[") and k.endswith("]")}
 
 
-@router.post("/b24/events")
+@router.post("/b24/events", dependencies=[Depends(rate_limited("b24_events"))])
 async def events(request: Request, rt: RuntimeDep) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     event = form.get("event", "").upper()

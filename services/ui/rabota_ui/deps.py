@@ -39,7 +39,8 @@ async def get_session(request: Request) -> Session:
         raise ApiError(401, "bad_session", "Сессия недействительна.")
     portal = await rt.store.get_portal(str(body["p"]))
     if portal is None:
-        raise ApiError(403, "portal_unknown", "Приложение не установлено на этом портале.")
+        # A session of a portal unknown here (never installed, or wiped on uninstall) authenticates nothing.
+        raise ApiError(401, "portal_unknown", "Приложение не установлено на этом портале: откройте его заново.")
     return Session(portal=str(body["p"]), user_id=int(body["u"]))
 
 

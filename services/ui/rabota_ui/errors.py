@@ -2,30 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+# Russian wording of pydantic's error types (the rest fall back to a generic phrase).
+_RU = {
+    "missing": "обязательное поле", "extra_forbidden": "неизвестное поле", "int_parsing": "нужно целое число",
+    "int_type": "нужно целое число", "int_from_float": "нужно целое число", "bool_parsing": "нужно true или false",
+    "bool_type": "нужно true или false", "string_type": "нужна строка", "string_too_short": "пустое значение",
+    "string_too_long": "слишком длинное значение", "literal_error": "недопустимое значение",
+    "enum": "недопустимое значение",
+    "greater_than": "значение слишком мало", "greater_than_equal": "значение слишком мало",
+    "less_than": "значение слишком велико", "less_than_equal": "значение слишком велико", "dict_type": "нужен объект",
+    "model_type": "нужен объект", "model_attributes_type": "нужен объект", "list_type": "нужен список",
+    "json_invalid": "тело запроса — не JSON", "float_parsing": "нужно число", "float_type": "нужно число",
+}
+
+
+def describe(errors: Sequence[Any], skip: int = 0) -> str:
+    """`поле: что не так; …` in Russian for pydantic/FastAPI validation errors."""
+    parts = []
+    for e in errors:
+        where = ".".join(str(p) for p in tuple(e.get("loc", ()))[skip:]) or "тело"
+        if e.get("type") == "value_error":  # our own validators already speak Russian
+            what = str(e.get("msg", "")).removeprefix("Value error, ")
+        else:
+            what = _RU.get(str(e.get("type")), "недопустимое значение")
+        parts.append(f"{where}: {what}")
+    return "; ".join(parts)
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str) -> None:
+    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
+        self.headers = headers
 
 
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.error, "message": exc.message}, status_code=exc.status)
+        return JSONResponse({"error": exc.error, "message": exc.message}, status_code=exc.status,
+                            headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'тело'}: {e.get('msg')}" for e in exc.errors()
-        )
+        details = describe(exc.errors(), skip=1)
         return JSONResponse({"error": "validation_error", "message": f"Неверные данные запроса: {details}"},
                             status_code=422)
 

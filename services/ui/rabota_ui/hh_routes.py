@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from rabota_common import subjects
@@ -15,11 +15,12 @@ from rabota_common.models import HhConnectReply, HhConnectRequest, HhWebhookEven
 from rabota_ui.deps import RuntimeDep
 from rabota_ui.errors import ApiError
 from rabota_ui.pages import render
+from rabota_ui.ratelimit import rate_limited
 
 router = APIRouter()
 
 
-@router.get("/hh/callback", response_class=HTMLResponse)
+@router.get("/hh/callback", response_class=HTMLResponse, dependencies=[Depends(rate_limited("hh_callback"))])
 async def callback(rt: RuntimeDep, state: str = "", code: str = "", error: str = "") -> Response:
     try:
         body = rt.crypto.verify(state)
@@ -42,7 +43,7 @@ async def callback(rt: RuntimeDep, state: str = "", code: str = "", error: str =
                   message=f"Аккаунт работодателя «{reply.employer_name}» подключён. Вернитесь в приложение.")
 
 
-@router.post("/hh/webhook/{secret}")
+@router.post("/hh/webhook/{secret}", dependencies=[Depends(rate_limited("hh_webhook"))])
 async def webhook(secret: str, request: Request, rt: RuntimeDep) -> Response:
     portal = await rt.store.portal_by_webhook_secret(secret)
     if portal is None:

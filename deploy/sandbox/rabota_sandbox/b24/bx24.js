@@ -163,6 +163,10 @@
       return send("openApplication", {params: params || {}, settings: settings || {}, closeId: closeId});
     },
     closeApplication: function () { return send("closeApplication"); },
+    // Opens a portal path (a CRM card) in the portal, like Bitrix24's slider; only portal-relative paths.
+    openPath: function (path, cb) {
+      return send("openPath", {path: String(path || "")}).then(function (m) { if (cb) { cb(m.result || m); } });
+    },
     fitWindow: function () {
       // The content's own height (documentElement.scrollHeight never drops below the frame's height,
       // so the frame could only grow).

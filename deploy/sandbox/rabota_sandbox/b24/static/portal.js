@@ -133,6 +133,16 @@
                   {source: ev.source, closeId: msg.closeId});
         reply({ok: true});
         break;
+      case "openPath":
+        // The sandbox's CRM cards live under /portal/<code>/crm/<entityTypeId>/<id>/ (page.crm_link).
+        var m = /^\/crm\/(lead|deal|contact)\/details\/(\d+)\/?$/.exec(msg.path || "");
+        var t = /^\/crm\/type\/(\d+)\/details\/(\d+)\/?$/.exec(msg.path || "");
+        var link = m ? "/portal/" + PORTAL + "/crm/" + {lead: 1, deal: 2, contact: 3}[m[1]] + "/" + m[2] + "/" :
+          t ? "/portal/" + PORTAL + "/crm/" + t[1] + "/" + t[2] + "/" : null;
+        if (!link) { reply({result: {result: "error", errorCode: "PATH_NOT_AVAILABLE"}}); break; }
+        reply({result: {result: "close"}});
+        window.location.href = link;
+        break;
       case "closeApplication":
         if (entry.iframe === sliderFrame) { closeSlider(); }
         reply({ok: true});
