@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -44,6 +45,8 @@ class JsonLinesSpanExporter(SpanExporter):
                 "trace_id": f"{ctx.trace_id:032x}" if ctx else None,
                 "span_id": f"{ctx.span_id:016x}" if ctx else None,
                 "parent_id": f"{parent.span_id:016x}" if parent else None,
+                "links": [{"trace_id": f"{link.context.trace_id:032x}", "span_id": f"{link.context.span_id:016x}"}
+                          for link in span.links],
                 "start": span.start_time,
                 "end": span.end_time,
                 "attributes": {k: v for k, v in (span.attributes or {}).items() if not _is_secret(k)},
@@ -60,6 +63,14 @@ class JsonLinesSpanExporter(SpanExporter):
 def _is_secret(name: str) -> bool:
     lowered = name.lower()
     return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
+def negotiation_attributes(portal: str, negotiation_id: str, vacancy_id: str | None = None) -> dict[str, Any]:
+    """The span attributes that find one negotiation's work (the same names in every service)."""
+    attributes: dict[str, Any] = {"rabota.portal": portal, "rabota.negotiation_id": negotiation_id}
+    if vacancy_id:
+        attributes["rabota.vacancy_id"] = vacancy_id
+    return attributes
 
 
 def setup_telemetry(service: str, settings: Settings) -> TracerProvider:

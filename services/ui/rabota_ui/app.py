@@ -6,7 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from rabota_common.bus import ensure_jetstream
+from rabota_common.metrics import metrics_text, readiness
 from rabota_common.runtime import build_runtime
 from rabota_common.settings import Settings
 
@@ -32,8 +35,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(hh_routes.router)
     app.include_router(api.router)
 
+    # Operations endpoints (the other services serve the same paths on METRICS_PORT).
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        state = await readiness(rt.broker, rt.redis)
+        ok = all(state.values())
+        return JSONResponse({"ok": ok, **state}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(await metrics_text(rt.broker), media_type=CONTENT_TYPE_LATEST)
 
     return app
