@@ -108,8 +108,10 @@ class HhClient:
     async def _send(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
         """One request within the shared budget; 429 (rate, not view limit), 503 and network errors are
         retried here with growing pauses, so a long walk does not start over."""
-        # The token travels in a header; the path (without the query) is safe to show.
+        # The token travels in a header; the path is safe to show without the query and without a resume
+        # file's name (the applicant's name).
         path = urlparse(url).path
+        path = path.split("/download/", 1)[0] + "/download" if "/download/" in path else path
         with _tracer.start_as_current_span(f"HeadHunter {method}", kind=trace.SpanKind.CLIENT, attributes={
                 "http.request.method": method, "url.path": path}) as span:
             try:

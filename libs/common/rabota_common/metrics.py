@@ -13,12 +13,13 @@ import logging
 from urllib.parse import urlparse
 
 from faststream.nats import NatsBroker
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, disable_created_metrics, generate_latest
 from redis.asyncio import Redis
 
 from rabota_common import subjects
 
 log = logging.getLogger(__name__)
+disable_created_metrics()  # the `_created` twin of every counter only doubles a scrape
 
 RESPONSES_FOUND = Counter("rabota_responses_found", "Negotiations published for syncing (poller)",
                           ["portal", "source"])
