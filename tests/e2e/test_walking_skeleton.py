@@ -118,6 +118,8 @@ def check_negotiation_traces(spans: list[dict[str, Any]], portal: str, count: in
     for span in spans:  # no token ever reaches a trace
         flat = json.dumps(span["attributes"])
         assert "auth=" not in flat and "Bearer" not in flat and "access_token" not in flat
+        query = span["attributes"].get("url.query")  # the OAuth callback's code and state, frame parameters
+        assert query is None or all(p.endswith("=[redacted]") for p in query.split("&") if "=" in p), query
 
 
 async def check_ops_endpoints(driver: Driver, portal: str, count: int) -> None:

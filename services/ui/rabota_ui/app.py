@@ -16,6 +16,8 @@ from rabota_common.settings import Settings
 from rabota_ui import api, b24_routes, hh_routes
 from rabota_ui.errors import install_handlers
 
+OPS_PATHS = ("/healthz", "/readyz", "/metrics")
+
 
 def create_app(settings: Settings) -> FastAPI:
     rt = build_runtime("ui", settings)
@@ -28,7 +30,9 @@ def create_app(settings: Settings) -> FastAPI:
         await rt.broker.stop()
         await rt.close()
 
-    app = FastAPI(title="rabota-sync ui", version="0.1.0", lifespan=lifespan)
+    # Probes come every few seconds: no spans for them.
+    app = FastAPI(title="rabota-sync ui", version="0.1.0", lifespan=lifespan,
+                  telemetry={"exclude": lambda scope: scope.get("path") in OPS_PATHS})
     app.state.rt = rt
     install_handlers(app)
     app.include_router(b24_routes.router)
