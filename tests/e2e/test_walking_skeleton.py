@@ -62,9 +62,13 @@ async def test_import_creates_one_lead_per_negotiation_with_a_trace_each(driver:
     check_negotiation_traces(read_spans(driver.stack.trace_dir), portal, len(negotiations))
     await check_ops_endpoints(driver, portal, len(negotiations))
 
-    # The operators' re-import of one negotiation goes through the poller and leaves one lead per negotiation.
+    # The operators' re-imports (one negotiation, one vacancy) go through the poller; still one lead each.
     nid = str(negotiations[0]["id"])
     await reimport_negotiation(driver, portal, nid)
+    imported = [s for s in read_spans(driver.stack.trace_dir) if s["name"] == "negotiation found (import)"]
+    vacancy_id = imported[0]["attributes"]["rabota.vacancy_id"]
+    await reimport_vacancy(driver, portal, vacancy_id,
+                           sum(s["attributes"]["rabota.vacancy_id"] == vacancy_id for s in imported))
     assert len(await driver.entities("demo", 1)) == len(negotiations)
 
 
@@ -137,18 +141,43 @@ async def check_ops_endpoints(driver: Driver, portal: str, count: int) -> None:
     assert 'rabota_consumer_pending{consumer="crm-writer",stream="CRM_COMMAND"} 0.0' in writer
 
 
-async def reimport_negotiation(driver: Driver, portal: str, nid: str) -> None:
+async def cli_reimport(driver: Driver, portal: str, *what: str) -> None:
     env = {**os.environ, **driver.stack.service_env()}
     done = await asyncio.to_thread(subprocess.run, [
-        sys.executable, "-m", "rabota_common.dlq", "reimport", "--portal", portal, "--negotiation", nid],
+        sys.executable, "-m", "rabota_common.dlq", "reimport", "--portal", portal, *what],
         env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    deadline = time.monotonic() + 30
+
+
+async def wait_written(driver: Driver, what: str, done: Any, limit_s: float = 30.0) -> None:
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        spans = read_spans(driver.stack.trace_dir)
-        roots = [s for s in spans if s["name"] == "reimport requested"]
-        if roots and any(s["name"] == "crm-writer write" and s["attributes"]["rabota.negotiation_id"] == nid
-                         for s in spans if s["trace_id"] == roots[0]["trace_id"]):
+        if done(read_spans(driver.stack.trace_dir)):
             return
         await asyncio.sleep(0.5)
-    raise AssertionError("the re-imported negotiation did not reach the crm-writer")
+    raise AssertionError(f"{what} did not reach the crm-writer")
+
+
+async def reimport_negotiation(driver: Driver, portal: str, nid: str) -> None:
+    """One negotiation: its trace starts at the tool's request and goes on through the poller."""
+    await cli_reimport(driver, portal, "--negotiation", nid)
+
+    def done(spans: list[dict[str, Any]]) -> bool:
+        roots = [s for s in spans if s["name"] == "reimport requested"]
+        return bool(roots) and any(s["name"] == "crm-writer write" and s["attributes"]["rabota.negotiation_id"] == nid
+                                   for s in spans if s["trace_id"] == roots[0]["trace_id"])
+
+    await wait_written(driver, f"the re-imported negotiation {nid}", done)
+
+
+async def reimport_vacancy(driver: Driver, portal: str, vacancy_id: str, expected: int) -> None:
+    """Every negotiation of one vacancy, each in its own trace linked to the poller's walk."""
+    await cli_reimport(driver, portal, "--vacancy", vacancy_id)
+
+    def done(spans: list[dict[str, Any]]) -> bool:
+        roots = [s for s in spans if s["name"] == "negotiation found (replay)" and s["links"]
+                 and s["attributes"]["rabota.vacancy_id"] == vacancy_id]
+        traces = {s["trace_id"] for s in spans if s["name"] == "crm-writer write"}
+        return len(roots) == expected and all(r["trace_id"] in traces for r in roots)
+
+    await wait_written(driver, f"the re-imported vacancy {vacancy_id}", done)

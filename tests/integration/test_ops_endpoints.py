@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from rabota_common.bus import dead_letter, ensure_jetstream
 from rabota_common.metrics import OpsServer
 from rabota_common.runtime import build_runtime
@@ -34,6 +35,9 @@ async def test_healthz_readyz_metrics(nats_url: str, redis_url: str) -> None:
             assert 'rabota_dead_letters_total{portal="p9",stage="mapper"}' in text
             assert 'rabota_consumer_pending{consumer="lag-probe",stream="HH_NEGOTIATION"} 1.0' in text
             assert (await http.get(f"{base}/nothing")).status_code == 404
+        taken = OpsServer(rt.broker, rt.redis, server.port, host="127.0.0.1")  # a second process on one host
+        with pytest.raises(RuntimeError, match="METRICS_PORT"):
+            await taken.start()
     finally:
         await server.stop()
         await rt.broker.stop()

@@ -181,9 +181,12 @@ class HhClient:
         except httpx.HTTPError as exc:
             raise HhError(599, [{"type": "network", "value": type(exc).__name__}], None) from exc
         if response.status_code >= 500:
-            raise self._error(response)
+            error = self._error(response)
+            _count(error)
+            raise error
         body = response.json()
         if response.status_code >= 400:
+            HH_ERRORS.labels(str(response.status_code), f"oauth/{body.get('error', '')}").inc()
             raise HhOAuthError(response.status_code, str(body.get("error", "")),
                                str(body.get("error_description", "")))
         return dict(body)

@@ -106,7 +106,11 @@ class OpsServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self._host, self._port)
+        try:
+            self._server = await asyncio.start_server(self._handle, self._host, self._port)
+        except OSError as exc:  # fail at start, plainly: a second process on one host needs its own port
+            raise RuntimeError(f"cannot serve /healthz, /readyz, /metrics on port {self._port} ({exc}): "
+                               "set METRICS_PORT to a free port, or 0 to turn the endpoint off") from exc
         log.info("health and metrics on :%s", self.port)
 
     async def stop(self) -> None:
