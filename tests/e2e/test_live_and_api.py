@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
-from tests.e2e.harness import Driver
+from tests.e2e.harness import Driver, read_spans
 
 
 async def _wait_lead(driver: Driver, negotiation_id: str, limit_s: float = 30.0) -> dict:
@@ -16,6 +17,31 @@ async def _wait_lead(driver: Driver, negotiation_id: str, limit_s: float = 30.0)
                 return lead
         await asyncio.sleep(0.3)
     raise AssertionError(f"no lead for negotiation {negotiation_id}")
+
+
+async def _wait_webhook_trace(driver: Driver, negotiation_id: str, lead_id: int, hooks_url: str,
+                              limit_s: float = 15.0) -> None:
+    """The webhook request's span starts the negotiation's trace: ui → poller → mapper → crm-writer → Bitrix24."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        spans = read_spans(driver.stack.trace_dir)
+        hook = [s for s in spans if s["name"] == "HeadHunter webhook"
+                and s["attributes"].get("rabota.negotiation_id") == negotiation_id]
+        trace = [s for s in spans if hook and s["trace_id"] == hook[0]["trace_id"]]
+        writer = [s for s in trace if s["name"] == "crm-writer write"]
+        if writer or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.3)
+    assert hook and hook[0]["service"] == "rabota-sync-ui"
+    assert {s["service"] for s in trace if s["parent_id"] is None} == {"rabota-sync-ui"}  # the request's own span
+    found = [s for s in trace if s["name"] == "negotiation found (webhook)"]
+    assert len(found) == 1 and found[0]["parent_id"] is not None and not found[0]["links"]
+    assert any(s["service"] == "rabota-sync-mapper" and s["attributes"].get("rabota.negotiation_id") == negotiation_id
+               for s in trace)
+    assert len(writer) == 1 and writer[0]["attributes"]["rabota.entity_id"] == lead_id
+    assert any(s["name"].startswith("Bitrix24 ") and s["parent_id"] == writer[0]["span_id"] for s in trace)
+    secret = hooks_url.rsplit("/", 1)[-1]
+    assert secret not in json.dumps(spans), "the webhook secret reached a trace"
 
 
 async def test_new_response_arrives_through_webhook(driver: Driver) -> None:
@@ -44,6 +70,7 @@ async def test_new_response_arrives_through_webhook(driver: Driver) -> None:
     activities = (await driver.http.get(f"{driver.stack.b24_url}/_sandbox/portals/demo/activities")).json()
     mine = [a for a in activities if str(a.get("ownerId", a.get("OWNER_ID"))) == str(lead["ID"])]
     assert len(mine) == 1
+    await _wait_webhook_trace(driver, str(created["id"]), int(lead["ID"]), hooks["subscriptions"][0]["url"])
     # A webhook delivered twice creates nothing new.
     hooks = (await driver.http.get(f"{driver.stack.hh_url}/_sandbox/webhooks")).json()
     delivery = next(d for d in hooks["deliveries"] if d.get("status") == 200)

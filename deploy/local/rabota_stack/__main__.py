@@ -40,6 +40,8 @@ def main() -> int:
     if config.sandbox:
         print(f"  Портал Битрикс24 (песочница): {stack.b24_url}/   ← откройте в браузере", flush=True)
         print(f"  HeadHunter (песочница): {stack.hh_url}  (вход: admin@sandbox.by)", flush=True)
+    ops = ", ".join(f"{name} {stack.metrics_url(name)}" for name in config.services)
+    print(f"  /healthz, /readyz, /metrics: {ops}", flush=True)
     print(f"  Логи: {root / 'logs'}\n  Ctrl-C — остановить всё.\n", flush=True)
     try:
         while not stopping:

@@ -62,6 +62,8 @@ PUBLISHES: dict[str, tuple[Publication, ...]] = {
         Publication("app.import_requested.*", models.AppEvent, "A recruiter started the initial import."),
         Publication("app.feedback.*", models.AppEvent, "Feedback sent from the app."),
         Publication("crm.command.*", models.CrmCommand, "A recruiter retried a failed negotiation."),
+        Publication("app.reimport_requested.*", models.AppEvent, "An operator asked to sync one negotiation or one "
+                    "vacancy again (`python -m rabota_common.dlq reimport`, same bus code as the ui)."),
     ),
     "auth": (
         Publication("app.hh_connected.*", models.AppEvent, "A rabota.by account was connected."),

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 SERVICES = ("auth", "poller", "mapper", "crm_writer", "ui")
+METRICS_SERVICES = tuple(name for name in SERVICES if name != "ui")
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rabota_stack.processes import (
+    METRICS_SERVICES,
     SERVICES,
     ProcessGroup,
     free_port,
@@ -31,12 +32,16 @@ class StackConfig:
     redis_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     services: tuple[str, ...] = SERVICES
+    # METRICS_PORT of each non-ui service (/healthz, /readyz, /metrics); the ui serves them on ui_port.
+    metrics_ports: dict[str, int] = field(default_factory=lambda: dict(zip(
+        METRICS_SERVICES, range(9101, 9101 + len(METRICS_SERVICES)), strict=True)))
 
     @classmethod
     def ephemeral(cls, data_dir: Path, **kw: object) -> StackConfig:
         """Free ports everywhere: for tests, so that stacks never share state."""
         ports = {name: free_port() for name in ("nats_port", "redis_port", "ui_port", "hh_port", "b24_port")}
-        return cls(data_dir=data_dir, **ports, **kw)  # type: ignore[arg-type]
+        metrics = {name: free_port() for name in METRICS_SERVICES}
+        return cls(data_dir=data_dir, **ports, metrics_ports=metrics, **kw)  # type: ignore[arg-type]
 
 
 class Stack:
@@ -51,7 +56,11 @@ class Stack:
         self.trace_dir = config.data_dir / "traces"
 
     # -- environment of the product's services -------------------------------------------------
-    def service_env(self) -> dict[str, str]:
+    def metrics_url(self, name: str) -> str:
+        """Base URL of a service's /healthz, /readyz and /metrics."""
+        return self.public_url if name == "ui" else f"http://127.0.0.1:{self.config.metrics_ports[name]}"
+
+    def service_env(self, name: str | None = None) -> dict[str, str]:
         env = {
             "NATS_URL": self.nats_url,
             "REDIS_URL": self.redis_url,
@@ -70,6 +79,8 @@ class Stack:
             })
         else:
             env["SANDBOX"] = "0"
+        # Every process its own port; the ui (and callers without a service) open none.
+        env["METRICS_PORT"] = str(self.config.metrics_ports.get(name, 0) if name else 0)
         env.update(self.config.extra_env)
         return env
 
@@ -102,7 +113,7 @@ class Stack:
         wait_http(f"{self.b24_url}/_sandbox/health", proc=proc)
 
     def start_service(self, name: str) -> None:
-        proc = self.group.start(name, [sys.executable, "-m", f"rabota_{name}"], self.service_env())
+        proc = self.group.start(name, [sys.executable, "-m", f"rabota_{name}"], self.service_env(name))
         if name == "ui":
             wait_http(f"{self.public_url}/healthz", proc=proc)
 

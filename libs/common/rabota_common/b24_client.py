@@ -12,10 +12,13 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from opentelemetry import trace
 
+from rabota_common.metrics import B24_REQUESTS, portal_label
 from rabota_common.settings import Settings
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 BATCH_MAX = 50
 
 
@@ -102,15 +105,34 @@ class B24Client:
         return BatchResult(body)
 
     async def _post(self, endpoint: str, token: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        portal = portal_label(endpoint)
         if self._throttle is not None:
             await self._throttle(endpoint)
         url = f"{endpoint.rstrip('/')}/{method}"
+        # The token travels in the body, never in the URL, so the URL may go into the span.
+        attributes: dict[str, Any] = {"rabota.b24.method": method, "server.address": portal, "url.full": url,
+                                      "http.request.method": "POST"}
+        if method == "batch":
+            attributes["rabota.b24.commands"] = len(params.get("cmd") or {})
+        with _tracer.start_as_current_span(f"Bitrix24 {method}", kind=trace.SpanKind.CLIENT,
+                                           attributes=attributes) as span:
+            try:
+                body = await self._send(url, token, params, span)
+            except B24Error as exc:
+                B24_REQUESTS.labels(portal, method, exc.code or "error").inc()
+                span.set_status(trace.StatusCode.ERROR, exc.code)
+                raise
+            B24_REQUESTS.labels(portal, method, "ok").inc()
+            return body
+
+    async def _send(self, url: str, token: str, params: dict[str, Any], span: trace.Span) -> dict[str, Any]:
         try:
             response = await self._http.post(url, json=dict(params, auth=token),
                                              headers={"Accept": "application/json",
                                                       "User-Agent": "rabota-sync/0.1"})
         except httpx.HTTPError as exc:
             raise B24Error(599, "NETWORK", type(exc).__name__) from exc
+        span.set_attribute("http.response.status_code", response.status_code)
         try:
             body = response.json()
         except ValueError:

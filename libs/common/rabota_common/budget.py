@@ -7,6 +7,8 @@ import asyncio
 
 from redis.asyncio import Redis
 
+from rabota_common.metrics import BUDGET_WAIT_SECONDS, BUDGET_WAITS, portal_label
+
 # Returns the seconds to wait (as a string) or "0" after taking one unit. Uses Redis time so that
 # replicas on different machines agree on the clock.
 _LUA = """
@@ -28,8 +30,9 @@ return '0'
 
 
 class SharedBucket:
-    def __init__(self, redis: Redis, rate: float, burst: int, margin: int = 2) -> None:
+    def __init__(self, redis: Redis, rate: float, burst: int, margin: int = 2, api: str = "b24") -> None:
         self._redis = redis
+        self._api = api
         self._rate = rate
         # A small margin below the portal's burst absorbs clock and counting differences.
         self._burst = max(1, burst - margin)
@@ -40,8 +43,14 @@ class SharedBucket:
         return float(await self._script(keys=[f"rs:budget:{key}"], args=[self._rate, self._burst]))
 
     async def take(self, key: str = "hh") -> None:
+        waited = 0.0
         while True:
             wait = await self.try_take(key)
             if wait <= 0:
-                return
+                break
+            waited += min(wait, 5.0)
             await asyncio.sleep(min(wait, 5.0))
+        if waited:
+            portal = portal_label(key) if self._api == "b24" else ""
+            BUDGET_WAITS.labels(self._api, portal).inc()
+            BUDGET_WAIT_SECONDS.labels(self._api, portal).inc(waited)

@@ -9,13 +9,16 @@ import nats
 from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from rabota_common import subjects
-from rabota_common.models import DeadLetter
+from rabota_common.metrics import DEAD_LETTERS
+from rabota_common.models import AppEvent, CrmCommand, DeadLetter, HhWebhookEvent, NegotiationFound
 from rabota_common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,7 +27,8 @@ log = logging.getLogger(__name__)
 def make_broker(settings: Settings, tracer_provider: TracerProvider) -> NatsBroker:
     return NatsBroker(
         settings.NATS_URL,
-        middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
+        middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider),
+                     NatsPrometheusMiddleware(registry=REGISTRY)],
         graceful_timeout=30.0,
         max_reconnect_attempts=-1,
         logger=logging.getLogger("faststream"),
@@ -97,6 +101,16 @@ async def publish(broker: NatsBroker, subject_name: str, message: BaseModel, msg
     await broker.publish(message, subject_name, headers=headers, stream=stream_of(subject_name), timeout=10.0)
 
 
+MODELS: dict[str, type[BaseModel]] = {"hh.webhook.": HhWebhookEvent, "hh.negotiation.": NegotiationFound,
+                                      "crm.command.": CrmCommand, "app.": AppEvent}
+
+
+async def republish(broker: NatsBroker, subject_name: str, data: dict[str, Any]) -> None:
+    """Publish a stored body (parked or dead-lettered) to its subject again, validated by its model when the
+    subject has one. No Nats-Msg-Id: its first copy's id may still be in the dedupe window."""
+    model = next((m for prefix, m in MODELS.items() if subject_name.startswith(prefix)), None)
+    body: BaseModel | dict[str, Any] = model.model_validate(data) if model is not None else data
+    await broker.publish(body, subject_name, stream=stream_of(subject_name), timeout=10.0)
 
 
 async def dead_letter(broker: NatsBroker, stage: str, subject_name: str, delivered: int, reason: str,
@@ -104,6 +118,7 @@ async def dead_letter(broker: NatsBroker, stage: str, subject_name: str, deliver
     portal = subjects.portal_of(subject_name)
     letter = DeadLetter(stage=stage, subject=subject_name, reason=reason, deliveries=delivered, data=data)
     await publish(broker, subjects.subject(subjects.DLQ, stage=stage, portal=portal), letter)
+    DEAD_LETTERS.labels(stage, portal).inc()
     log.warning("dead letter stage=%s subject=%s reason=%s", stage, subject_name, reason)
 
 

@@ -8,11 +8,13 @@ from typing import Any
 from faststream.message import StreamMessage
 from faststream.nats import NatsMessage
 from nats.aio.msg import Msg
+from opentelemetry import trace
 
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import dead_letter, retry_delay
 from rabota_common.errors import HhAuthLost, PermanentError, TransientError
 from rabota_common.hh_client import HhError
+from rabota_common.metrics import DELIVERIES_FAILED, DELIVERIES_PARKED, DELIVERIES_RETRIED
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import portal_of
 
@@ -43,6 +45,7 @@ class Delivery:
 
 async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any], exc: BaseException) -> None:
     """Settle a delivery whose work raised: dead-letter permanent errors, retry the rest until the last try."""
+    DELIVERIES_FAILED.labels(stage).inc()
     if isinstance(exc, PermanentError):
         await dead_letter(rt.broker, stage, delivery.subject, delivery.attempt, exc.reason, data)
         await delivery.ack()
@@ -56,6 +59,7 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
             await delivery.nack(exc.delay_s or 600.0)
             return
         rt.log.warning("%s: %s; parked until re-login", stage, exc)
+        DELIVERIES_PARKED.labels(stage).inc()
         await delivery.ack()
         return
     attempt = delivery.attempt
@@ -69,11 +73,15 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
         await delivery.ack()
     else:
         await delivery.nack(delay)
+        DELIVERIES_RETRIED.labels(stage).inc()
 
 
 async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: dict[str, Any],
                  work: Callable[[], Awaitable[None]]) -> None:
     delivery = Delivery(msg)
+    # FastStream's consumer span: the delivery count is what tells a retry in a trace.
+    trace.get_current_span().set_attributes({"rabota.attempt": delivery.attempt,
+                                             "rabota.portal": portal_of(delivery.subject)})
     try:
         await work()
     except Exception as exc:

@@ -9,10 +9,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 import httpx
+from opentelemetry import trace
 
+from rabota_common.metrics import HH_ERRORS, HH_REQUESTS
 from rabota_common.settings import Settings
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 PER_PAGE = 50
 
 
@@ -50,6 +53,19 @@ class HhError(Exception):
     @property
     def view_limit(self) -> bool:
         return self.status == 429 and self.has("resumes", "view_limit_exceeded")
+
+
+def _error_type(error: HhError) -> str:
+    """`type/value` of the first documented error (a bounded set), or the bare status."""
+    if error.errors:
+        first = error.errors[0]
+        return f"{first.get('type')}/{first.get('value')}"
+    return "none"
+
+
+def _count(error: HhError) -> None:
+    HH_REQUESTS.labels("error").inc()
+    HH_ERRORS.labels(str(error.status), _error_type(error)).inc()
 
 
 class HhOAuthError(Exception):
@@ -92,6 +108,22 @@ class HhClient:
     async def _send(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
         """One request within the shared budget; 429 (rate, not view limit), 503 and network errors are
         retried here with growing pauses, so a long walk does not start over."""
+        # The token travels in a header; the path is safe to show without the query and without a resume
+        # file's name (the applicant's name).
+        path = urlparse(url).path
+        path = path.split("/download/", 1)[0] + "/download" if "/download/" in path else path
+        with _tracer.start_as_current_span(f"HeadHunter {method}", kind=trace.SpanKind.CLIENT, attributes={
+                "http.request.method": method, "url.path": path}) as span:
+            try:
+                response = await self._send_retrying(method, url, token, **kwargs)
+            except HhError as exc:
+                span.set_attributes({"http.response.status_code": exc.status, "rabota.hh.error": _error_type(exc)})
+                span.set_status(trace.StatusCode.ERROR, _error_type(exc))
+                raise
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    async def _send_retrying(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
         attempt = 0
         while True:
             attempt += 1
@@ -101,13 +133,16 @@ class HhClient:
                 response = await self._http.request(method, url, headers=self._headers(token), **kwargs)
             except httpx.HTTPError as exc:
                 error = HhError(599, [{"type": "network", "value": type(exc).__name__}], None)
+                _count(error)
                 if attempt > self._retries:
                     raise error from exc
                 await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
                 continue
             if response.status_code < 400:
+                HH_REQUESTS.labels("ok").inc()
                 return response
             error = self._error(response)
+            _count(error)
             if (error.status in (429, 502, 503, 504) and not error.view_limit) and attempt <= self._retries:
                 await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
                 continue
@@ -146,9 +181,12 @@ class HhClient:
         except httpx.HTTPError as exc:
             raise HhError(599, [{"type": "network", "value": type(exc).__name__}], None) from exc
         if response.status_code >= 500:
-            raise self._error(response)
+            error = self._error(response)
+            _count(error)
+            raise error
         body = response.json()
         if response.status_code >= 400:
+            HH_ERRORS.labels(str(response.status_code), f"oauth/{body.get('error', '')}").inc()
             raise HhOAuthError(response.status_code, str(body.get("error", "")),
                                str(body.get("error_description", "")))
         return dict(body)

@@ -23,6 +23,7 @@ from rabota_common.bus import ensure_jetstream, make_broker
 from rabota_common.crypto import Crypto
 from rabota_common.hh_client import HhClient
 from rabota_common.http import make_http
+from rabota_common.metrics import OpsServer
 from rabota_common.models import B24Token, HhToken, TokenRequest
 from rabota_common.settings import Settings
 from rabota_common.store import Store
@@ -81,7 +82,8 @@ def build_runtime(service: str, settings: Settings) -> Runtime:
         redis=redis,
         store=Store(redis, crypto),
         http=http,
-        hh=HhClient(http, settings, throttle=SharedBucket(redis, settings.HH_RATE, settings.HH_BURST, margin=0).take),
+        hh=HhClient(http, settings, throttle=SharedBucket(redis, settings.HH_RATE, settings.HH_BURST, margin=0,
+                                                                  api="hh").take),
         b24=B24Client(http, settings, throttle=SharedBucket(redis, settings.B24_RATE, settings.B24_BURST).take),
         crypto=crypto,
         log=log,
@@ -92,14 +94,19 @@ Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) -> FastStream:
-    """The FastStream app of a service: JetStream layout ensured before consumers start, background
-    loops started after them and drained (asked to stop, then awaited) on SIGTERM, clients closed last."""
+    """The FastStream app of a service: health and metrics endpoint (METRICS_PORT) and JetStream layout before
+    consumers start, background loops started after them and drained (asked to stop, then awaited) on SIGTERM,
+    clients closed last."""
     app = FastStream(rt.broker, logger=rt.log)
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
 
+    ops = OpsServer(rt.broker, rt.redis, rt.settings.METRICS_PORT) if rt.settings.METRICS_PORT else None
+
     @app.on_startup
     async def _layout() -> None:
+        if ops is not None:  # up first: /healthz answers, /readyz says 503 until connected
+            await ops.start()
         await ensure_jetstream(rt.settings.NATS_URL, replicas=rt.settings.NATS_STREAM_REPLICAS)
 
     @app.after_startup
@@ -115,6 +122,8 @@ def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) 
 
     @app.after_shutdown
     async def _close() -> None:
+        if ops is not None:
+            await ops.stop()
         await rt.close()
 
     return app

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     NATS_STREAM_REPLICAS: int = Field(default=1, ge=1, le=5)
     UI_HOST: str = "127.0.0.1"
     UI_PORT: int = 8000
+    # GET /healthz, /readyz, /metrics of the non-ui services (the ui serves them on UI_PORT); 0 = off.
+    METRICS_PORT: int = Field(default=9100, ge=0, le=65535)
     # JSON-lines span files, one per service, for local debugging and tests (OTLP uses OTEL_*).
     TRACE_DIR: str | None = None
     LOG_LEVEL: str = "INFO"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -44,9 +46,11 @@ class JsonLinesSpanExporter(SpanExporter):
                 "trace_id": f"{ctx.trace_id:032x}" if ctx else None,
                 "span_id": f"{ctx.span_id:016x}" if ctx else None,
                 "parent_id": f"{parent.span_id:016x}" if parent else None,
+                "links": [{"trace_id": f"{link.context.trace_id:032x}", "span_id": f"{link.context.span_id:016x}"}
+                          for link in span.links],
                 "start": span.start_time,
                 "end": span.end_time,
-                "attributes": {k: v for k, v in (span.attributes or {}).items() if not _is_secret(k)},
+                "attributes": dict(span.attributes or {}),
                 "status": span.status.status_code.name,
             }, default=str))
         with self._lock, self._path.open("a", encoding="utf-8") as fh:
@@ -62,15 +66,80 @@ def _is_secret(name: str) -> bool:
     return any(marker in lowered for marker in _SECRET_MARKERS)
 
 
+# Paths whose segments are credentials (DESIGN §7: the webhook URL carries the portal's secret).
+_SECRET_PATHS = re.compile(r"(/hh/webhook/)[^/?#]+")
+_URL_KEYS = ("url.path", "url.full", "http.target", "http.url")
+
+
+def _scrub_url(value: str) -> str:
+    value = _SECRET_PATHS.sub(r"\1{secret}", value)
+    if "?" in value:  # query values (OAuth codes, state, frame parameters) are never exported
+        head, query = value.split("?", 1)
+        value = f"{head}?{_scrub_query(query)}"
+    return value
+
+
+def _scrub_query(query: str) -> str:
+    return "&".join(f"{part.split('=', 1)[0]}=[redacted]" if "=" in part else part for part in query.split("&"))
+
+
+def scrub_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """What of a span's attributes may leave the process: no secret-named keys, no credentials in URLs.
+    The HTTP server spans FastAPI and Starlette record on their own carry the raw path and query."""
+    clean: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if _is_secret(key):
+            continue
+        if key == "url.query" and isinstance(value, str):
+            value = _scrub_query(value)
+        elif key in _URL_KEYS and isinstance(value, str):
+            value = _scrub_url(value)
+        clean[key] = value
+    return clean
+
+
+class ScrubbingExporter(SpanExporter):
+    """Wraps every exporter so that no span leaves the process with a secret in its attributes."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self._inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._inner.export([_scrubbed(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def _scrubbed(span: ReadableSpan) -> ReadableSpan:
+    return ReadableSpan(
+        name=_SECRET_PATHS.sub(r"\1{secret}", span.name), context=span.get_span_context(), parent=span.parent,
+        resource=span.resource, attributes=scrub_attributes(span.attributes or {}), events=span.events,
+        links=span.links, kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def negotiation_attributes(portal: str, negotiation_id: str, vacancy_id: str | None = None) -> dict[str, Any]:
+    """The span attributes that find one negotiation's work (the same names in every service)."""
+    attributes: dict[str, Any] = {"rabota.portal": portal, "rabota.negotiation_id": negotiation_id}
+    if vacancy_id:
+        attributes["rabota.vacancy_id"] = vacancy_id
+    return attributes
+
+
 def setup_telemetry(service: str, settings: Settings) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create({"service.name": f"rabota-sync-{service}"}))
     if settings.TRACE_DIR:
         exporter = JsonLinesSpanExporter(Path(settings.TRACE_DIR) / f"{service}.jsonl")
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        provider.add_span_processor(SimpleSpanProcessor(ScrubbingExporter(exporter)))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(ScrubbingExporter(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
     return provider
 

@@ -18,9 +18,11 @@ from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from rabota_common.bus import dead_letter
 from rabota_common.consume import Delivery, fail
+from rabota_common.metrics import CRM_WRITES
 from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime, build_runtime, service_app
 from rabota_common.settings import Settings
+from rabota_common.telemetry import negotiation_attributes
 
 from rabota_crm_writer.writer import Outcome, report, write_group
 
@@ -66,21 +68,24 @@ async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
     for portal, idx in by_portal.items():
         deliveries = [Delivery(kept[i]) for i in idx]
         group = [(body[i], d.attempt) for i, d in zip(idx, deliveries, strict=True)]
-        # A batch mixes negotiations: each gets its own span in the trace its message carries.
-        spans = [
-            tracer.start_span(
-                "crm-writer write", context=propagate.extract(kept[i].headers or {}),
-                kind=trace.SpanKind.CONSUMER,
-                attributes={"rabota.portal": portal, "rabota.negotiation_id": body[i].negotiation_id,
-                            "rabota.entity_type": body[i].entity_type, "rabota.attempt": d.attempt},
-            )
-            for i, d in zip(idx, deliveries, strict=True)
-        ]
+        # A batch mixes negotiations: each gets its own span in the trace its message carries. The Bitrix24
+        # requests serve them all; they are children of the first one's span, which the others link to.
+        spans: list[trace.Span] = []
+        for i, d in zip(idx, deliveries, strict=True):
+            attributes = negotiation_attributes(portal, body[i].negotiation_id, body[i].vacancy_id)
+            attributes.update({"rabota.entity_type": body[i].entity_type, "rabota.attempt": d.attempt})
+            links = [trace.Link(spans[0].get_span_context(), {"rabota.link": "same Bitrix24 requests"})] if spans \
+                else []
+            spans.append(tracer.start_span(
+                "crm-writer write", context=propagate.extract(kept[i].headers or {}), kind=trace.SpanKind.CONSUMER,
+                attributes=attributes, links=links))
         try:
-            outcomes = await write_group(rt, portal, group)
+            with trace.use_span(spans[0], end_on_exit=False):
+                outcomes = await write_group(rt, portal, group)
         except Exception as exc:
             for i, d, span in zip(idx, deliveries, spans, strict=True):
                 span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
                 await report(rt, body[i], Outcome(error=exc), final=d.attempt >= rt.settings.MAX_DELIVER)
                 await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), exc)
                 span.end()
@@ -91,8 +96,10 @@ async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
                 span.set_attribute("rabota.entity_id", outcome.entity_id)
             if outcome.error is None:
                 await d.ack()
+                CRM_WRITES.labels(portal, "created" if outcome.created else "updated").inc()
             else:
                 span.record_exception(outcome.error)
+                span.set_status(trace.StatusCode.ERROR, type(outcome.error).__name__)
                 await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), outcome.error)
             span.end()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from opentelemetry import trace
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.bus import publish
@@ -14,6 +15,7 @@ from rabota_common.hh_walk import TokenSource
 from rabota_common.models import NegotiationFound
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import negotiation_msg_id
+from rabota_common.telemetry import negotiation_attributes
 
 from rabota_mapper.enrich import build_command, ddmmyyyy, pdf_filename
 
@@ -30,6 +32,8 @@ def until_view_limit_reset(now: datetime | None = None) -> float:
 
 
 async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
+    trace.get_current_span().set_attributes(
+        negotiation_attributes(found.portal, found.negotiation_id, found.vacancy_id))
     raw = await rt.store.get_settings(found.portal)
     if raw is None:
         raise PermanentError("Настройки синхронизации не сохранены")

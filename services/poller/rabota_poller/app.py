@@ -39,6 +39,10 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
         await settle(rt, "poller", msg, event.model_dump(mode="json"),
                      lambda: handlers.connected(rt, event, msg))
 
+    @durable_subscriber(broker, settings, "app.reimport_requested.*", "APP", "poller-reimport", ack_wait_s=120.0)
+    async def on_reimport(event: AppEvent, msg: NatsMessage) -> None:
+        await settle(rt, "poller", msg, event.model_dump(mode="json"), lambda: handlers.reimport(rt, event, msg))
+
     @durable_subscriber(broker, settings, "app.hh_revoked.*", "APP", "poller-revoked")
     async def on_revoked(event: AppEvent, msg: NatsMessage) -> None:
         async def work() -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from faststream.nats import NatsMessage
-from rabota_common import subjects
-from rabota_common.bus import publish
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
-from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound
+from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound, NegotiationSource
 from rabota_common.runtime import Runtime
-from rabota_common.subjects import negotiation_msg_id
+
+from rabota_poller.found import publish_found
 
 
 async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
@@ -30,8 +29,7 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
                     vacancy_name=page.vacancy_name, employer_state=state,
                     updated_at=item.get("updated_at"), source="import", import_id=import_id, item=item,
                 )
-                await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
-                              msg_id=negotiation_msg_id(portal, nid, state, found.import_id or found.source))
+                await publish_found(rt, found, new_trace=True)
     await rt.store.finish_listing(portal, import_id)
     rt.log.info("import %s of portal %s listed", import_id, portal)
 
@@ -41,17 +39,49 @@ async def expand_webhook(rt: Runtime, portal: str, event: HhWebhookEvent) -> Non
     if not nid:
         rt.log.info("webhook %s (%s) carries no negotiation: ignored", event.id, event.action_type)
         return
+    await publish_one(rt, portal, nid, "webhook", str(event.payload.get("vacancy_id") or ""))
+
+
+async def publish_one(rt: Runtime, portal: str, nid: str, source: NegotiationSource, vacancy_id: str = "") -> None:
+    """One negotiation by id (a webhook, a re-import), as HeadHunter has it now; continues the caller's trace."""
     tokens = TokenSource(rt, portal)
     item = await tokens.call(rt.hh.negotiation, nid)
     vacancy = item.get("vacancy") or {}
     state = (item.get("employer_state") or {}).get("id")
     found = NegotiationFound(
-        portal=portal, negotiation_id=nid, vacancy_id=str(vacancy.get("id") or event.payload.get("vacancy_id")),
+        portal=portal, negotiation_id=nid, vacancy_id=str(vacancy.get("id") or vacancy_id),
         vacancy_name=vacancy.get("name"), employer_state=state, updated_at=item.get("updated_at"),
-        source="webhook", item=item,
+        source=source, item=item,
     )
-    await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
-                  msg_id=negotiation_msg_id(portal, nid, state, found.import_id or found.source))
+    await publish_found(rt, found, new_trace=False)
+
+
+async def reimport(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
+    """app.reimport_requested (the operators' `python -m rabota_common.dlq reimport`): one negotiation, or every
+    negotiation of one vacancy, published as the walks publish them; the writer fixes what the CRM lacks."""
+    portal = event.portal
+    nid = str(event.data.get("negotiation_id") or "")
+    if nid:
+        await publish_one(rt, portal, nid, "replay")
+        return
+    vacancy_id = str(event.data.get("vacancy_id") or "")
+    if not vacancy_id:
+        rt.log.warning("reimport of portal %s names no negotiation or vacancy: ignored", portal)
+        return
+    tokens = TokenSource(rt, portal)
+    vacancy = await tokens.call(rt.hh.get, f"/vacancies/{vacancy_id}")
+    published = 0
+    async for page in negotiation_pages(tokens, vacancy):
+        await msg.in_progress()
+        for item in page.items:
+            found = NegotiationFound(
+                portal=portal, negotiation_id=str(item["id"]), vacancy_id=page.vacancy_id,
+                vacancy_name=page.vacancy_name, employer_state=(item.get("employer_state") or {}).get("id"),
+                updated_at=item.get("updated_at"), source="replay", item=item,
+            )
+            await publish_found(rt, found, new_trace=True)
+            published += 1
+    rt.log.info("reimport of vacancy %s of portal %s: %d negotiations published", vacancy_id, portal, published)
 
 
 WEBHOOK_ACTIONS = ["NEW_RESPONSE_OR_INVITATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from opentelemetry import trace
 from rabota_common.errors import HhAuthLost
 from rabota_common.runtime import Runtime
 
@@ -16,6 +17,7 @@ from rabota_poller.relogin import unpark
 TICK_S = 5.0
 IMPORT_STALE_S = 6 * 3600
 RUN_LOCK_S = 900
+_tracer = trace.get_tracer(__name__)
 
 
 async def poll_portal(rt: Runtime, portal: str) -> bool:
@@ -35,10 +37,14 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
     if not await rt.redis.set(lock, rt.service, nx=True, ex=RUN_LOCK_S):
         return False
     try:
-        await unpark(rt, portal)  # anything parked after the re-login's own unpark
-        await ensure_subscription(rt, portal)
-        count = await rt.redis.incr(rt.store.key(portal, "poll", "count"))
-        await reconcile(rt, portal, full=count % FULL_WALK_EVERY == 1)
+        # The span each found negotiation's own trace links to.
+        with _tracer.start_as_current_span("poll", attributes={"rabota.portal": portal}) as span:
+            await unpark(rt, portal)  # anything parked after the re-login's own unpark
+            await ensure_subscription(rt, portal)
+            count = await rt.redis.incr(rt.store.key(portal, "poll", "count"))
+            full = count % FULL_WALK_EVERY == 1
+            span.set_attribute("rabota.full_walk", full)
+            await reconcile(rt, portal, full=full)
     finally:
         await rt.redis.delete(lock)
     return True

@@ -12,14 +12,13 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings, status_key
-from rabota_common.bus import publish
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import NegotiationFound
 from rabota_common.runtime import Runtime
 from rabota_common.store import text
-from rabota_common.subjects import negotiation_msg_id
+
+from rabota_poller.found import publish_found
 
 FULL_WALK_EVERY = 12
 SENT_TTL_S = 600  # a negotiation published by a poll is not published again for this long
@@ -102,8 +101,7 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
                     portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id, vacancy_name=page.vacancy_name,
                     employer_state=state, updated_at=item.get("updated_at"), source="poll", item=item,
                 )
-                await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
-                              msg_id=negotiation_msg_id(portal, nid, state, "poll"))
+                await publish_found(rt, found, new_trace=True)
                 published += 1
         await rt.redis.hset(fp_key, vid, fingerprint)
     rt.log.info("reconciliation of portal %s: %d published, %d idle vacancies skipped (full=%s)",

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from faststream.nats import NatsBroker
 from rabota_common.b24_client import B24Error
-from rabota_common.bus import stream_of
+from rabota_common.bus import republish
 from rabota_common.errors import TransientError
-from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound
 from rabota_common.runtime import Runtime
 
 RELOGIN_MESSAGE = (
@@ -58,17 +54,6 @@ async def notify_relogin(rt: Runtime, portal: str) -> bool:
         raise
     rt.log.info("portal %s: responsible user told to log in to rabota.by again", portal)
     return True
-
-
-MODELS: dict[str, type[Any]] = {"hh.webhook.": HhWebhookEvent, "hh.negotiation.": NegotiationFound,
-                                "app.": AppEvent}
-
-
-async def republish(broker: NatsBroker, subject_name: str, data: dict[str, Any]) -> None:
-    """Publish a parked message again (no Nats-Msg-Id: its first copy's id is still in the dedupe window)."""
-    model = next((m for prefix, m in MODELS.items() if subject_name.startswith(prefix)), None)
-    body = model.model_validate(data) if model is not None else data
-    await broker.publish(body, subject_name, stream=stream_of(subject_name), timeout=10.0)
 
 
 async def unpark(rt: Runtime, portal: str) -> int:

@@ -6,12 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from rabota_common.bus import ensure_jetstream
+from rabota_common.metrics import metrics_text, readiness
 from rabota_common.runtime import build_runtime
 from rabota_common.settings import Settings
 
 from rabota_ui import api, b24_routes, hh_routes
 from rabota_ui.errors import install_handlers
+
+OPS_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -25,15 +30,28 @@ def create_app(settings: Settings) -> FastAPI:
         await rt.broker.stop()
         await rt.close()
 
-    app = FastAPI(title="rabota-sync ui", version="0.1.0", lifespan=lifespan)
+    # Probes come every few seconds: no spans for them.
+    app = FastAPI(title="rabota-sync ui", version="0.1.0", lifespan=lifespan,
+                  telemetry={"exclude": lambda scope: scope.get("path") in OPS_PATHS})
     app.state.rt = rt
     install_handlers(app)
     app.include_router(b24_routes.router)
     app.include_router(hh_routes.router)
     app.include_router(api.router)
 
+    # Operations endpoints (the other services serve the same paths on METRICS_PORT).
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        state = await readiness(rt.broker, rt.redis)
+        ok = all(state.values())
+        return JSONResponse({"ok": ok, **state}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(await metrics_text(rt.broker), media_type=CONTENT_TYPE_LATEST)
 
     return app

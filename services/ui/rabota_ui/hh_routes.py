@@ -6,6 +6,7 @@ import json
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from opentelemetry import trace
 from pydantic import ValidationError
 from rabota_common import subjects
 from rabota_common.bus import publish
@@ -18,6 +19,7 @@ from rabota_ui.pages import render
 from rabota_ui.ratelimit import rate_limited
 
 router = APIRouter()
+_tracer = trace.get_tracer(__name__)
 
 
 @router.get("/hh/callback", response_class=HTMLResponse, dependencies=[Depends(rate_limited("hh_callback"))])
@@ -53,7 +55,12 @@ async def webhook(secret: str, request: Request, rt: RuntimeDep) -> Response:
         event = HhWebhookEvent.model_validate(json.loads(await request.body()))
     except (ValueError, ValidationError) as exc:
         raise ApiError(400, "bad_webhook", "Тело уведомления не распознано.") from exc
-    # Answer only after JetStream holds the event; its id dedupes HeadHunter's retries.
-    await publish(rt.broker, subjects.subject(subjects.HH_WEBHOOK, portal=portal), event,
-                  msg_id=f"{portal}:{event.action_type}:{event.id}")
+    # Answer only after JetStream holds the event; its id dedupes HeadHunter's retries. The span (never named
+    # after the path: it holds the portal's secret) starts the trace the negotiation's work continues.
+    attributes = {"rabota.portal": portal, "rabota.hh.action": event.action_type}
+    if event.payload.get("topic_id"):
+        attributes["rabota.negotiation_id"] = str(event.payload["topic_id"])
+    with _tracer.start_as_current_span("HeadHunter webhook", kind=trace.SpanKind.SERVER, attributes=attributes):
+        await publish(rt.broker, subjects.subject(subjects.HH_WEBHOOK, portal=portal), event,
+                      msg_id=f"{portal}:{event.action_type}:{event.id}")
     return JSONResponse({"ok": True})
