@@ -15,8 +15,8 @@ from rabota_common.subjects import portal_of
 
 from rabota_poller import handlers
 from rabota_poller.backsync import back_sync
+from rabota_poller.listing import count_new
 from rabota_poller.poll import poll_loop
-from rabota_poller.reconcile import count_new
 from rabota_poller.relogin import notify_relogin
 
 

@@ -10,15 +10,19 @@ from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import negotiation_msg_id
 
+from rabota_poller.listing import remember_listing
+
 
 async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     portal = event.portal
     import_id = str(event.data.get("import_id", ""))
     tokens = TokenSource(rt, portal)
     for vacancy in await vacancies(tokens):
+        listed: set[str] = set()
         async for page in negotiation_pages(tokens, vacancy):
             await msg.in_progress()  # a long walk must not look like a dead consumer
             ids = [str(item["id"]) for item in page.items]
+            listed.update(ids)
             new = set(await rt.store.add_found(portal, import_id, ids))
             for item in page.items:
                 nid = str(item["id"])
@@ -32,6 +36,7 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
                 )
                 await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
                               msg_id=negotiation_msg_id(portal, nid, state, found.import_id or found.source))
+        await remember_listing(rt, portal, vacancy, listed)
     await rt.store.finish_listing(portal, import_id)
     rt.log.info("import %s of portal %s listed", import_id, portal)
 
