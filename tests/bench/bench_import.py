@@ -19,7 +19,16 @@ from typing import Any
 
 import httpx
 
-from tests.bench.common import Limits, cpu_seconds, peak_rss_mb, portal_stack, py_spy, service_pids, top_frames
+from tests.bench.common import (
+    SERVICES,
+    Limits,
+    cpu_seconds,
+    peak_rss_mb,
+    portal_stack,
+    py_spy,
+    service_pids,
+    top_frames,
+)
 
 
 async def run(n: int, limits: Limits, profile: bool = False) -> dict[str, Any]:
@@ -55,7 +64,7 @@ async def run(n: int, limits: Limits, profile: bool = False) -> dict[str, Any]:
         "hh_by_route": hh_stats.get("by_route"),
         "b24_requests": b24_requests, "b24_requests_per_response": round(b24_requests / imported, 3),
         "b24_max_rate_10s": b24_stats.get("max_rate_10s"),
-        "peak_rss_mb": rss, "cpu_s": cpu, "bottleneck": max(cpu, key=lambda k: cpu[k]) if cpu else None,
+        "peak_rss_mb": rss, "cpu_s": cpu, "bottleneck": max(SERVICES, key=lambda k: cpu.get(k, 0.0)),
     }
     if limits.hh_rps and limits.b24_rate:
         # The binding limit: how fast could N responses go if each API were used at its full rate?
@@ -63,8 +72,10 @@ async def run(n: int, limits: Limits, profile: bool = False) -> dict[str, Any]:
         b24_bound_s = max(0.0, (b24_requests - limits.b24_burst) / limits.b24_rate)
         row["binding_limit"] = "headhunter" if hh_bound_s >= b24_bound_s else "bitrix24"
         row["efficiency"] = round(max(hh_bound_s, b24_bound_s) / wall, 3) if wall else None
-    if spies and row["bottleneck"]:
-        row["profile"] = {"service": row["bottleneck"], "top_frames": top_frames(tmp / f"{row['bottleneck']}.txt")}
+    if spies:
+        row["profile"] = {"service": row["bottleneck"], "top_frames": top_frames(tmp / f"{row['bottleneck']}.txt"),
+                          "others": {name: top_frames(tmp / f"{name}.txt", 4) for name in spies
+                                     if name != row["bottleneck"]}}
     return row
 
 

@@ -37,7 +37,9 @@ class Limits:
         hh_rate = self.hh_rps * self.hh_budget if self.hh_rps else 100_000.0
         return {"HH_RATE": str(hh_rate), "HH_BURST": "1" if self.hh_rps else "1000",
                 "B24_RATE": str(self.b24_rate or 100_000.0),
-                "B24_BURST": str(self.b24_burst if self.b24_rate else 100_000), "LOG_LEVEL": "WARNING"}
+                "B24_BURST": str(self.b24_burst if self.b24_rate else 100_000), "LOG_LEVEL": "WARNING",
+                # As in production: no test span file, written synchronously on every span's end.
+                "TRACE_DIR": ""}
 
 
 @contextlib.asynccontextmanager
@@ -82,9 +84,9 @@ def peak_rss_mb(stack: Stack) -> dict[str, float]:
 
 
 def cpu_seconds(stack: Stack) -> dict[str, float]:
-    """User + system CPU time each service has used so far."""
+    """User + system CPU time each process of the stack (services, sandbox, NATS, Redis) has used so far."""
     out: dict[str, float] = {}
-    for name, pid in service_pids(stack).items():
+    for name, pid in {p.name: p.popen.pid for p in stack.group.procs}.items():
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         out[name] = (int(fields[11]) + int(fields[12])) / TICKS
     return out
