@@ -1,5 +1,6 @@
 """Back-sync (F10): a lead moved in Bitrix24 moves its negotiation on HeadHunter through the action URL,
-only with the setting on, and the app's own writes do not bounce back."""
+only with the setting on, and the app's own writes do not bounce back. Also: the new-responses count
+after an import walks no collection again."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ async def test_back_sync_moves_the_negotiation_only_when_on(driver: Driver) -> N
     fresh = [str(n["id"]) for n in await driver.hh_negotiations()
              if n["employer_state"] == "response" and n["kind"] == "response"]
     off_nid, on_nid = fresh[0], fresh[1]
+    # «Новые отклики» after the import: the import's listings answer it, only the vacancy list is read.
+    await _hh(driver, "POST", "/stats/reset")
+    assert (await driver.api("GET", "/new-responses")).json() == {"count": 0}
+    routes = (await _hh(driver, "GET", "/stats"))["by_route"]
+    assert not [r for r in routes if r.startswith("GET /negotiations") or "resumes" in r], routes
     await _hh(driver, "POST", "/stats/reset")
 
     # Off (the default): the move reaches the app and changes nothing on HeadHunter.
