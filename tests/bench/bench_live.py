@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from tests.bench.common import Limits, percentile, portal_stack
+from tests.bench.common import Limits, cpu_seconds, percentile, portal_stack
 
 OBSERVE_EVERY_S = 0.1
 
@@ -69,11 +69,14 @@ async def receiver(rate: float, seconds: float) -> dict[str, Any]:
             if subs:
                 break
             await asyncio.sleep(0.2)
+        cpu_before = cpu_seconds(stack)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.bench.webhook_load", subs[0]["url"], "--rate", str(rate),
             "--seconds", str(seconds), stdout=subprocess.PIPE)
         out, _ = await proc.communicate()
-    return dict(json.loads(out.decode().strip().splitlines()[-1]))
+        cpu = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_seconds(stack).items()}
+    # CPU seconds each process spent during the load: on 2 shared cores the tail follows their sum.
+    return {**json.loads(out.decode().strip().splitlines()[-1]), "cpu_s": cpu}
 
 
 def main() -> None:
