@@ -1,9 +1,10 @@
-"""Initial-import benchmark: `python -m tests.bench.bench_import --n 1000`.
+"""Initial-import benchmark: `python -m tests.bench.bench_import --n 1000` (or all benches: `python -m tests.bench`).
 
-Starts a local stack against the sandbox, imports N responses and prints (and writes as JSON)
-HeadHunter and Bitrix24 requests per response, wall time, and efficiency = achieved rate ÷ the rate
-the binding external limit allows (from the sandbox's own limits and the request counts).
-Not part of the test suite's pass/fail.
+Starts a local stack against the sandbox, imports N responses and reports HeadHunter and Bitrix24 requests
+per response, wall time, efficiency = achieved rate ÷ the rate the binding external limit allows (from the
+sandbox's own limits and the request counts), peak RSS and CPU seconds of each service. With `limits off`
+it is the capacity bench: responses per second end to end and, from CPU time and a py-spy sample, the
+bottleneck service. Not part of the test suite's pass/fail.
 """
 
 from __future__ import annotations
@@ -17,71 +18,81 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rabota_stack.stack import Stack, StackConfig
 
-from tests.e2e.harness import Driver
+from tests.bench.common import (
+    SERVICES,
+    Limits,
+    cpu_seconds,
+    peak_rss_mb,
+    portal_stack,
+    py_spy,
+    service_pids,
+    top_frames,
+)
 
 
-async def run(n: int, hh_rps: float, b24_rate: float, b24_burst: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(StackConfig.ephemeral(Path(tmp), extra_env={
-            "HH_RATE": str(hh_rps * 0.8), "B24_RATE": str(b24_rate), "B24_BURST": str(b24_burst),
-            "LOG_LEVEL": "WARNING"}))
-        stack.start()
-        try:
-            async with httpx.AsyncClient(timeout=120.0) as http:
-                driver = Driver(stack, http)
-                await http.post(f"{stack.hh_url}/_sandbox/reset", json={"negotiations": n})
-                await http.put(f"{stack.hh_url}/_sandbox/knobs", json={"rate_limit_rps": hh_rps})
-                await http.put(f"{stack.b24_url}/_sandbox/knobs", params={"portal": "demo"},
-                               json={"rate": b24_rate, "burst": b24_burst})
-                await driver.install("demo")
-                await driver.open_app("demo")
-                await driver.connect_hh()
-                await driver.save_lead_settings()
-                await http.post(f"{stack.hh_url}/_sandbox/stats/reset")
-                await http.post(f"{stack.b24_url}/_sandbox/stats/reset")
-                started = time.monotonic()
-                await driver.api("POST", "/import")
-                result = await driver.wait_import(limit_s=max(600.0, n * 2.0))
-                wall = time.monotonic() - started
-                hh_stats = (await http.get(f"{stack.hh_url}/_sandbox/stats")).json()
-                b24_stats = (await http.get(f"{stack.b24_url}/_sandbox/stats", params={"portal": "demo"})).json()
-        finally:
-            stack.stop()
+async def run(n: int, limits: Limits, profile: bool = False) -> dict[str, Any]:
+    async with portal_stack(limits, n) as (stack, driver):
+        http: httpx.AsyncClient = driver.http
+        await http.post(f"{stack.hh_url}/_sandbox/stats/reset")
+        await http.post(f"{stack.b24_url}/_sandbox/stats/reset")
+        cpu_before = cpu_seconds(stack)
+        spies: dict[str, Any] = {}
+        tmp = Path(tempfile.mkdtemp(prefix="bench-spy-"))
+        if profile:
+            for name, pid in service_pids(stack).items():
+                spy = py_spy(pid, max(30, n // 20), tmp / f"{name}.txt")
+                if spy is not None:
+                    spies[name] = spy
+        started = time.monotonic()
+        await driver.api("POST", "/import")
+        result = await driver.wait_import(limit_s=max(600.0, n * 2.0))
+        wall = time.monotonic() - started
+        cpu = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_seconds(stack).items()}
+        rss = peak_rss_mb(stack)
+        hh_stats = (await http.get(f"{stack.hh_url}/_sandbox/stats")).json()
+        b24_stats = (await http.get(f"{stack.b24_url}/_sandbox/stats", params={"portal": "demo"})).json()
+        for spy in spies.values():
+            spy.wait(timeout=600)
     imported = max(1, result["imported"])
     hh_requests = int(hh_stats["requests_total"])
     b24_requests = int(b24_stats["requests_total"])
-    # The binding limit: how fast could N responses go if each API were used at its full rate?
-    hh_bound_s = hh_requests / hh_rps
-    b24_bound_s = max(0.0, (b24_requests - b24_burst) / b24_rate)
-    bound_s = max(hh_bound_s, b24_bound_s)
-    return {
-        "n": n,
-        "found": result["found"],
-        "imported": result["imported"],
-        "failed": result["failed"],
-        "wall_s": round(wall, 1),
-        "hh_requests": hh_requests,
-        "hh_requests_per_response": round(hh_requests / imported, 3),
-        "b24_requests": b24_requests,
-        "b24_requests_per_response": round(b24_requests / imported, 3),
+    row: dict[str, Any] = {
+        "n": n, "found": result["found"], "imported": result["imported"], "failed": result["failed"],
+        "wall_s": round(wall, 1), "responses_per_s": round(result["imported"] / wall, 2) if wall else None,
+        "hh_requests": hh_requests, "hh_requests_per_response": round(hh_requests / imported, 3),
+        "hh_by_route": hh_stats.get("by_route"),
+        "b24_requests": b24_requests, "b24_requests_per_response": round(b24_requests / imported, 3),
         "b24_max_rate_10s": b24_stats.get("max_rate_10s"),
-        "binding_limit": "headhunter" if hh_bound_s >= b24_bound_s else "bitrix24",
-        "efficiency": round(bound_s / wall, 3) if wall else None,
-        "responses_per_s": round(result["imported"] / wall, 2) if wall else None,
+        "peak_rss_mb": rss, "cpu_s": cpu, "bottleneck": max(SERVICES, key=lambda k: cpu.get(k, 0.0)),
     }
+    if limits.hh_rps and limits.b24_rate:
+        # The binding limit: how fast could N responses go if each API were used at its full rate?
+        hh_bound_s = hh_requests / limits.hh_rps
+        b24_bound_s = max(0.0, (b24_requests - limits.b24_burst) / limits.b24_rate)
+        row["binding_limit"] = "headhunter" if hh_bound_s >= b24_bound_s else "bitrix24"
+        row["efficiency"] = round(max(hh_bound_s, b24_bound_s) / wall, 3) if wall else None
+    if spies:
+        row["profile"] = {"service": row["bottleneck"], "top_frames": top_frames(tmp / f"{row['bottleneck']}.txt"),
+                          "others": {name: top_frames(tmp / f"{name}.txt", 4) for name in spies
+                                     if name != row["bottleneck"]}}
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--hh-rps", type=float, default=10.0, help="sandbox HeadHunter per-IP limit")
+    parser.add_argument("--hh-budget", type=float, default=0.95, help="share of it the product uses (HH_RATE)")
     parser.add_argument("--b24-rate", type=float, default=2.0)
     parser.add_argument("--b24-burst", type=int, default=50)
+    parser.add_argument("--limits-off", action="store_true", help="capacity: no sandbox limits, zero latency")
+    parser.add_argument("--profile", action="store_true", help="py-spy every service during the import")
     parser.add_argument("--json", type=Path, default=Path("test-artifacts/bench_import.json"))
     args = parser.parse_args()
-    row = asyncio.run(run(args.n, args.hh_rps, args.b24_rate, args.b24_burst))
+    limits = (Limits(hh_rps=None, b24_rate=None) if args.limits_off
+              else Limits(args.hh_rps, args.hh_budget, args.b24_rate, args.b24_burst))
+    row = asyncio.run(run(args.n, limits, args.profile))
     width = max(len(k) for k in row)
     for key, value in row.items():
         print(f"{key:<{width}}  {value}")

@@ -474,6 +474,9 @@ async def test_change_state_via_action_url(hh: httpx.AsyncClient) -> None:
     it = items[0]
     action = next(a for a in it["actions"] if a["id"] == "interview")
     assert action["method"] == "PUT"
+    # The arguments go form-encoded, and only the ones the action has.
+    assert_hh_error(await hh.put(action["url"], headers=h, json={"message": "x"}), 400, "bad_argument", "body")
+    assert_hh_error(await hh.put(action["url"], headers=h, data={"text": "x"}), 400, "bad_argument", "text")
     r = await hh.put(action["url"], headers=h, data={"message": "Ждём вас", "send_sms": "false"})
     assert r.status_code == 204
     full = (await hh.get(it["url"], headers=h)).json()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from rabota_mapper.handlers import until_view_limit_reset
-from rabota_poller.reconcile import index_fingerprint, ledger_states, needs_sync, vacancy_fingerprint
+from rabota_poller.listing import vacancy_fingerprint
+from rabota_poller.reconcile import index_fingerprint, ledger_states, needs_sync
 
 
 def test_ledger_states_read_the_state_part() -> None:

@@ -61,6 +61,8 @@ PUBLISHES: dict[str, tuple[Publication, ...]] = {
         Publication("app.settings_saved.*", models.AppEvent, "A recruiter saved the settings."),
         Publication("app.import_requested.*", models.AppEvent, "A recruiter started the initial import."),
         Publication("app.feedback.*", models.AppEvent, "Feedback sent from the app."),
+        Publication("app.crm_entity_updated.*", models.AppEvent, "A CRM entity changed in Bitrix24 while back-sync "
+                    "is on (ONCRM*UPDATE); the poller may move the negotiation on HeadHunter."),
         Publication("crm.command.*", models.CrmCommand, "A recruiter retried a failed negotiation."),
         Publication("app.reimport_requested.*", models.AppEvent, "An operator asked to sync one negotiation or one "
                     "vacancy again (`python -m rabota_common.dlq reimport`, same bus code as the ui)."),

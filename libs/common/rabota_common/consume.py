@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -88,3 +89,32 @@ async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: dict[str, Any]
         await fail(rt, stage, delivery, data, exc)
         return
     await delivery.ack()
+
+
+class InFlight:
+    """Handle up to `limit` deliveries at once: the subscriber returns as soon as its work is started (so
+    the pull loop fetches more) and waits only while `limit` are running. The pull loop of FastStream
+    otherwise handles a batch one message at a time, and a handler that mostly waits on HeadHunter then
+    caps the whole service at one request round trip per message."""
+
+    def __init__(self, limit: int) -> None:
+        self._gate = asyncio.Semaphore(limit)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, work: Awaitable[None]) -> None:
+        await self._gate.acquire()
+        task = asyncio.create_task(self._run(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        finally:
+            self._gate.release()
+
+    async def drain_on(self, stop: asyncio.Event) -> None:
+        """A service loop: on SIGTERM, let the started work settle its messages before the broker closes."""
+        await stop.wait()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=30.0)

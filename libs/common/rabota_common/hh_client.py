@@ -240,6 +240,11 @@ class HhClient:
     async def negotiation(self, token: str, negotiation_id: str) -> dict[str, Any]:
         return dict(await self.get(token, f"/negotiations/{negotiation_id}"))
 
+    async def negotiation_action(self, token: str, action_url: str, arguments: dict[str, str] | None = None) -> None:
+        """`PUT /negotiations/{action}/{nid}` (change-negotiation-action): the URL is taken from the
+        negotiation's `actions[].url`, the arguments go form-encoded; HeadHunter answers 204."""
+        await self._send("PUT", self._url(action_url), token, data=arguments or {})
+
     # -- webhooks ----------------------------------------------------------------------------
     async def subscriptions(self, token: str) -> list[dict[str, Any]]:
         return list((await self.get(token, "/webhook/subscriptions")).get("items", []))

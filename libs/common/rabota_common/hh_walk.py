@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,12 @@ class FoundPage:
     items: list[dict[str, Any]]
 
 
+# A token the broker gave this process a moment ago is reused by the next walks and messages, sparing
+# the auth service a request per negotiation; a refused one is replaced through `stale` as always.
+RECENT_TOKEN_S = 10.0
+_RECENT: dict[str, tuple[float, HhToken]] = {}
+
+
 class TokenSource:
     """Keeps a HeadHunter token for a long walk, asking the broker again when it expires."""
 
@@ -33,9 +40,14 @@ class TokenSource:
         self.token: HhToken | None = None
 
     async def get(self, stale: bool = False) -> HhToken:
+        if self.token is None and not stale:
+            recent = _RECENT.get(self.portal)
+            if recent is not None and time.monotonic() - recent[0] < RECENT_TOKEN_S:
+                self.token = recent[1]
         if self.token is None or stale:
             token = await self.rt.hh_token(self.portal, self.token.access_token if stale and self.token else None)
             self.token = self._checked(token)
+            _RECENT[self.portal] = (time.monotonic(), self.token)
         return self.token
 
     @staticmethod
@@ -56,6 +68,7 @@ class TokenSource:
                 return await self._call_again(fn, token, *args)
             if exc.auth_lost:
                 # The broker checks the token and marks the account relogin_required (F11).
+                _RECENT.pop(self.portal, None)
                 token = self._checked(await self.rt.hh_revoked(self.portal, token.access_token))
                 self.token = token
                 return await self._call_again(fn, token, *args)

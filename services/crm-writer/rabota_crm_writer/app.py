@@ -31,6 +31,8 @@ FETCH_WAIT_S = 0.3
 # During an import, wait this long to fill a batch: one Bitrix24 request then carries ~25 responses.
 # Live traffic (webhooks, polls: no import id) is written at once.
 IMPORT_LINGER_S = 6.0
+# ...but only while commands keep coming: a second without one ends the wait.
+IMPORT_IDLE_S = 1.0
 
 
 def _from_import(msg: Msg) -> bool:
@@ -44,9 +46,9 @@ async def _fill(sub: Any, msgs: list[Msg], stop: asyncio.Event) -> list[Msg]:
         if remaining <= 0:
             break
         try:
-            msgs += await sub.fetch(batch=BATCH - len(msgs), timeout=min(remaining, 1.0))
+            msgs += await sub.fetch(batch=BATCH - len(msgs), timeout=min(remaining, IMPORT_IDLE_S))
         except TimeoutError:
-            continue
+            break  # nothing more is coming (the import's tail): write what we have now
     return msgs
 
 

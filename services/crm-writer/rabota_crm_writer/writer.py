@@ -7,6 +7,7 @@ ledger lost with Redis) one ORIGIN_ID/xmlId list call per 50 negotiations finds 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,6 +273,8 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
                         plan: Plan, outcomes: list[Outcome]) -> None:
     cmds: dict[str, c.Cmd] = {}
     contacts_seen: dict[str, str | int] = {}
+    # The chunk's PDFs come from the object store at once, not one round trip after another.
+    pdfs = dict(zip(chunk, await asyncio.gather(*(load_pdf(rt, group[i][0]) for i in chunk)), strict=True))
     for i in chunk:
         cmd = group[i][0]
         contact_ref: str | int | None = None
@@ -285,7 +288,7 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
                 cmds[f"c{i}"] = c.contact_add(cmd)
                 contact_ref = contacts_seen[cmd.applicant_key] = f"$result[c{i}]"
         spa_type = plan.spa_types.get(cmd.entity_type_id) if cmd.entity_type == "smart_process" else None
-        cmds[f"e{i}"] = c.entity_add(cmd, await load_pdf(rt, cmd), contact_ref, spa_type)
+        cmds[f"e{i}"] = c.entity_add(cmd, pdfs[i], contact_ref, spa_type)
         cmds[f"a{i}"] = c.activity_add(cmd, c.entity_ref(cmd.entity_type, f"e{i}"))
     result = await session.batch(cmds)
     for i in chunk:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -14,12 +15,15 @@ from rabota_common.hh_client import HhError
 from rabota_common.hh_walk import TokenSource
 from rabota_common.models import NegotiationFound
 from rabota_common.runtime import Runtime
+from rabota_common.store import text
 from rabota_common.subjects import negotiation_msg_id
 from rabota_common.telemetry import negotiation_attributes
 
 from rabota_mapper.enrich import build_command, ddmmyyyy, pdf_filename
 
 VIEW_LIMIT_DELAY_S = 3600.0
+# Well under the object store's age limit, so a cached PDF object is still there.
+RESUME_CACHE_S = 3600
 MINSK = timezone(timedelta(hours=3))
 
 
@@ -29,6 +33,25 @@ def until_view_limit_reset(now: datetime | None = None) -> float:
     now = now or datetime.now(MINSK)
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(VIEW_LIMIT_DELAY_S, (midnight - now).total_seconds() + 120.0)
+
+
+async def cached_resume(rt: Runtime, portal: str, resume_id: str) -> tuple[dict[str, Any], str | None] | None:
+    """The resume (and its PDF object) fetched for another response of the same applicant a moment ago:
+    one applicant answering several vacancies costs the two resume requests once (DESIGN §9)."""
+    if not resume_id:
+        return None
+    raw = await rt.redis.get(rt.store.key(portal, "resume-cache", resume_id))
+    if not raw:
+        return None
+    body = json.loads(rt.crypto.decrypt(text(raw)))
+    return dict(body["resume"]), body.get("pdf")
+
+
+async def remember_resume(rt: Runtime, portal: str, resume_id: str, resume: dict[str, Any],
+                          resume_object: str | None) -> None:
+    if resume_id:
+        sealed = rt.crypto.encrypt(json.dumps({"resume": resume, "pdf": resume_object}))  # contacts: encrypted
+        await rt.redis.set(rt.store.key(portal, "resume-cache", resume_id), sealed, ex=RESUME_CACHE_S)
 
 
 async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
@@ -44,7 +67,10 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
     short = negotiation.get("resume")
     resume: dict[str, Any] | None = None
     resume_object = filename = None
-    if short and short.get("url"):
+    cached = await cached_resume(rt, found.portal, str(short.get("id") or "")) if short else None
+    if cached is not None:
+        resume, resume_object = cached
+    elif short and short.get("url"):
         try:
             resume = await tokens.call(rt.hh.get, short["url"])
         except HhError as exc:
@@ -61,6 +87,8 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
             resume_object = f"{found.portal}.{found.negotiation_id}.pdf"
             store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
             await store.put(resume_object, pdf)
+        if resume is not None:
+            await remember_resume(rt, found.portal, str(short.get("id") or ""), resume, resume_object)
     command = build_command(found, settings, negotiation, resume, resume_object, None)
     if resume_object:
         name = command.activity.full_name or command.contact.name

@@ -14,8 +14,9 @@ from rabota_common.settings import Settings
 from rabota_common.subjects import portal_of
 
 from rabota_poller import handlers
+from rabota_poller.backsync import back_sync
+from rabota_poller.listing import count_new
 from rabota_poller.poll import poll_loop
-from rabota_poller.reconcile import count_new
 from rabota_poller.relogin import notify_relogin
 
 
@@ -47,6 +48,14 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
     async def on_revoked(event: AppEvent, msg: NatsMessage) -> None:
         async def work() -> None:
             await notify_relogin(rt, event.portal)
+
+        await settle(rt, "poller", msg, event.model_dump(mode="json"), work)
+
+    @durable_subscriber(broker, settings, "app.crm_entity_updated.*", "APP", "poller-backsync")
+    async def on_entity_updated(event: AppEvent, msg: NatsMessage) -> None:
+        async def work() -> None:
+            outcome = await back_sync(rt, event)
+            rt.log.debug("back-sync of %s: %s", event.data, outcome)
 
         await settle(rt, "poller", msg, event.model_dump(mode="json"), work)
 

@@ -8,6 +8,7 @@ from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound, Neg
 from rabota_common.runtime import Runtime
 
 from rabota_poller.found import publish_found
+from rabota_poller.listing import remember_listing
 
 
 async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
@@ -15,9 +16,11 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     import_id = str(event.data.get("import_id", ""))
     tokens = TokenSource(rt, portal)
     for vacancy in await vacancies(tokens):
+        listed: set[str] = set()
         async for page in negotiation_pages(tokens, vacancy):
             await msg.in_progress()  # a long walk must not look like a dead consumer
             ids = [str(item["id"]) for item in page.items]
+            listed.update(ids)
             new = set(await rt.store.add_found(portal, import_id, ids))
             for item in page.items:
                 nid = str(item["id"])
@@ -30,6 +33,7 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
                     updated_at=item.get("updated_at"), source="import", import_id=import_id, item=item,
                 )
                 await publish_found(rt, found, new_trace=True)
+        await remember_listing(rt, portal, vacancy, listed)
     await rt.store.finish_listing(portal, import_id)
     rt.log.info("import %s of portal %s listed", import_id, portal)
 

@@ -19,6 +19,7 @@ from rabota_common.runtime import Runtime
 from rabota_common.store import text
 
 from rabota_poller.found import publish_found
+from rabota_poller.listing import remember_listing, vacancy_fingerprint
 
 FULL_WALK_EVERY = 12
 SENT_TTL_S = 600  # a negotiation published by a poll is not published again for this long
@@ -33,11 +34,6 @@ def ledger_states(raw: dict[Any, Any]) -> dict[str, str]:
         parts = text(v).split(":")
         out[text(k)] = parts[2] if len(parts) > 2 else "?"
     return out
-
-
-def vacancy_fingerprint(vacancy: dict[str, Any]) -> str:
-    counters = vacancy.get("counters") or {}
-    return json.dumps([counters.get("responses"), counters.get("invitations")])
 
 
 def index_fingerprint(index: dict[str, Any]) -> str:
@@ -88,9 +84,11 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
         if not full and fingerprints.get(vid) == fingerprint:
             skipped += 1
             continue
+        listed: set[str] = set()
         async for page in negotiation_pages(tokens, vacancy, index):
             for item in page.items:
                 nid = str(item["id"])
+                listed.add(nid)
                 state = (item.get("employer_state") or {}).get("id")
                 if nid in busy or not needs_sync(known.get(nid), status_key(settings, state, item.get("source"))):
                     continue
@@ -104,18 +102,7 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
                 await publish_found(rt, found, new_trace=True)
                 published += 1
         await rt.redis.hset(fp_key, vid, fingerprint)
+        await remember_listing(rt, portal, vacancy, listed)
     rt.log.info("reconciliation of portal %s: %d published, %d idle vacancies skipped (full=%s)",
                 portal, published, skipped, full)
     return published
-
-
-async def count_new(rt: Runtime, portal: str) -> int:
-    """Responses and invitations HeadHunter has that the CRM lacks; lists only (no resume is opened,
-    so nothing is marked viewed)."""
-    known = await rt.store.known_negotiations(portal)
-    tokens = TokenSource(rt, portal)
-    seen: set[str] = set()
-    for vacancy in await vacancies(tokens):
-        async for page in negotiation_pages(tokens, vacancy):
-            seen.update(str(item["id"]) for item in page.items)
-    return len(seen - known)

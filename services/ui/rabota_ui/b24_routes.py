@@ -32,6 +32,10 @@ USER_FIELDS = (
 )
 
 
+# Bitrix24 entity update events → entityTypeId (a smart process item carries its own ENTITY_TYPE_ID).
+ENTITY_UPDATE_EVENTS = {"ONCRMLEADUPDATE": 1, "ONCRMDEALUPDATE": 2, "ONCRMDYNAMICITEMUPDATE": 0}
+
+
 def userfield_commands() -> dict[str, tuple[str, dict[str, Any]]]:
     cmds: dict[str, tuple[str, dict[str, Any]]] = {}
     for entity in ("lead", "deal"):
@@ -52,13 +56,16 @@ async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
         except B24Error as exc:
             rt.log.info("userfield list failed: %s", exc)
     cmds = {k: v for k, v in userfield_commands().items() if k not in existing}
-    cmds["bind_uninstall"] = ("event.bind", {
-        "event": "ONAPPUNINSTALL", "handler": f"{rt.settings.PUBLIC_URL.rstrip('/')}/b24/events"})
+    handler = f"{rt.settings.PUBLIC_URL.rstrip('/')}/b24/events"
+    cmds["bind_uninstall"] = ("event.bind", {"event": "ONAPPUNINSTALL", "handler": handler})
+    # Back-sync (F10): a stage moved in Bitrix24 moves the negotiation on HeadHunter when the setting is on.
+    for event in ENTITY_UPDATE_EVENTS:
+        cmds[f"bind_{event.lower()}"] = ("event.bind", {"event": event, "handler": handler})
     result = await rt.b24.batch(endpoint, token, cmds)
     problems = [f"{k}: {v.get('error_description') or v.get('error')}" for k, v in result.errors.items()
                 if "already" not in str(v.get("error_description", "")).lower()
                 and "уже" not in str(v.get("error_description", "")).lower()
-                and not (k == "bind_uninstall" and v.get("error") == "ERROR_CORE")]
+                and not (k.startswith("bind_") and v.get("error") == "ERROR_CORE")]
     return problems
 
 
@@ -139,4 +146,22 @@ async def events(request: Request, rt: RuntimeDep) -> Response:
         return JSONResponse({"ok": True})
     if event == "ONAPPINSTALL":
         return JSONResponse({"ok": True})
+    if event in ENTITY_UPDATE_EVENTS:
+        return JSONResponse({"ok": True, "forwarded": await forward_entity_update(rt, member_id, event, form)})
     return JSONResponse({"ok": True, "ignored": event})
+
+
+async def forward_entity_update(rt: Runtime, member_id: str, event: str, form: dict[str, str]) -> bool:
+    """An entity of ours changed in Bitrix24: hand it to the poller (the HeadHunter-facing service) when
+    back-sync is on. The app's own updates come here too; the poller tells them apart by the ledger."""
+    settings = await rt.store.get_settings(member_id)
+    if not settings or not settings.get("back_sync") or not settings.get("extended"):
+        return False
+    entity_id = int(form.get("data[FIELDS][ID]") or 0)
+    entity_type_id = ENTITY_UPDATE_EVENTS[event] or int(form.get("data[FIELDS][ENTITY_TYPE_ID]") or 0)
+    if entity_id <= 0 or entity_type_id <= 0:
+        return False
+    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="crm_entity_updated", portal=member_id),
+                  AppEvent(portal=member_id, event="crm_entity_updated",
+                           data={"entity_type_id": entity_type_id, "entity_id": entity_id}))
+    return True

@@ -379,6 +379,9 @@ async def negotiation_or_collection(name: str, request: Request) -> JSONResponse
     return _ok(request, body)
 
 
+ACTION_ARGUMENTS = {"message", "send_sms", "address_id"}
+
+
 @router.put("/negotiations/{collection}/{nid}", status_code=204, response_model=None)
 async def negotiation_action(collection: str, nid: str, request: Request) -> Response:
     state = get_state(request)
@@ -391,7 +394,17 @@ async def negotiation_action(collection: str, nid: str, request: Request) -> Res
         raise HHError(403, [{"type": "negotiations", "value": "invalid_vacancy"}], "Forbidden")
     if neg.employer_state == collection:
         raise HHError(403, [{"type": "negotiations", "value": "wrong_state"}], "Forbidden")
+    # change-negotiation-action takes the action's `arguments` as application/x-www-form-urlencoded
+    # (or multipart) only; a JSON body or an argument the action does not have is a bad argument.
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise bad_argument("body", "the body must be application/x-www-form-urlencoded")
+    if not content_type and await request.body():
+        raise bad_argument("body", "the body must be application/x-www-form-urlencoded")
     form = await request.form()
+    unknown = sorted(set(form.keys()) - ACTION_ARGUMENTS)
+    if unknown:
+        raise bad_argument(unknown[0], "the action has no such argument")
     message = form.get("message")
     if message is not None and len(str(message)) > 10_000:
         raise HHError(403, [{"type": "negotiations", "value": "too_long_message"}], "Forbidden")

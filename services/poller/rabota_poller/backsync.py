@@ -1,0 +1,108 @@
+"""Back-sync (DESIGN F10, optional): an entity moved to another stage in Bitrix24 moves its negotiation on
+HeadHunter through the negotiation's own action URL (`PUT /negotiations/{action}/{nid}`).
+
+The stage maps back to a status by the inverse of the extended-mode stage map. When several statuses
+share the stage, the negotiation stays where it is if its status is one of them, else it takes the
+first of them in funnel order. Loops are avoided twice: the writer's own updates come back as events
+too, so an entity whose stage is the one the ledger's last written status gives is left alone without
+asking HeadHunter; and a negotiation already in a status of that stage is not moved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rabota_common.app_settings import SyncSettings, status_key
+from rabota_common.b24_client import B24Error
+from rabota_common.errors import TransientError
+from rabota_common.hh_client import HhError
+from rabota_common.hh_walk import TokenSource
+from rabota_common.models import EXTENDED_STATUSES, AppEvent
+from rabota_common.runtime import Runtime
+from rabota_common.store import text
+
+ENTITY_TYPES = {1: "lead", 2: "deal"}
+# The HeadHunter action preferred for a status that several employer states share.
+PREFERRED_ACTION = {"discard": "discard_by_employer"}
+
+
+def statuses_of_stage(settings: SyncSettings, stage_id: str) -> list[str]:
+    return [key for key in EXTENDED_STATUSES if settings.stage_map.get(key) == stage_id]
+
+
+def pick_action(settings: SyncSettings, actions: list[dict[str, Any]], target: str) -> dict[str, Any] | None:
+    """The enabled action of the negotiation that leads to the target status and needs no argument."""
+    fitting = [a for a in actions if a.get("enabled", True) and a.get("url")
+               and status_key(settings, ((a.get("resulting_employer_state") or {}).get("id")) or a.get("id")) == target
+               and not any(arg.get("required") for arg in a.get("arguments") or [])]
+    preferred = PREFERRED_ACTION.get(target, target)
+    fitting.sort(key=lambda a: a.get("id") != preferred)
+    return fitting[0] if fitting else None
+
+
+async def entity_stage(rt: Runtime, portal: str, entity_type_id: int, entity_id: int) -> str | None:
+    params = {"entityTypeId": entity_type_id, "id": entity_id}
+    token = await rt.b24_token(portal)
+    for attempt in (1, 2):
+        if not token.ok or not token.access_token or not token.client_endpoint:
+            raise TransientError(f"no Bitrix24 token: {token.error}")
+        try:
+            result = await rt.b24.call(token.client_endpoint, token.access_token, "crm.item.get", params)
+            return str((result or {}).get("item", {}).get("stageId") or "") or None
+        except B24Error as exc:
+            if exc.expired_token and attempt == 1:
+                token = await rt.b24_token(portal, stale_token=token.access_token)
+                continue
+            if exc.status == 404 or exc.code == "NOT_FOUND":
+                return None  # deleted meanwhile
+            raise
+    return None
+
+
+async def back_sync(rt: Runtime, event: AppEvent) -> str:
+    """Handle one `app.crm_entity_updated`; returns what was done (for logs and tests)."""
+    portal = event.portal
+    raw = await rt.store.get_settings(portal)
+    if raw is None:
+        return "no settings"
+    settings = SyncSettings.model_validate(raw)
+    if not settings.back_sync or not settings.extended:
+        return "off"
+    entity_type_id = int(event.data.get("entity_type_id") or 0)
+    entity_id = int(event.data.get("entity_id") or 0)
+    entity_type = ENTITY_TYPES.get(entity_type_id, "smart_process")
+    nid = text(await rt.redis.hget(rt.store.key(portal, "entity-info", f"{entity_type}:{entity_id}"),
+                                   "negotiation_id") or b"")
+    if not nid:
+        return "not ours"
+    ledger = await rt.store.get_entity(portal, nid)
+    written = ledger.split(":")[2] if ledger and len(ledger.split(":")) > 2 else None
+    stage = await entity_stage(rt, portal, entity_type_id, entity_id)
+    if stage is None:
+        return "no stage"
+    targets = statuses_of_stage(settings, stage)
+    if not targets:
+        return "stage not mapped"
+    if written in targets:
+        return "unchanged"  # the stage the writer itself set (or one of the same group)
+    tokens = TokenSource(rt, portal)
+    negotiation = await tokens.call(rt.hh.negotiation, nid)
+    current = status_key(settings, (negotiation.get("employer_state") or {}).get("id"), negotiation.get("source"))
+    if current in targets:
+        return "already there"
+    target = targets[0]
+    action = pick_action(settings, list(negotiation.get("actions") or []), target)
+    if action is None:
+        rt.log.info("back-sync of negotiation %s: no HeadHunter action leads to %s", nid, target)
+        return "no action"
+    try:
+        await tokens.call(rt.hh.negotiation_action, str(action["url"]))
+    except HhError as exc:
+        if exc.status in (403, 404) and not exc.auth_lost:
+            # wrong_state, archived vacancy, topic gone: HeadHunter's answer stands, retrying cannot help.
+            rt.log.warning("back-sync of negotiation %s to %s refused: %s", nid, action.get("id"), exc)
+            return "refused"
+        raise
+    rt.log.info("back-sync: negotiation %s moved to %s on HeadHunter (%s:%s in Bitrix24)",
+                nid, action.get("id"), entity_type, entity_id)
+    return f"moved {action.get('id')}"

@@ -1,0 +1,79 @@
+"""What each vacancy's negotiation lists held at their last complete walk, keyed by the vacancy's counters.
+
+A vacancy whose `counters` (responses, invitations) have not moved since has the same negotiations, so
+«Новые отклики» answers from here instead of walking HeadHunter again: after the first walk (or an
+import, or a poll, which record theirs too) one count costs only the vacancy list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
+from rabota_common.runtime import Runtime
+from rabota_common.store import text
+
+WALKS_IN_PARALLEL = 4  # vacancies listed at once; the shared bucket still paces every request
+LISTING_TTL_S = 7 * 24 * 3600
+
+
+def vacancy_fingerprint(vacancy: dict[str, Any]) -> str:
+    counters = vacancy.get("counters") or {}
+    return json.dumps([counters.get("responses"), counters.get("invitations")])
+
+
+def _keys(rt: Runtime, portal: str, vacancy_id: str) -> tuple[str, str]:
+    return rt.store.key(portal, "listing", "fingerprint"), rt.store.key(portal, "listing", "ids", vacancy_id)
+
+
+async def remember_listing(rt: Runtime, portal: str, vacancy: dict[str, Any], ids: set[str]) -> None:
+    """Record a complete walk of one vacancy; `vacancy` is the list item read before the walk began."""
+    fp_key, ids_key = _keys(rt, portal, str(vacancy["id"]))
+    pipe = rt.redis.pipeline(transaction=True)
+    pipe.delete(ids_key)
+    if ids:
+        pipe.sadd(ids_key, *sorted(ids))
+        pipe.expire(ids_key, LISTING_TTL_S)
+    pipe.hset(fp_key, str(vacancy["id"]), vacancy_fingerprint(vacancy))
+    pipe.expire(fp_key, LISTING_TTL_S)
+    await pipe.execute()
+
+
+async def _cached(rt: Runtime, portal: str, vacancy: dict[str, Any]) -> set[str] | None:
+    fp_key, ids_key = _keys(rt, portal, str(vacancy["id"]))
+    if text(await rt.redis.hget(fp_key, str(vacancy["id"])) or b"") != vacancy_fingerprint(vacancy):
+        return None
+    return {text(m) for m in await rt.redis.smembers(ids_key)}
+
+
+async def _walk(rt: Runtime, portal: str, tokens: TokenSource, vacancy: dict[str, Any]) -> set[str]:
+    ids: set[str] = set()
+    async for page in negotiation_pages(tokens, vacancy):
+        ids.update(str(item["id"]) for item in page.items)
+    await remember_listing(rt, portal, vacancy, ids)
+    return ids
+
+
+async def count_new(rt: Runtime, portal: str) -> int:
+    """Responses and invitations HeadHunter has that the CRM lacks; lists only (no resume is opened,
+    so nothing is marked viewed). Vacancies unchanged since their last walk are not walked again."""
+    tokens = TokenSource(rt, portal)
+    seen: set[str] = set()
+    stale: list[dict[str, Any]] = []
+    for vacancy in await vacancies(tokens):
+        ids = await _cached(rt, portal, vacancy)
+        if ids is None:
+            stale.append(vacancy)
+        else:
+            seen |= ids
+    gate = asyncio.Semaphore(WALKS_IN_PARALLEL)
+
+    async def walk(vacancy: dict[str, Any]) -> set[str]:
+        async with gate:
+            return await _walk(rt, portal, tokens, vacancy)
+
+    for ids in await asyncio.gather(*(walk(v) for v in stale)):
+        seen |= ids
+    return len(seen - await rt.store.known_negotiations(portal))
