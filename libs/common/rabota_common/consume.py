@@ -19,6 +19,8 @@ from rabota_common.metrics import DELIVERIES_FAILED, DELIVERIES_PARKED, DELIVERI
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import portal_of
 
+_tracer = trace.get_tracer(__name__)
+
 
 class Delivery:
     """One JetStream delivery, whether FastStream wrapped it or it came raw inside a batch."""
@@ -97,19 +99,22 @@ class InFlight:
     otherwise handles a batch one message at a time, and a handler that mostly waits on HeadHunter then
     caps the whole service at one request round trip per message."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, span_name: str) -> None:
         self._gate = asyncio.Semaphore(limit)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._span_name = span_name
 
     async def start(self, work: Awaitable[None]) -> None:
         await self._gate.acquire()
-        task = asyncio.create_task(self._run(work))
+        task = asyncio.create_task(self._run(work))  # copies the context: the consumer span is the parent
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, work: Awaitable[None]) -> None:
+        # The consumer's span ends when the subscriber returns, so the work gets a span of its own.
         try:
-            await work
+            with _tracer.start_as_current_span(self._span_name):
+                await work
         finally:
             self._gate.release()
 
