@@ -279,7 +279,8 @@ class Store:
     # -- single-flight lock --------------------------------------------------------------------
     @asynccontextmanager
     async def lock(self, name: str, ttl_s: float = 30.0, wait_s: float = 30.0) -> AsyncIterator[None]:
-        """A Redis lock so that one replica at a time runs a critical section (token refresh)."""
+        """A Redis lock so that one replica at a time runs a critical section (a token refresh, the writes
+        of one portal). Renewed while held, so a long section keeps it and a killed holder frees it in ttl_s."""
         import asyncio
 
         token = secrets.token_hex(8)
@@ -289,9 +290,20 @@ class Store:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"lock {name} busy")
             await asyncio.sleep(0.05)
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(ttl_s / 3)
+                await self.redis.eval(
+                    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
+                    "end return 0", 1, key, token, int(ttl_s * 1000))
+
+        renewal = asyncio.create_task(renew())
         try:
             yield
         finally:
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
             await self.redis.eval(
                 "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
                 1, key, token,
