@@ -21,6 +21,7 @@ from rabota_common.consume import Delivery, fail
 from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime, build_runtime, service_app
 from rabota_common.settings import Settings
+from rabota_common.subjects import portal_of
 
 from rabota_crm_writer.writer import Outcome, report, write_group
 
@@ -54,12 +55,19 @@ async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
     kept: list[Msg] = []
     for raw in raws:
         try:
-            body.append(CrmCommand.model_validate_json(raw.data))
-            kept.append(raw)
+            cmd = CrmCommand.model_validate_json(raw.data)
         except ValidationError as exc:  # a message that can never be read goes to the DLQ at once
             await dead_letter(rt.broker, "crm-writer", raw.subject, int(raw.metadata.num_delivered),
                               f"unreadable command: {exc.errors()[:3]}", {"raw": raw.data.decode(errors="replace")})
             await raw.ack()
+            continue
+        if cmd.portal != portal_of(raw.subject):  # one portal's subject never writes into another portal
+            await dead_letter(rt.broker, "crm-writer", raw.subject, int(raw.metadata.num_delivered),
+                              f"command for portal {cmd.portal} on {raw.subject}", cmd.model_dump(mode="json"))
+            await raw.ack()
+            continue
+        body.append(cmd)
+        kept.append(raw)
     by_portal: dict[str, list[int]] = defaultdict(list)
     for i, cmd in enumerate(body):
         by_portal[cmd.portal].append(i)
