@@ -40,6 +40,7 @@ class JsonLinesSpanExporter(SpanExporter):
             parent = span.parent
             lines.append(json.dumps({
                 "service": span.resource.attributes.get("service.name"),
+                "pid": span.resource.attributes.get("process.pid"),
                 "name": span.name,
                 "trace_id": f"{ctx.trace_id:032x}" if ctx else None,
                 "span_id": f"{ctx.span_id:016x}" if ctx else None,
@@ -63,7 +64,9 @@ def _is_secret(name: str) -> bool:
 
 
 def setup_telemetry(service: str, settings: Settings) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": f"rabota-sync-{service}"}))
+    # process.pid tells replicas of one service apart.
+    provider = TracerProvider(resource=Resource.create({"service.name": f"rabota-sync-{service}",
+                                                        "process.pid": os.getpid()}))
     if settings.TRACE_DIR:
         exporter = JsonLinesSpanExporter(Path(settings.TRACE_DIR) / f"{service}.jsonl")
         provider.add_span_processor(SimpleSpanProcessor(exporter))
