@@ -15,14 +15,20 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     portal = event.portal
     import_id = str(event.data.get("import_id", ""))
     tokens = TokenSource(rt, portal)
+    # A listing that crashed or failed resumes: vacancies listed completely are not walked again.
+    walked = await rt.store.walked_vacancies(portal, import_id)
     for vacancy in await vacancies(tokens):
+        if str(vacancy.get("id")) in walked:
+            continue
         async for page in negotiation_pages(tokens, vacancy):
             await msg.in_progress()  # a long walk must not look like a dead consumer
             ids = [str(item["id"]) for item in page.items]
-            new = set(await rt.store.add_found(portal, import_id, ids))
+            # Published first, recorded as found after: a crash in between publishes them again on the
+            # resumed walk (JetStream drops the copies by msg id), never leaves one found but unpublished.
+            seen = await rt.store.already_found(portal, ids)
             for item in page.items:
                 nid = str(item["id"])
-                if nid not in new:
+                if nid in seen:
                     continue
                 state = (item.get("employer_state") or {}).get("id")
                 found = NegotiationFound(
@@ -32,6 +38,8 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
                 )
                 await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=portal), found,
                               msg_id=negotiation_msg_id(portal, nid, state, found.import_id or found.source))
+            await rt.store.add_found(portal, import_id, ids)
+        await rt.store.mark_walked(portal, import_id, str(vacancy.get("id")))
     await rt.store.finish_listing(portal, import_id)
     rt.log.info("import %s of portal %s listed", import_id, portal)
 
