@@ -24,7 +24,8 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
     broker = rt.broker
 
     # The listing resumes where it stopped, so a crash mid-walk costs no retry: failures are counted apart.
-    @durable_subscriber(broker, settings, "app.import_requested.*", "APP", "poller-import", ack_wait_s=20.0,
+    @durable_subscriber(broker, settings, "app.import_requested.*", "APP", "poller-import",
+                        ack_wait_s=handlers.IMPORT_ACK_WAIT_S,
                         max_deliver=settings.MAX_DELIVER * 10)
     async def on_import(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event.model_dump(mode="json"), lambda: handlers.run_import(rt, event, msg),

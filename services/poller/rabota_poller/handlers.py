@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from faststream.nats import NatsMessage
 from rabota_common import subjects
 from rabota_common.bus import publish
@@ -10,8 +13,28 @@ from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import negotiation_msg_id
 
+IMPORT_HEARTBEAT_S = 3.0
+IMPORT_ACK_WAIT_S = 10.0
+
 
 async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
+    """Walk every vacancy's negotiations; a heartbeat keeps the message ours while we work, so that the
+    ack wait is short and a walk cut short by a crash resumes within seconds."""
+    heartbeat = asyncio.create_task(_keep_alive(msg))
+    try:
+        await _walk(rt, event, msg)
+    finally:
+        heartbeat.cancel()
+
+
+async def _keep_alive(msg: NatsMessage) -> None:
+    while True:
+        await asyncio.sleep(IMPORT_HEARTBEAT_S)
+        with contextlib.suppress(Exception):
+            await msg.in_progress()
+
+
+async def _walk(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     portal = event.portal
     import_id = str(event.data.get("import_id", ""))
     tokens = TokenSource(rt, portal)
@@ -21,7 +44,6 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
         if str(vacancy.get("id")) in walked:
             continue
         async for page in negotiation_pages(tokens, vacancy):
-            await msg.in_progress()  # a long walk must not look like a dead consumer
             ids = [str(item["id"]) for item in page.items]
             # Published first, recorded as found after: a crash in between publishes them again on the
             # resumed walk (JetStream drops the copies by msg id), never leaves one found but unpublished.
