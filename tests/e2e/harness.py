@@ -82,7 +82,11 @@ class Driver:
         deadline = time.monotonic() + limit_s
         body: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            body = (await self.api("GET", "/import")).json()
+            r = await self.api("GET", "/import")
+            body = r.json()
+            if r.status_code == 503:  # Redis restarting under a test
+                await asyncio.sleep(0.5)
+                continue
             if body["state"] == "done":
                 return body
             dead = self.stack.group.dead()

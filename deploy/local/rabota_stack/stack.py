@@ -128,13 +128,31 @@ class Stack:
             self.stop()
             raise
 
-    def restart_service(self, name: str, hard: bool = False) -> None:
+    def start_replica(self, service: str, name: str) -> None:
+        """One more process of a service (e.g. a second crm-writer), under its own name and log."""
+        self.group.start(name, [sys.executable, "-m", f"rabota_{service}"], self.service_env())
+
+    def restart_service(self, name: str, hard: bool = False, down_s: float = 0.0) -> int | None:
+        """Stop a process (SIGKILL when hard, else SIGTERM) and start it again with the same command:
+        a service, a replica, the sandbox, or Redis/NATS (their data directories survive). Returns the exit
+        code of the stopped process."""
         import signal
+        import time
 
         proc = self.group.get(name)
-        self.group.stop_one(proc, sig=signal.SIGKILL if hard else signal.SIGTERM)
+        argv = [str(a) for a in proc.popen.args]  # type: ignore[union-attr]
+        code = self.group.stop_one(proc, sig=signal.SIGKILL if hard else signal.SIGTERM)
         self.group.procs.remove(proc)
-        self.start_service(name)
+        time.sleep(down_s)
+        env = {"nats": None, "redis": None, "sandbox": self.sandbox_env()}.get(name, self.service_env())
+        popen = self.group.start(name, argv, env)
+        if name == "redis":
+            wait_port(self.config.redis_port, proc=popen)
+        elif name == "nats":
+            wait_port(self.config.nats_port, proc=popen)
+        elif name == "ui":
+            wait_http(f"{self.public_url}/healthz", proc=popen)
+        return code
 
     def stop(self) -> None:
         self.group.stop_all()

@@ -40,17 +40,18 @@ def stream(name: str) -> JStream:
     return JStream(name, declare=False)
 
 
-def consumer_config(settings: Settings, ack_wait_s: float = 60.0) -> ConsumerConfig:
-    return ConsumerConfig(ack_wait=ack_wait_s, max_deliver=settings.MAX_DELIVER, max_ack_pending=1000)
+def consumer_config(settings: Settings, ack_wait_s: float = 60.0, max_deliver: int | None = None) -> ConsumerConfig:
+    return ConsumerConfig(ack_wait=ack_wait_s, max_deliver=max_deliver or settings.MAX_DELIVER, max_ack_pending=1000)
 
 
 def durable_subscriber(broker: NatsBroker, settings: Settings, subject_filter: str, stream_name: str, durable: str,
-                       batch_size: int = 1, ack_wait_s: float = 60.0) -> Any:
-    """A durable pull consumer with explicit (manual) acks: the only kind of JetStream consumer we use."""
+                       batch_size: int = 1, ack_wait_s: float = 60.0, max_deliver: int | None = None) -> Any:
+    """A durable pull consumer with explicit (manual) acks: the only kind of JetStream consumer we use.
+    `max_deliver` above MAX_DELIVER for work that counts its failures itself (see consume.settle)."""
     return broker.subscriber(
         subject_filter, stream=stream(stream_name), durable=durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0), ack_policy=AckPolicy.MANUAL,
-        config=consumer_config(settings, ack_wait_s=ack_wait_s),
+        config=consumer_config(settings, ack_wait_s=ack_wait_s, max_deliver=max_deliver),
     )
 
 

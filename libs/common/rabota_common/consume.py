@@ -46,6 +46,19 @@ class Delivery:
         await self.raw.in_progress()
 
 
+class CountedDelivery(Delivery):
+    """A delivery whose attempt is the number of times its work failed, not of deliveries: a long task
+    (an import listing) cut short by crashes and restarts is not used up by them."""
+
+    def __init__(self, msg: NatsMessage | Msg, failures: int) -> None:
+        super().__init__(msg)
+        self.failures = failures
+
+    @property
+    def attempt(self) -> int:
+        return self.failures
+
+
 async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any], exc: BaseException) -> None:
     """Settle a delivery whose work raised: dead-letter permanent errors, retry the rest until the last try."""
     DELIVERIES_FAILED.labels(stage).inc()
@@ -80,7 +93,9 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
 
 
 async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: dict[str, Any],
-                 work: Callable[[], Awaitable[None]]) -> None:
+                 work: Callable[[], Awaitable[None]], failures: tuple[str, str] | None = None) -> None:
+    """Run the work, then ack, retry or dead-letter. With `failures` (a Redis hash and field) the retries
+    count failures of the work instead of deliveries (the consumer's max_deliver must then be higher)."""
     delivery = Delivery(msg)
     # FastStream's consumer span: the delivery count is what tells a retry in a trace.
     trace.get_current_span().set_attributes({"rabota.attempt": delivery.attempt,
@@ -88,6 +103,8 @@ async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: dict[str, Any]
     try:
         await work()
     except Exception as exc:
+        if failures is not None:
+            delivery = CountedDelivery(msg, int(await rt.redis.hincrby(failures[0], failures[1], 1)))
         await fail(rt, stage, delivery, data, exc)
         return
     await delivery.ack()

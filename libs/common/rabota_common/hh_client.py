@@ -106,8 +106,7 @@ class HhClient:
         return urlunparse(parts._replace(query=urlencode(query)))
 
     async def _send(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
-        """One request within the shared budget; 429 (rate, not view limit), 503 and network errors are
-        retried here with growing pauses, so a long walk does not start over."""
+        """One request within the shared budget, traced (see `_send_retrying` for what is retried)."""
         # The token travels in a header; the path is safe to show without the query and without a resume
         # file's name (the applicant's name).
         path = urlparse(url).path
@@ -124,6 +123,8 @@ class HhClient:
             return response
 
     async def _send_retrying(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
+        """One request within the shared budget; 429 (rate, not view limit), 502-504 (any 5xx of a GET) and
+        network errors are retried here with growing pauses, so a long walk does not start over."""
         attempt = 0
         while True:
             attempt += 1
@@ -143,7 +144,9 @@ class HhClient:
                 return response
             error = self._error(response)
             _count(error)
-            if (error.status in (429, 502, 503, 504) and not error.view_limit) and attempt <= self._retries:
+            # Any 5xx of a GET (it changes nothing, so asking again is safe); a 500 of a POST may have acted.
+            retry = error.status in (429, 502, 503, 504) or (error.status >= 500 and method == "GET")
+            if retry and not error.view_limit and attempt <= self._retries:
                 await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
                 continue
             raise error

@@ -74,10 +74,14 @@ class TokenSource:
                 return await self._call_again(fn, token, *args)
             raise
 
-    async def _call_again(self, fn: Any, token: HhToken, *args: Any) -> Any:
+    async def _call_again(self, fn: Any, token: HhToken, *args: Any, expired_again: bool = True) -> Any:
         try:
             return await fn(token.access_token, *args)
         except HhError as exc:
+            if exc.token_expired and expired_again:
+                # The broker answered with a token another service had just got, and that one expired too
+                # (both expire together): now the broker refreshes it.
+                return await self._call_again(fn, await self.get(stale=True), *args, expired_again=False)
             if exc.auth_lost:
                 self._checked(await self.rt.hh_revoked(self.portal, token.access_token))
             raise

@@ -171,7 +171,8 @@ class Store:
     async def start_import(self, portal: str) -> str:
         import_id = uuid.uuid4().hex[:12]
         key = self.key(portal, "import")
-        await self.redis.delete(key, self.key(portal, "import", "found"), self.key(portal, "import", "done"))
+        await self.redis.delete(key, self.key(portal, "import", "found"), self.key(portal, "import", "done"),
+                                self.key(portal, "import", "walked"))
         await self.redis.hset(key, mapping={
             "import_id": import_id, "state": "running", "found": 0, "processed": 0, "imported": 0,
             "failed": 0, "listing_done": "0", "started_at": time.time(), "finished_at": 0,
@@ -191,6 +192,23 @@ class Store:
         if new:
             await self.redis.hincrby(self.key(portal, "import"), "found", len(new))
         return new
+
+    async def already_found(self, portal: str, negotiation_ids: list[str]) -> set[str]:
+        """Negotiations the current import has recorded as found (and so published before)."""
+        if not negotiation_ids:
+            return set()
+        flags = await self.redis.smismember(self.key(portal, "import", "found"), negotiation_ids)
+        return {nid for nid, flag in zip(negotiation_ids, flags, strict=True) if flag}
+
+    async def walked_vacancies(self, portal: str, import_id: str) -> set[str]:
+        """Vacancies the import has listed completely: a listing restarted after a crash skips them."""
+        if not await self._is_current_import(portal, import_id):
+            return set()
+        return {text(v) for v in await self.redis.smembers(self.key(portal, "import", "walked"))}
+
+    async def mark_walked(self, portal: str, import_id: str, vacancy_id: str) -> None:
+        if await self._is_current_import(portal, import_id):
+            await self.redis.sadd(self.key(portal, "import", "walked"), vacancy_id)
 
     async def finish_listing(self, portal: str, import_id: str) -> None:
         if await self._is_current_import(portal, import_id):
@@ -279,7 +297,8 @@ class Store:
     # -- single-flight lock --------------------------------------------------------------------
     @asynccontextmanager
     async def lock(self, name: str, ttl_s: float = 30.0, wait_s: float = 30.0) -> AsyncIterator[None]:
-        """A Redis lock so that one replica at a time runs a critical section (token refresh)."""
+        """A Redis lock so that one replica at a time runs a critical section (a token refresh, the writes
+        of one portal). Renewed while held, so a long section keeps it and a killed holder frees it in ttl_s."""
         import asyncio
 
         token = secrets.token_hex(8)
@@ -289,9 +308,20 @@ class Store:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"lock {name} busy")
             await asyncio.sleep(0.05)
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(ttl_s / 3)
+                await self.redis.eval(
+                    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
+                    "end return 0", 1, key, token, int(ttl_s * 1000))
+
+        renewal = asyncio.create_task(renew())
         try:
             yield
         finally:
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
             await self.redis.eval(
                 "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
                 1, key, token,

@@ -42,6 +42,7 @@ class JsonLinesSpanExporter(SpanExporter):
             parent = span.parent
             lines.append(json.dumps({
                 "service": span.resource.attributes.get("service.name"),
+                "pid": span.resource.attributes.get("process.pid"),
                 "name": span.name,
                 "trace_id": f"{ctx.trace_id:032x}" if ctx else None,
                 "span_id": f"{ctx.span_id:016x}" if ctx else None,
@@ -132,7 +133,9 @@ def negotiation_attributes(portal: str, negotiation_id: str, vacancy_id: str | N
 
 
 def setup_telemetry(service: str, settings: Settings) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": f"rabota-sync-{service}"}))
+    # process.pid tells replicas of one service apart.
+    provider = TracerProvider(resource=Resource.create({"service.name": f"rabota-sync-{service}",
+                                                        "process.pid": os.getpid()}))
     if settings.TRACE_DIR:
         exporter = JsonLinesSpanExporter(Path(settings.TRACE_DIR) / f"{service}.jsonl")
         provider.add_span_processor(SimpleSpanProcessor(ScrubbingExporter(exporter)))

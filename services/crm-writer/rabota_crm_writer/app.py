@@ -8,6 +8,7 @@ those messages until their ack wait ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from typing import Any
 
@@ -16,12 +17,13 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
-from rabota_common.bus import dead_letter
+from rabota_common.bus import dead_letter, retry_delay
 from rabota_common.consume import Delivery, fail
 from rabota_common.metrics import CRM_WRITES
 from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime, build_runtime, service_app
 from rabota_common.settings import Settings
+from rabota_common.subjects import portal_of
 from rabota_common.telemetry import negotiation_attributes
 
 from rabota_crm_writer.writer import Outcome, report, write_group
@@ -33,6 +35,10 @@ FETCH_WAIT_S = 0.3
 IMPORT_LINGER_S = 6.0
 # ...but only while commands keep coming: a second without one ends the wait.
 IMPORT_IDLE_S = 1.0
+# Unacked messages of a writer that died come back after ACK_WAIT_S; a live writer says "in progress"
+# every HEARTBEAT_S while it works.
+ACK_WAIT_S = 30.0
+HEARTBEAT_S = 10.0
 
 
 def _from_import(msg: Msg) -> bool:
@@ -58,12 +64,19 @@ async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
     kept: list[Msg] = []
     for raw in raws:
         try:
-            body.append(CrmCommand.model_validate_json(raw.data))
-            kept.append(raw)
+            cmd = CrmCommand.model_validate_json(raw.data)
         except ValidationError as exc:  # a message that can never be read goes to the DLQ at once
             await dead_letter(rt.broker, "crm-writer", raw.subject, int(raw.metadata.num_delivered),
                               f"unreadable command: {exc.errors()[:3]}", {"raw": raw.data.decode(errors="replace")})
             await raw.ack()
+            continue
+        if cmd.portal != portal_of(raw.subject):  # one portal's subject never writes into another portal
+            await dead_letter(rt.broker, "crm-writer", raw.subject, int(raw.metadata.num_delivered),
+                              f"command for portal {cmd.portal} on {raw.subject}", cmd.model_dump(mode="json"))
+            await raw.ack()
+            continue
+        body.append(cmd)
+        kept.append(raw)
     by_portal: dict[str, list[int]] = defaultdict(list)
     for i, cmd in enumerate(body):
         by_portal[cmd.portal].append(i)
@@ -85,32 +98,48 @@ async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
             with trace.use_span(spans[0], end_on_exit=False):
                 outcomes = await write_group(rt, portal, group)
         except Exception as exc:
-            for i, d, span in zip(idx, deliveries, spans, strict=True):
-                span.record_exception(exc)
-                span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
-                await report(rt, body[i], Outcome(error=exc), final=d.attempt >= rt.settings.MAX_DELIVER)
-                await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), exc)
-                span.end()
-            continue
+            outcomes = [Outcome(error=exc) for _ in group]
         for i, d, outcome, span in zip(idx, deliveries, outcomes, spans, strict=True):
-            await report(rt, body[i], outcome, final=d.attempt >= rt.settings.MAX_DELIVER)
             if outcome.entity_id is not None:
                 span.set_attribute("rabota.entity_id", outcome.entity_id)
-            if outcome.error is None:
-                await d.ack()
-                CRM_WRITES.labels(portal, "created" if outcome.created else "updated").inc()
-            else:
+            if outcome.error is not None:
                 span.record_exception(outcome.error)
                 span.set_status(trace.StatusCode.ERROR, type(outcome.error).__name__)
-                await fail(rt, "crm-writer", d, body[i].model_dump(mode="json"), outcome.error)
+            await _settle(rt, body[i], d, outcome)
             span.end()
+
+
+async def _settle(rt: Runtime, cmd: CrmCommand, d: Delivery, outcome: Outcome) -> None:
+    """Report, then ack (written) or fail (retry or dead-letter). Acked only after the effect and its record
+    are durable: when Redis or NATS cannot take the report, the message comes back instead."""
+    try:
+        await report(rt, cmd, outcome, final=d.attempt >= rt.settings.MAX_DELIVER)
+        if outcome.error is None:
+            await d.ack()
+            CRM_WRITES.labels(cmd.portal, "created" if outcome.created else "updated").inc()
+        else:
+            await fail(rt, "crm-writer", d, cmd.model_dump(mode="json"), outcome.error)
+    except Exception:
+        rt.log.exception("could not settle %s (delivery %s); it comes back", cmd.negotiation_id, d.attempt)
+        with contextlib.suppress(Exception):
+            await d.nack(retry_delay(d.attempt))
+
+
+async def _keep_alive(msgs: list[Msg]) -> None:
+    """Tell JetStream the batch is still being worked on (a long lock wait, throttling, slow portal), so
+    that the ack wait can stay short and a killed writer's messages come back soon."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        for m in msgs:
+            with contextlib.suppress(Exception):  # already settled
+                await m.in_progress()
 
 
 async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
     js = rt.broker.connection.jetstream()
     sub = await js.pull_subscribe(
         "crm.command.*", durable="crm-writer", stream="CRM_COMMAND",
-        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=120.0, max_deliver=rt.settings.MAX_DELIVER,
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_deliver=rt.settings.MAX_DELIVER,
                               max_ack_pending=1000),
     )
     try:
@@ -125,7 +154,13 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
                 continue
             msgs = await _fill(sub, msgs, stop)
             # Finish the batch even if asked to stop meanwhile: in-flight work is drained, not dropped.
-            await handle_batch(rt, msgs)
+            heartbeat = asyncio.create_task(_keep_alive(msgs))
+            try:
+                await handle_batch(rt, msgs)
+            except Exception:
+                rt.log.exception("batch failed; its messages come back after the ack wait")
+            finally:
+                heartbeat.cancel()
     finally:
         # An open pull subscription would hold the connection's drain until its timeout on SIGTERM.
         await sub.unsubscribe()

@@ -25,6 +25,8 @@ from rabota_crm_writer.notify import cause_key, notify_failure
 from rabota_crm_writer.spa_fields import ensure_spa_fields
 
 MAX_COMMANDS = 50
+WRITE_LOCK_TTL_S = 15.0
+WRITE_LOCK_WAIT_S = 60.0
 
 
 @dataclass
@@ -140,20 +142,31 @@ class Plan:
     activities: list[tuple[int, int]] = field(default_factory=list)
     updates: list[tuple[int, int]] = field(default_factory=list)
     spa_types: dict[int, int] = field(default_factory=dict)
+    contacts: dict[str, int] = field(default_factory=dict)  # applicant key -> contact id, known or found
 
 
 async def write_group(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
     """Write commands of one portal; `int` is the delivery attempt. One outcome per command.
 
     The same negotiation can arrive twice in one batch (an import and a webhook, a retry and a poll):
-    only its latest command is written, and every copy gets that outcome, so nothing is created twice."""
+    only its latest command is written, and every copy gets that outcome, so nothing is created twice.
+    One replica at a time writes a portal: two replicas never both create the contact of one applicant
+    (and the portal's budget is shared anyway)."""
     latest: dict[str, int] = {}
     for i, (cmd, _) in enumerate(group):
         latest[cmd.negotiation_id] = i
     unique = sorted(latest.values())
-    written = await _write_unique(rt, portal, [group[i] for i in unique])
+    try:
+        async with rt.store.lock(f"write:{portal}", ttl_s=WRITE_LOCK_TTL_S, wait_s=WRITE_LOCK_WAIT_S):
+            written = await _write_unique(rt, portal, [group[i] for i in unique])
+    except TimeoutError as exc:
+        raise TransientError(f"another replica is writing portal {portal}: {exc}", delay_s=2.0) from exc
     by_nid = {group[i][0].negotiation_id: outcome for i, outcome in zip(unique, written, strict=True)}
     return [by_nid[cmd.negotiation_id] for cmd, _ in group]
+
+
+def writing_key(rt: Runtime, portal: str) -> str:
+    return rt.store.key(portal, "ledger", "writing")
 
 
 async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
@@ -161,10 +174,22 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
     session = Session(rt, portal)
     await session.start()
     epoch_key = rt.store.key(portal, "ledger", "epoch")
-    trust_ledger = bool(await rt.redis.exists(epoch_key))
     plan = Plan()
-    for i, (cmd, attempt) in enumerate(group):
-        raw = await rt.store.get_entity(portal, cmd.negotiation_id)
+    refs = [await rt.store.get_entity(portal, cmd.negotiation_id) for cmd, _ in group]
+    for applicant in {cmd.applicant_key for cmd, _ in group if cmd.entity_type != "lead"}:
+        contact_id = await rt.store.get_contact(portal, applicant)
+        if contact_id is not None:
+            plan.contacts[applicant] = contact_id
+    # Read the epoch after the ledger: a flush wipes both at once and the epoch comes back only with a
+    # complete ledger, so "epoch present now" means what was read above is the whole truth. Everything
+    # below works on this snapshot and never re-reads the ledger.
+    trust_ledger = bool(await rt.redis.exists(epoch_key))
+    if await rt.redis.exists(writing_key(rt, portal)):
+        # A writer died (or a batch failed) between creating in Bitrix24 and recording it: the ledger may
+        # miss entities and contacts from now on. We hold the portal's lock, so nobody is writing now.
+        await rt.redis.delete(epoch_key, writing_key(rt, portal))
+        trust_ledger = False
+    for i, ((cmd, attempt), raw) in enumerate(zip(group, refs, strict=True)):
         if raw:
             ref = LedgerRef.parse(raw)
             if ref.needs_activity:
@@ -184,16 +209,15 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
                 if cmd.entity_type_id == etid:
                     outcomes[i] = Outcome(error=exc)
             plan.new = [i for i in plan.new if group[i][0].entity_type_id != etid]
-    was_trusted = trust_ledger
-    # The epoch says "the ledger is complete"; set it only when it was, or when the portal had nothing.
-    complete = was_trusted
-    if plan.new and not trust_ledger:
-        complete = await _drop_existing(rt, session, portal, group, plan) and not await rt.redis.exists(epoch_key)
+    # The epoch says "the ledger is complete". It is created only when the portal held none of our
+    # entities; a trusted ledger keeps the epoch it has (setting it again could revive one a flush just
+    # wiped mid-group, and the ledger would claim to be complete while missing everything before).
+    # It is set before creating: a flush during the group then wipes it together with what was recorded.
+    if plan.new and not trust_ledger and await _drop_existing(rt, session, portal, group, plan):
+        await rt.redis.set(epoch_key, str(time.time()), nx=True)
     await _create(rt, session, portal, group, plan, outcomes)
     await _add_activities(rt, session, portal, group, plan.activities, outcomes)
     await _update(rt, session, portal, group, plan, outcomes)
-    if complete or (not plan.new and await rt.redis.exists(epoch_key)):
-        await rt.redis.set(epoch_key, str(time.time()))
     return outcomes
 
 
@@ -218,7 +242,7 @@ async def _drop_existing(rt: Runtime, session: Session, portal: str, group: Grou
         cmds[f"probe{etype}{etid}"] = c.probe(etype, etid)
     empty = True
     applicants = sorted({group[i][0].applicant_key for i in plan.new if group[i][0].entity_type != "lead"})
-    unknown = [a for a in applicants if await rt.store.get_contact(portal, a) is None]
+    unknown = [a for a in applicants if a not in plan.contacts]
     for start in range(0, len(unknown), 50):
         cmds[f"contacts{start}"] = c.lookup_contacts(unknown[start:start + 50])
     remaining: list[int] = []
@@ -233,6 +257,7 @@ async def _drop_existing(rt: Runtime, session: Session, portal: str, group: Grou
                 empty = empty and c.probe_empty(etype, result.result.get(key))
             if key.startswith("contacts"):
                 for applicant, contact_id in c.found_contacts(result.result.get(key)).items():
+                    plan.contacts[applicant] = contact_id
                     await rt.store.set_contact(portal, applicant, contact_id)
         for key, (etype, chunk) in keys.items():
             if key not in part:
@@ -279,7 +304,7 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
         cmd = group[i][0]
         contact_ref: str | int | None = None
         if cmd.entity_type != "lead":
-            known = await rt.store.get_contact(portal, cmd.applicant_key)
+            known = plan.contacts.get(cmd.applicant_key)
             if known:
                 contact_ref = known
             elif cmd.applicant_key in contacts_seen:
@@ -290,11 +315,15 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
         spa_type = plan.spa_types.get(cmd.entity_type_id) if cmd.entity_type == "smart_process" else None
         cmds[f"e{i}"] = c.entity_add(cmd, pdfs[i], contact_ref, spa_type)
         cmds[f"a{i}"] = c.activity_add(cmd, c.entity_ref(cmd.entity_type, f"e{i}"))
+    # Marked while Bitrix24 may hold what the ledger does not: a crash (or an unanswered batch) leaves
+    # the mark, and the next group stops trusting the ledger.
+    await rt.redis.set(writing_key(rt, portal), "1")
     result = await session.batch(cmds)
     for i in chunk:
         cmd = group[i][0]
         if f"c{i}" in result.result:
-            await rt.store.set_contact(portal, cmd.applicant_key, int(result.result[f"c{i}"]))
+            plan.contacts[cmd.applicant_key] = int(result.result[f"c{i}"])
+            await rt.store.set_contact(portal, cmd.applicant_key, plan.contacts[cmd.applicant_key])
         if f"e{i}" in result.errors or f"e{i}" not in result.result:
             error = result.errors.get(f"e{i}") or result.errors.get(f"c{i}") or {"error": "UNKNOWN"}
             outcomes[i] = Outcome(error=command_error(error))
@@ -309,6 +338,7 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
             outcomes[i] = Outcome(entity_id=entity_id, created=True, error=command_error(error, "Дело в таймлайне"))
             continue
         outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=True)
+    await rt.redis.delete(writing_key(rt, portal))
 
 
 async def _add_activities(rt: Runtime, session: Session, portal: str, group: Group,

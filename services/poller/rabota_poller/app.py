@@ -24,10 +24,13 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
     rt = build_runtime("poller", settings)
     broker = rt.broker
 
-    @durable_subscriber(broker, settings, "app.import_requested.*", "APP", "poller-import", ack_wait_s=120.0)
+    # The listing resumes where it stopped, so a crash mid-walk costs no retry: failures are counted apart.
+    @durable_subscriber(broker, settings, "app.import_requested.*", "APP", "poller-import",
+                        ack_wait_s=handlers.IMPORT_ACK_WAIT_S,
+                        max_deliver=settings.MAX_DELIVER * 10)
     async def on_import(event: AppEvent, msg: NatsMessage) -> None:
-        await settle(rt, "poller", msg, event.model_dump(mode="json"),
-                     lambda: handlers.run_import(rt, event, msg))
+        await settle(rt, "poller", msg, event.model_dump(mode="json"), lambda: handlers.run_import(rt, event, msg),
+                     failures=(rt.store.key(event.portal, "import"), "listing_failures"))
 
     @durable_subscriber(broker, settings, "hh.webhook.*", "HH_WEBHOOK", "poller-webhook", batch_size=10)
     async def on_webhook(event: HhWebhookEvent, msg: NatsMessage) -> None:

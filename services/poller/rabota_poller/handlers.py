@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from faststream.nats import NatsMessage
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound, NegotiationSource
@@ -10,21 +13,46 @@ from rabota_common.runtime import Runtime
 from rabota_poller.found import publish_found
 from rabota_poller.listing import remember_listing
 
+IMPORT_HEARTBEAT_S = 3.0
+IMPORT_ACK_WAIT_S = 10.0
+
 
 async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
+    """Walk every vacancy's negotiations; a heartbeat keeps the message ours while we work, so that the
+    ack wait is short and a walk cut short by a crash resumes within seconds."""
+    heartbeat = asyncio.create_task(_keep_alive(msg))
+    try:
+        await _walk(rt, event, msg)
+    finally:
+        heartbeat.cancel()
+
+
+async def _keep_alive(msg: NatsMessage) -> None:
+    while True:
+        await asyncio.sleep(IMPORT_HEARTBEAT_S)
+        with contextlib.suppress(Exception):
+            await msg.in_progress()
+
+
+async def _walk(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     portal = event.portal
     import_id = str(event.data.get("import_id", ""))
     tokens = TokenSource(rt, portal)
+    # A listing that crashed or failed resumes: vacancies listed completely are not walked again.
+    walked = await rt.store.walked_vacancies(portal, import_id)
     for vacancy in await vacancies(tokens):
+        if str(vacancy.get("id")) in walked:
+            continue
         listed: set[str] = set()
         async for page in negotiation_pages(tokens, vacancy):
-            await msg.in_progress()  # a long walk must not look like a dead consumer
             ids = [str(item["id"]) for item in page.items]
             listed.update(ids)
-            new = set(await rt.store.add_found(portal, import_id, ids))
+            # Published first, recorded as found after: a crash in between publishes them again on the
+            # resumed walk (JetStream drops the copies by msg id), never leaves one found but unpublished.
+            seen = await rt.store.already_found(portal, ids)
             for item in page.items:
                 nid = str(item["id"])
-                if nid not in new:
+                if nid in seen:
                     continue
                 state = (item.get("employer_state") or {}).get("id")
                 found = NegotiationFound(
@@ -33,6 +61,8 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
                     updated_at=item.get("updated_at"), source="import", import_id=import_id, item=item,
                 )
                 await publish_found(rt, found, new_trace=True)
+            await rt.store.add_found(portal, import_id, ids)
+        await rt.store.mark_walked(portal, import_id, str(vacancy.get("id")))
         await remember_listing(rt, portal, vacancy, listed)
     await rt.store.finish_listing(portal, import_id)
     rt.log.info("import %s of portal %s listed", import_id, portal)

@@ -242,7 +242,8 @@ async def retry_failure(failure_id: str, rt: RuntimeDep, session: SessionDep) ->
             command = CrmCommand.model_validate(failure.data)
             if command.portal != session.portal:
                 break
-            await rt.store.clear_failure(session.portal, failure.negotiation_id)
+            # The record stays until the writer has written it (the writer clears it then): a retry that
+            # fails again, or a message lost on the way, never makes a failure disappear unwritten.
             await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=session.portal), command)
             return {"ok": True}
     raise ApiError(404, "not_found", "Ошибка с таким номером не найдена.")

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # Russian wording of pydantic's error types (the rest fall back to a generic phrase).
@@ -64,6 +65,12 @@ def install_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": f"http_{exc.status_code}",
                              "message": messages.get(exc.status_code, "Ошибка запроса")},
                             status_code=exc.status_code)
+
+    @app.exception_handler(RedisError)
+    async def _storage(_: Request, exc: RedisError) -> JSONResponse:
+        # Redis restarting: a short outage, not a bug; the page retries.
+        return JSONResponse({"error": "unavailable", "message": "Сервис временно недоступен. Попробуйте через минуту."},
+                            status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -12,6 +12,9 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "error_rate_5xx": 0.0,
     "error_rate_503": 0.0,
     "latency_ms": 0,
+    # A share of requests that take latency_spike_ms longer (a slow node behind the balancer).
+    "latency_spike_rate": 0.0,
+    "latency_spike_ms": 0,
     "operation_time_limit_s": 480.0,
     "operation_cost_s": 0.01,
     "mandatory_fields": {},

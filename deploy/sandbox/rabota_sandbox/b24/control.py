@@ -88,7 +88,8 @@ def build_frame(state: SandboxState, portal: Portal, user_id: int, placement: st
 
 def merged_stats(portals: list[Portal]) -> dict[str, Any]:
     out: dict[str, Any] = {"requests_total": 0, "by_method": Counter(), "batched_commands": Counter(),
-                           "errors": Counter(), "status": Counter(), "max_rate_10s": 0.0}
+                           "errors": Counter(), "status": Counter(), "max_rate_10s": 0.0,
+                           "max_bucket_level": 0.0, "bucket_refused": 0, "injected": Counter()}
     for p in portals:
         s = p.stats
         out["requests_total"] += s.requests_total
@@ -97,7 +98,10 @@ def merged_stats(portals: list[Portal]) -> dict[str, Any]:
         out["errors"].update(s.errors)
         out["status"].update(s.status)
         out["max_rate_10s"] = max(out["max_rate_10s"], s.max_rate_10s)
-    for k in ("by_method", "batched_commands", "errors", "status"):
+        out["max_bucket_level"] = max(out["max_bucket_level"], round(s.max_bucket_level, 3))
+        out["bucket_refused"] += s.bucket_refused
+        out["injected"].update(s.injected)
+    for k in ("by_method", "batched_commands", "errors", "status", "injected"):
         out[k] = dict(out[k])
     return out
 

@@ -204,6 +204,11 @@ class Stats:
         self.status: Counter[str] = Counter()
         self.window: deque[float] = deque()
         self.max_rate_10s = 0.0
+        # The highest level the leaky bucket reached, and how often it refused (QUERY_LIMIT_EXCEEDED of
+        # the real limit, apart from `injected`: the faults the knobs made up).
+        self.max_bucket_level = 0.0
+        self.bucket_refused = 0
+        self.injected: Counter[str] = Counter()
 
     def hit(self, now: float) -> None:
         self.requests_total += 1
@@ -222,6 +227,9 @@ class Stats:
             "errors": dict(self.errors),
             "status": dict(self.status),
             "max_rate_10s": self.max_rate_10s,
+            "max_bucket_level": round(self.max_bucket_level, 3),
+            "bucket_refused": self.bucket_refused,
+            "injected": dict(self.injected),
         }
 
 

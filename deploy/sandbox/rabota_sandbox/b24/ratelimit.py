@@ -22,8 +22,10 @@ def bucket_admit(portal: Portal, knobs: dict[str, Any], now: float | None = None
     portal.bucket_level = max(0.0, portal.bucket_level - elapsed * rate)
     portal.bucket_at = now
     if portal.bucket_level > burst:
+        portal.stats.bucket_refused += 1
         raise RestError("QUERY_LIMIT_EXCEEDED", "Too many requests", 503)
     portal.bucket_level += 1.0
+    portal.stats.max_bucket_level = max(portal.stats.max_bucket_level, portal.bucket_level)
 
 
 def _entries(portal: Portal, method: str, now: float) -> deque[tuple[float, float]]:

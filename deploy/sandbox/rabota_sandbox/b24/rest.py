@@ -148,10 +148,15 @@ def build_router(state: SandboxState) -> APIRouter:
             token = check_token(state, portal, auth)
             r = random.random()
             if r < float(knobs.get("error_rate_5xx", 0.0)):
+                portal.stats.injected["5xx"] += 1
                 raise RestError("INTERNAL_SERVER_ERROR", "Internal server error", 500)
             if random.random() < float(knobs.get("error_rate_503", 0.0)):
+                portal.stats.injected["503"] += 1
                 raise RestError("QUERY_LIMIT_EXCEEDED", "Too many requests", 503)
             latency = float(knobs.get("latency_ms", 0)) / 1000.0
+            if random.random() < float(knobs.get("latency_spike_rate", 0.0)):
+                portal.stats.injected["latency_spike"] += 1
+                latency += float(knobs.get("latency_spike_ms", 0)) / 1000.0
             if latency > 0:
                 await asyncio.sleep(latency)
             ctx = Ctx(state, portal, token)

@@ -1,0 +1,87 @@
+"""What the reliability tests check after a disturbed import: exactly one of everything, counts that add up,
+nothing transient dead-lettered."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import nats
+
+from tests.e2e.harness import Driver
+from tests.e2e.test_crm_entities import _assert_one_each, _connect, _deal_settings, _fast_hh, _save
+
+__all__ = ["_connect", "_deal_settings", "_fast_hh", "_save", "b24_knobs", "dead_letters", "deal_mode",
+           "exactly_one_each", "first_command", "hh_knobs", "publish_raw"]
+
+
+async def b24_knobs(driver: Driver, **knobs: Any) -> None:
+    r = await driver.http.put(f"{driver.stack.b24_url}/_sandbox/knobs", params={"portal": "demo"}, json=knobs)
+    assert r.status_code == 200, r.text
+
+
+async def hh_knobs(driver: Driver, **knobs: Any) -> None:
+    r = await driver.http.put(f"{driver.stack.hh_url}/_sandbox/knobs", json=knobs)
+    assert r.status_code == 200, r.text
+
+
+async def deal_mode(driver: Driver) -> None:
+    await _fast_hh(driver)
+    options = await _connect(driver)
+    await _save(driver, _deal_settings(options, category=1))
+
+
+async def exactly_one_each(driver: Driver) -> dict[str, int]:
+    """One deal and one activity per negotiation, one contact per applicant; returns what was found."""
+    deals = await _assert_one_each(driver, 2)
+    contacts = await driver.entities("demo", 3)
+    per_applicant = Counter(str(c["ORIGIN_ID"]) for c in contacts)
+    dupes = {k: v for k, v in per_applicant.items() if v > 1}
+    assert not dupes, f"duplicate contacts: {dupes}"
+    ids = {str(c["ID"]) for c in contacts}
+    assert all(str(d.get("CONTACT_ID") or "") in ids for d in deals), "a deal without its contact"
+    negotiations = await driver.hh_negotiations()
+    return {"negotiations": len(negotiations), "deals": len(deals), "contacts": len(contacts),
+            "duplicates": sum(v - 1 for v in per_applicant.values()) + len(deals) - len({d["ORIGIN_ID"]
+                                                                                      for d in deals}),
+            "losses": len({str(n["id"]) for n in negotiations} - {str(d["ORIGIN_ID"]) for d in deals})}
+
+
+async def dead_letters(driver: Driver) -> list[dict[str, Any]]:
+    """Every message in the DLQ stream (read without consuming: an ordered consumer)."""
+    nc = await nats.connect(driver.stack.service_env()["NATS_URL"])
+    out: list[dict[str, Any]] = []
+    try:
+        js = nc.jetstream()
+        total = int((await js.stream_info("DLQ")).state.messages)
+        if not total:
+            return out
+        sub = await js.subscribe("dlq.>", stream="DLQ", ordered_consumer=True)
+        while len(out) < total:
+            msg = await sub.next_msg(timeout=5.0)
+            out.append({**json.loads(msg.data), "dlq_subject": msg.subject})
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    return out
+
+
+async def first_command(driver: Driver) -> dict[str, Any]:
+    """A real command of the import (the stream keeps what the writer acked)."""
+    nc = await nats.connect(driver.stack.service_env()["NATS_URL"])
+    try:
+        sub = await nc.jetstream().subscribe("crm.command.*", stream="CRM_COMMAND", ordered_consumer=True)
+        msg = await sub.next_msg(timeout=30.0)
+        await sub.unsubscribe()
+        return dict(json.loads(msg.data))
+    finally:
+        await nc.close()
+
+
+async def publish_raw(driver: Driver, subject: str, data: bytes) -> None:
+    nc = await nats.connect(driver.stack.service_env()["NATS_URL"])
+    try:
+        await nc.jetstream().publish(subject, data)
+    finally:
+        await nc.close()

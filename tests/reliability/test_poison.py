@@ -1,0 +1,55 @@
+"""Poison messages: a command that can never succeed is dead-lettered with its reason (at once when it can
+never be read, after MAX_DELIVER deliveries when it fails as if transiently) and blocks nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from tests.e2e.harness import Driver
+from tests.e2e.test_crm_entities import _wait_some, _wait_writer_idle
+from tests.reliability.helpers import b24_knobs, dead_letters, deal_mode, exactly_one_each, first_command, publish_raw
+
+MAX_DELIVER = 3
+
+
+@pytest.mark.stack_env({"HH_RATE": "60", "HH_BURST": "20", "MAX_DELIVER": str(MAX_DELIVER)})
+async def test_poison_commands_are_dead_lettered_without_blocking_the_portal(driver: Driver) -> None:
+    await deal_mode(driver)
+    await b24_knobs(driver, latency_ms=100)
+    assert (await driver.api("POST", "/import")).status_code == 202
+    await _wait_some(driver, 2, 1)
+    sample = await first_command(driver)
+    # Never readable; another portal's command on this portal's subject; a portal nobody installed
+    # (its token never comes, which looks transient until the last delivery).
+    await publish_raw(driver, "crm.command.demo", b'{"portal": "demo", "negotiation_id": ')
+    await publish_raw(driver, "crm.command.demo", json.dumps({**sample, "portal": "other"}).encode())
+    ghost = {**sample, "portal": "ghost", "negotiation_id": "999000111"}
+    await publish_raw(driver, "crm.command.ghost", json.dumps(ghost).encode())
+    await b24_knobs(driver, latency_ms=0)
+    result = await driver.wait_import(limit_s=120)
+    assert result["imported"] == result["found"] and result["failed"] == 0, result
+    found = await exactly_one_each(driver)
+    assert found["duplicates"] == 0 and found["losses"] == 0, found
+    deadline = time.monotonic() + 60
+    letters: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        letters = await dead_letters(driver)
+        if len(letters) >= 3:
+            break
+        await asyncio.sleep(0.5)
+    by_subject = {str(x["subject"]): x for x in letters}
+    assert len(letters) == 3, letters
+    reasons = sorted(str(x["reason"]) for x in letters if x["subject"] == "crm.command.demo")
+    assert any(r.startswith("unreadable command") for r in reasons), letters
+    assert any("portal other" in r for r in reasons), reasons
+    assert all(x["deliveries"] == 1 for x in letters if x["subject"] == "crm.command.demo"), letters
+    ghost_letter = by_subject["crm.command.ghost"]
+    assert ghost_letter["deliveries"] == MAX_DELIVER, ghost_letter
+    assert "token" in str(ghost_letter["reason"]), ghost_letter
+    await _wait_writer_idle(driver)
+    print(f"poison: {found['deals']} deals imported beside 3 poison messages; dead letters {reasons}"
+          f" + ghost after {ghost_letter['deliveries']} deliveries")
