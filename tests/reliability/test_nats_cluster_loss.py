@@ -23,12 +23,20 @@ N = int(os.environ.get("NODE_LOSS_N", "200"))
 DOWN_S = 4.0
 
 
-async def _stream_leader(driver: Driver, stream: str) -> str:
+async def _stream_leader(driver: Driver, stream: str, limit_s: float = 30.0) -> str:
+    """The server leading the stream (asked again while the cluster is still electing one)."""
     nc = await nats.connect(nats_servers(driver.stack.nats_url))
+    deadline = time.monotonic() + limit_s
     try:
-        info = await nc.jetstream().stream_info(stream)
-        assert info.cluster is not None and info.cluster.leader, info
-        return str(info.cluster.leader)
+        while True:
+            try:
+                info = await nc.jetstream().stream_info(stream)
+                if info.cluster is not None and info.cluster.leader:
+                    return str(info.cluster.leader)
+            except (nats.errors.Error, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.5)
     finally:
         await nc.close()
 
