@@ -151,17 +151,25 @@ class Stack:
                 self.start_sandbox()
             for name in self.config.services:
                 self.start_service(name)
+            for name in self.config.services:  # consumers subscribed, the token broker answering
+                self.wait_ready(name)
         except BaseException:
             self.stop()
             raise
 
+    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
+        """Until a service's /readyz says ready (connected to NATS and Redis); no-op without its endpoint."""
+        if name == "ui" or self.config.metrics_ports.get(name):
+            wait_http(f"{self.metrics_url(name)}/readyz", timeout=timeout, proc=self.group.get(name).popen,
+                      ok_below=300)
+
     def start_replica(self, service: str, name: str, metrics_port: int = 0) -> None:
         """One more process of a service (e.g. a second crm-writer), under its own name and log; with
-        `metrics_port`, its own /healthz, /readyz and /metrics there (see metrics_url(name))."""
+        `metrics_port`, its own /healthz, /readyz and /metrics there (see metrics_url(name); wait_ready)."""
         env = self.service_env()
-        if metrics_port:
+        if metrics_port:  # a ui replica serves them, and its pages, on that port
             self.config.metrics_ports[name] = metrics_port
-            env["METRICS_PORT"] = str(metrics_port)
+            env["UI_PORT" if service == "ui" else "METRICS_PORT"] = str(metrics_port)
         self.group.start(name, [sys.executable, "-m", f"rabota_{service}"], env)
 
     def restart_service(self, name: str, hard: bool = False, down_s: float = 0.0) -> int | None:
