@@ -11,7 +11,7 @@ from pathlib import Path
 import nats
 import pytest
 from rabota_common import subjects
-from rabota_common.bus import ensure_jetstream
+from rabota_common.bus import ensure_jetstream, nats_servers
 from rabota_common.settings import Settings
 from rabota_stack.nats_cluster import NatsNode, k8s_nats_conf, write_confs
 from rabota_stack.processes import ProcessGroup, free_port, nats_server_binary, wait_port
@@ -70,3 +70,9 @@ def test_replicas_default_to_one_for_a_single_server(monkeypatch: pytest.MonkeyP
     assert Settings().NATS_STREAM_REPLICAS == 1
     monkeypatch.setenv("NATS_STREAM_REPLICAS", "3")
     assert Settings().NATS_STREAM_REPLICAS == 3
+
+
+def test_nats_url_may_list_the_cluster_nodes():
+    assert nats_servers("nats://127.0.0.1:4222") == ["nats://127.0.0.1:4222"]
+    assert nats_servers("nats://nats-0:4222, nats://nats-1:4222,nats://nats-2:4222,") == [
+        "nats://nats-0:4222", "nats://nats-1:4222", "nats://nats-2:4222"]
