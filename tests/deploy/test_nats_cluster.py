@@ -4,7 +4,6 @@ the services' layout (ensure_jetstream with NATS_STREAM_REPLICAS=3) creates R3 s
 from __future__ import annotations
 
 import asyncio
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,25 +11,17 @@ from pathlib import Path
 import nats
 import pytest
 from rabota_common import subjects
-from rabota_common.bus import ensure_jetstream
+from rabota_common.bus import ensure_jetstream, nats_servers
 from rabota_common.settings import Settings
+from rabota_stack.nats_cluster import NatsNode, k8s_nats_conf, write_confs
 from rabota_stack.processes import ProcessGroup, free_port, nats_server_binary, wait_port
-
-from tests.deploy.files import K8S, load_all
 
 NODES = 3
 
 
-def _k8s_nats_conf() -> str:
-    config_map = next(d for d in load_all(K8S / "nats.yaml") if d["kind"] == "ConfigMap")
-    conf: str = config_map["data"]["nats.conf"]
-    return conf
-
-
-
 def test_k8s_nats_config_passes_nats_server_check(tmp_path: Path):
     path = tmp_path / "nats.conf"
-    path.write_text(_k8s_nats_conf())
+    path.write_text(k8s_nats_conf())
     result = subprocess.run([nats_server_binary(), "-t", "-c", str(path)], env={"POD_NAME": "nats-0"},
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -39,23 +30,13 @@ def test_k8s_nats_config_passes_nats_server_check(tmp_path: Path):
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[str]:
     """The k8s config with pod DNS names turned into local ports, one server per StatefulSet pod."""
-    client = [free_port() for _ in range(NODES)]
-    route = [free_port() for _ in range(NODES)]
+    nodes = [NatsNode(f"nats-{i}", free_port(), free_port(), free_port()) for i in range(NODES)]
     group = ProcessGroup(tmp_path / "logs")
-    for i in range(NODES):
-        conf = _k8s_nats_conf()
-        conf = conf.replace("listen: 0.0.0.0:4222", f"listen: 127.0.0.1:{client[i]}")
-        conf = conf.replace("http: 0.0.0.0:8222", f"http: 127.0.0.1:{free_port()}")
-        conf = conf.replace("listen: 0.0.0.0:6222", f"listen: 127.0.0.1:{route[i]}")
-        conf = conf.replace("/var/run/nats/nats.pid", str(tmp_path / f"nats-{i}.pid"))
-        conf = conf.replace("store_dir: /data", f"store_dir: {tmp_path / f'data-{i}'}")
-        conf = re.sub(r"nats://nats-(\d)\.nats:6222", lambda m: f"nats://127.0.0.1:{route[int(m[1])]}", conf)
-        path = tmp_path / f"nats-{i}.conf"
-        path.write_text(conf)
-        group.start(f"nats-{i}", [nats_server_binary(), "-c", str(path)], {"POD_NAME": f"nats-{i}"})
-    for port in client:
-        wait_port(port)
-    yield f"nats://127.0.0.1:{client[0]}"
+    for node, conf in zip(nodes, write_confs(nodes, tmp_path), strict=True):
+        group.start(node.name, [nats_server_binary(), "-c", str(conf)], {"POD_NAME": node.name})
+    for node in nodes:
+        wait_port(node.client_port)
+    yield nodes[0].url
     group.stop_all()
 
 
@@ -89,3 +70,9 @@ def test_replicas_default_to_one_for_a_single_server(monkeypatch: pytest.MonkeyP
     assert Settings().NATS_STREAM_REPLICAS == 1
     monkeypatch.setenv("NATS_STREAM_REPLICAS", "3")
     assert Settings().NATS_STREAM_REPLICAS == 3
+
+
+def test_nats_url_may_list_the_cluster_nodes():
+    assert nats_servers("nats://127.0.0.1:4222") == ["nats://127.0.0.1:4222"]
+    assert nats_servers("nats://nats-0:4222, nats://nats-1:4222,nats://nats-2:4222,") == [
+        "nats://nats-0:4222", "nats://nats-1:4222", "nats://nats-2:4222"]

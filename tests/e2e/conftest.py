@@ -14,7 +14,9 @@ from tests.e2e.harness import Driver
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
     marker = request.node.get_closest_marker("stack_env")
     extra = dict(marker.args[0]) if marker else {}
-    s = Stack(StackConfig.ephemeral(tmp_path / "stack", extra_env=extra))
+    cluster = request.node.get_closest_marker("nats_cluster")
+    nodes = int(cluster.args[0]) if cluster else 0
+    s = Stack(StackConfig.ephemeral(tmp_path / "stack", extra_env=extra, nats_cluster=nodes))
     s.start()
     yield s
     s.stop()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from rabota_common.bus import nats_servers
 
 from tests.e2e.harness import Driver
 
@@ -196,7 +197,7 @@ async def test_mandatory_field_failure_is_listed_notified_and_retried(driver: Dr
 async def _dlq_count(driver: Driver) -> int:
     import nats
 
-    nc = await nats.connect(driver.stack.service_env()["NATS_URL"])
+    nc = await nats.connect(nats_servers(driver.stack.nats_url))
     try:
         info = await nc.jetstream().stream_info("DLQ")
         return int(info.state.messages)
@@ -217,7 +218,7 @@ async def _replay_commands(driver: Driver) -> int:
     """Publish every command of the CRM_COMMAND stream again, as a replay after a lost ledger would."""
     import nats
 
-    nc = await nats.connect(driver.stack.service_env()["NATS_URL"])
+    nc = await nats.connect(nats_servers(driver.stack.nats_url))
     count = 0
     try:
         js = nc.jetstream()
@@ -243,7 +244,7 @@ async def _replay_commands(driver: Driver) -> int:
 async def _wait_writer_idle(driver: Driver, limit_s: float = 90.0) -> None:
     import nats
 
-    nc = await nats.connect(driver.stack.service_env()["NATS_URL"])
+    nc = await nats.connect(nats_servers(driver.stack.nats_url))
     try:
         js = nc.jetstream()
         deadline = time.monotonic() + limit_s

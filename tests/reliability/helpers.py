@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 import nats
+from rabota_common.bus import nats_servers
 
 from tests.e2e.harness import Driver
 from tests.e2e.test_crm_entities import _assert_one_each, _connect, _deal_settings, _fast_hh, _save
@@ -50,7 +51,7 @@ async def exactly_one_each(driver: Driver) -> dict[str, int]:
 
 async def dead_letters(driver: Driver) -> list[dict[str, Any]]:
     """Every message in the DLQ stream (read without consuming: an ordered consumer)."""
-    nc = await nats.connect(driver.stack.service_env()["NATS_URL"])
+    nc = await nats.connect(nats_servers(driver.stack.nats_url))
     out: list[dict[str, Any]] = []
     try:
         js = nc.jetstream()
@@ -69,7 +70,7 @@ async def dead_letters(driver: Driver) -> list[dict[str, Any]]:
 
 async def first_command(driver: Driver) -> dict[str, Any]:
     """A real command of the import (the stream keeps what the writer acked)."""
-    nc = await nats.connect(driver.stack.service_env()["NATS_URL"])
+    nc = await nats.connect(nats_servers(driver.stack.nats_url))
     try:
         sub = await nc.jetstream().subscribe("crm.command.*", stream="CRM_COMMAND", ordered_consumer=True)
         msg = await sub.next_msg(timeout=30.0)
@@ -80,7 +81,7 @@ async def first_command(driver: Driver) -> dict[str, Any]:
 
 
 async def publish_raw(driver: Driver, subject: str, data: bytes) -> None:
-    nc = await nats.connect(driver.stack.service_env()["NATS_URL"])
+    nc = await nats.connect(nats_servers(driver.stack.nats_url))
     try:
         await nc.jetstream().publish(subject, data)
     finally:

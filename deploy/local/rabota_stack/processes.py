@@ -37,13 +37,15 @@ def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | 
     raise TimeoutError(f"port {port} did not open in {timeout}s")
 
 
-def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None,
+              ok_below: int = 500) -> None:
+    """Until `url` answers with a status below `ok_below` (any non-5xx by default)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode}")
         try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
+            if httpx.get(url, timeout=1.0).status_code < ok_below:
                 return
         except httpx.HTTPError:
             pass

@@ -6,7 +6,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from rabota_stack.nats_cluster import NatsNode, write_confs
 from rabota_stack.processes import (
     METRICS_SERVICES,
     SERVICES,
@@ -32,23 +34,33 @@ class StackConfig:
     redis_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     services: tuple[str, ...] = SERVICES
+    # 3: a JetStream cluster of three nats-server processes (nats-0..2, the k8s config) with R3 streams
+    # instead of the single server; 0: the single server.
+    nats_cluster: int = 0
+    nats_nodes: list[NatsNode] = field(default_factory=list)
     # METRICS_PORT of each non-ui service (/healthz, /readyz, /metrics); the ui serves them on ui_port.
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(zip(
         METRICS_SERVICES, range(9101, 9101 + len(METRICS_SERVICES)), strict=True)))
 
     @classmethod
-    def ephemeral(cls, data_dir: Path, **kw: object) -> StackConfig:
+    def ephemeral(cls, data_dir: Path, nats_cluster: int = 0, **kw: Any) -> StackConfig:
         """Free ports everywhere: for tests, so that stacks never share state."""
         ports = {name: free_port() for name in ("nats_port", "redis_port", "ui_port", "hh_port", "b24_port")}
         metrics = {name: free_port() for name in METRICS_SERVICES}
-        return cls(data_dir=data_dir, **ports, metrics_ports=metrics, **kw)  # type: ignore[arg-type]
+        nodes = [NatsNode(f"nats-{i}", free_port(), free_port(), free_port()) for i in range(nats_cluster)]
+        return cls(data_dir=data_dir, metrics_ports=metrics, nats_cluster=nats_cluster, nats_nodes=nodes,
+                   **ports, **kw)  # type: ignore[arg-type]
 
 
 class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.group = ProcessGroup(config.data_dir / "logs")
-        self.nats_url = config.nats_url or f"nats://127.0.0.1:{config.nats_port}"
+        if config.nats_cluster and len(config.nats_nodes) != config.nats_cluster:
+            raise ValueError("nats_cluster needs one NatsNode per server (StackConfig.ephemeral assigns them)")
+        # Several servers: a comma-separated list, which rabota_common.bus.nats_servers splits.
+        self.nats_url = config.nats_url or (",".join(n.url for n in config.nats_nodes) if config.nats_cluster
+                                            else f"nats://127.0.0.1:{config.nats_port}")
         self.redis_url = config.redis_url or f"redis://127.0.0.1:{config.redis_port}/0"
         self.public_url = f"http://127.0.0.1:{config.ui_port}"
         self.hh_url = f"http://127.0.0.1:{config.hh_port}"
@@ -63,6 +75,7 @@ class Stack:
     def service_env(self, name: str | None = None) -> dict[str, str]:
         env = {
             "NATS_URL": self.nats_url,
+            "NATS_STREAM_REPLICAS": str(self.config.nats_cluster or 1),
             "REDIS_URL": self.redis_url,
             "PUBLIC_URL": os.environ.get("PUBLIC_URL", self.public_url) if not self.config.sandbox else self.public_url,
             "UI_PORT": str(self.config.ui_port),
@@ -95,7 +108,9 @@ class Stack:
     # -- lifecycle ---------------------------------------------------------------------------
     def start_infra(self) -> None:
         data = self.config.data_dir
-        if self.config.nats_url is None:
+        if self.config.nats_url is None and self.config.nats_cluster:
+            self.start_nats_cluster()
+        elif self.config.nats_url is None:
             (data / "nats").mkdir(parents=True, exist_ok=True)
             proc = self.group.start("nats", [nats_server_binary(), "-js", "-sd", str(data / "nats"),
                                              "-a", "127.0.0.1", "-p", str(self.config.nats_port)])
@@ -106,6 +121,18 @@ class Stack:
                                               "--bind", "127.0.0.1", "--dir", str(data / "redis"),
                                               "--appendonly", "yes", "--save", "", "--daemonize", "no"])
             wait_port(self.config.redis_port, proc=proc)
+
+    def start_nats_cluster(self) -> None:
+        """All nodes at once (JetStream needs a quorum), then wait until each has a current JetStream."""
+        nodes = self.config.nats_nodes
+        confs = write_confs(nodes, self.config.data_dir / "nats")
+        procs = [self.group.start(node.name, [nats_server_binary(), "-c", str(conf)], {"POD_NAME": node.name})
+                 for node, conf in zip(nodes, confs, strict=True)]
+        for node, proc in zip(nodes, procs, strict=True):
+            wait_http(node.health_url, timeout=60.0, proc=proc, ok_below=300)
+
+    def nats_node(self, name: str) -> NatsNode | None:
+        return next((n for n in self.config.nats_nodes if n.name == name), None)
 
     def start_sandbox(self) -> None:
         proc = self.group.start("sandbox", [sys.executable, "-m", "rabota_sandbox"], self.sandbox_env())
@@ -124,18 +151,31 @@ class Stack:
                 self.start_sandbox()
             for name in self.config.services:
                 self.start_service(name)
+            for name in self.config.services:  # consumers subscribed, the token broker answering
+                self.wait_ready(name)
         except BaseException:
             self.stop()
             raise
 
-    def start_replica(self, service: str, name: str) -> None:
-        """One more process of a service (e.g. a second crm-writer), under its own name and log."""
-        self.group.start(name, [sys.executable, "-m", f"rabota_{service}"], self.service_env())
+    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
+        """Until a service's /readyz says ready (connected to NATS and Redis); no-op without its endpoint."""
+        if name == "ui" or self.config.metrics_ports.get(name):
+            wait_http(f"{self.metrics_url(name)}/readyz", timeout=timeout, proc=self.group.get(name).popen,
+                      ok_below=300)
+
+    def start_replica(self, service: str, name: str, metrics_port: int = 0) -> None:
+        """One more process of a service (e.g. a second crm-writer), under its own name and log; with
+        `metrics_port`, its own /healthz, /readyz and /metrics there (see metrics_url(name); wait_ready)."""
+        env = self.service_env()
+        if metrics_port:  # a ui replica serves them, and its pages, on that port
+            self.config.metrics_ports[name] = metrics_port
+            env["UI_PORT" if service == "ui" else "METRICS_PORT"] = str(metrics_port)
+        self.group.start(name, [sys.executable, "-m", f"rabota_{service}"], env)
 
     def restart_service(self, name: str, hard: bool = False, down_s: float = 0.0) -> int | None:
         """Stop a process (SIGKILL when hard, else SIGTERM) and start it again with the same command:
-        a service, a replica, the sandbox, or Redis/NATS (their data directories survive). Returns the exit
-        code of the stopped process."""
+        a service, a replica, the sandbox, Redis/NATS or one node of a NATS cluster (nats-0..2; their data
+        directories survive). Returns the exit code of the stopped process."""
         import signal
         import time
 
@@ -144,9 +184,13 @@ class Stack:
         code = self.group.stop_one(proc, sig=signal.SIGKILL if hard else signal.SIGTERM)
         self.group.procs.remove(proc)
         time.sleep(down_s)
-        env = {"nats": None, "redis": None, "sandbox": self.sandbox_env()}.get(name, self.service_env())
+        node = self.nats_node(name)
+        env = {"nats": None, "redis": None, "sandbox": self.sandbox_env()}.get(
+            name, {"POD_NAME": name} if node else self.service_env())
         popen = self.group.start(name, argv, env)
-        if name == "redis":
+        if node is not None:
+            wait_port(node.client_port, proc=popen)
+        elif name == "redis":
             wait_port(self.config.redis_port, proc=popen)
         elif name == "nats":
             wait_port(self.config.nats_port, proc=popen)

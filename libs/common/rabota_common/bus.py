@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -10,8 +11,9 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.errors import NoRespondersError
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
@@ -24,13 +26,20 @@ from rabota_common.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def nats_servers(nats_url: str) -> list[str]:
+    """NATS_URL names one server or, comma-separated, several nodes of a cluster: the client tries them all
+    and reconnects to another when its node goes away."""
+    return [url.strip() for url in nats_url.split(",") if url.strip()]
+
+
 def make_broker(settings: Settings, tracer_provider: TracerProvider) -> NatsBroker:
     return NatsBroker(
-        settings.NATS_URL,
+        nats_servers(settings.NATS_URL),
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider),
                      NatsPrometheusMiddleware(registry=REGISTRY)],
         graceful_timeout=30.0,
         max_reconnect_attempts=-1,
+        reconnect_time_wait=1,  # a cluster node that went away: the next one is tried within a second
         logger=logging.getLogger("faststream"),
     )
 
@@ -57,7 +66,7 @@ def durable_subscriber(broker: NatsBroker, settings: Settings, subject_filter: s
 
 async def ensure_jetstream(nats_url: str, replicas: int = 1) -> None:
     """Create the streams and the `resumes` object store; safe to run from every replica at start."""
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(nats_servers(nats_url), connect_timeout=5, max_reconnect_attempts=3)
     try:
         js = nc.jetstream()
         for spec in subjects.STREAMS:
@@ -96,10 +105,31 @@ def stream_of(subject_name: str) -> str:
     return {"app": "APP", "dlq": "DLQ"}[head]
 
 
+# While a cluster node is lost the stream may have no leader for a few seconds (no responders, or no PubAck
+# in time) and the client may be reconnecting: such a publish is tried again, not given up.
+PUBLISH_RETRY_S = 30.0
+_TRANSIENT = (NoRespondersError, nats.errors.TimeoutError, TimeoutError, ServiceUnavailableError,
+              nats.errors.ConnectionReconnectingError, nats.errors.ConnectionClosedError)
+
+
 async def publish(broker: NatsBroker, subject_name: str, message: BaseModel, msg_id: str | None = None) -> None:
-    """Publish to JetStream and wait for the PubAck, so the message is durable when this returns."""
+    """Publish to JetStream and wait for the PubAck, so the message is durable when this returns. A retry
+    after a lost PubAck can store the message twice unless it has a msg_id (JetStream dedupes on it); the
+    consumers are idempotent either way."""
     headers = {"Nats-Msg-Id": msg_id} if msg_id else None
-    await broker.publish(message, subject_name, headers=headers, stream=stream_of(subject_name), timeout=10.0)
+    deadline = asyncio.get_running_loop().time() + PUBLISH_RETRY_S
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await broker.publish(message, subject_name, headers=headers, stream=stream_of(subject_name),
+                                 timeout=5.0)
+            return
+        except _TRANSIENT as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("publish to %s failed (%s), retrying", subject_name, type(exc).__name__)
+            await asyncio.sleep(min(2.0, 0.25 * attempt))
 
 
 MODELS: dict[str, type[BaseModel]] = {"hh.webhook.": HhWebhookEvent, "hh.negotiation.": NegotiationFound,

@@ -14,7 +14,9 @@ from typing import Any
 
 from faststream import FastStream
 from nats.aio.msg import Msg
+from nats.errors import ConnectionReconnectingError
 from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import ServiceUnavailableError
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from rabota_common.bus import dead_letter, retry_delay
@@ -147,6 +149,11 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
             try:
                 msgs = await sub.fetch(batch=BATCH, timeout=FETCH_WAIT_S)
             except TimeoutError:  # asyncio.TimeoutError and nats' subclass alike
+                continue
+            except (ServiceUnavailableError, ConnectionReconnectingError) as exc:
+                # A cluster node went away: the consumer's leader is being elected or the client reconnects.
+                rt.log.warning("fetch failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(1.0)
                 continue
             except Exception:
                 rt.log.exception("fetch failed; retrying")
