@@ -348,6 +348,27 @@ async def test_error_injection_knobs(sb):
     assert r.status_code == 400
 
 
+async def test_failing_method_knob(sb):
+    """A named method fails with the documented error (§5.1: HTTP 400 ACCESS_DENIED), alone and inside
+    `batch` (in result_error, the other commands still run); other methods are untouched."""
+    t = await token(sb)
+    r = await sb.put("/_sandbox/knobs", params={"portal": "demo"},
+                     json={"failing_methods": {"crm.lead.add": "NO_SUCH_CODE"}})
+    assert r.status_code == 400
+    r = await sb.put("/_sandbox/knobs", params={"portal": "demo"},
+                     json={"failing_methods": {"crm.lead.add": "ACCESS_DENIED"}})
+    assert r.status_code == 200, r.text
+    r = await call(sb, "crm.lead.add", {"fields": {"TITLE": "x"}}, t)
+    assert r.status_code == 400 and r.json() == {"error": "ACCESS_DENIED", "error_description": "Access denied"}
+    body = await ok(sb, "batch", {"cmd": {"a": "crm.lead.add?fields[TITLE]=x", "b": "profile"}}, t)
+    assert body["result"]["result_error"] == {"a": {"error": "ACCESS_DENIED", "error_description": "Access denied"}}
+    assert "b" in body["result"]["result"] and "a" not in body["result"]["result"]
+    stats = (await sb.get("/_sandbox/stats", params={"portal": "demo"})).json()
+    assert stats["injected"]["failing:crm.lead.add"] == 2
+    await sb.put("/_sandbox/knobs", params={"portal": "demo"}, json={"failing_methods": {}})
+    assert (await call(sb, "crm.lead.add", {"fields": {"TITLE": "x"}}, t)).status_code == 200
+
+
 # ============================================================================== batch
 async def test_batch_refs_and_shape(sb):
     """§7.1: sequential commands, $result[...] references, result_error, empty maps as []."""

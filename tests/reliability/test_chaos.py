@@ -2,8 +2,8 @@
 both sandboxes inject 5xx, 503 (QUERY_LIMIT_EXCEEDED on Bitrix24), latency spikes and token expiries.
 
 End state: exactly one deal and one activity per response and one contact per applicant, an import summary
-that adds up, nothing in the DLQ. CHAOS_N sets the size: 150 locally, 300 when CI=true; the issue's 2 000
-is CHAOS_N=2000, a run of many minutes for a nightly job."""
+that adds up, nothing in the DLQ. CHAOS_N sets the size: 150 locally, the issue's 2 000 when CI=true
+(about 5 minutes on the 2-core machine: 98 kills, ~500 HeadHunter faults, 32 token expiries)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.e2e.harness import Driver
 from tests.e2e.test_crm_entities import _wait_writer_idle
 from tests.reliability.helpers import b24_knobs, dead_letters, deal_mode, exactly_one_each, hh_knobs
 
-N = int(os.environ.get("CHAOS_N") or (300 if os.environ.get("CI") == "true" else 150))
+N = int(os.environ.get("CHAOS_N") or (2000 if os.environ.get("CI") == "true" else 150))
 KILL_EVERY_S = float(os.environ.get("CHAOS_KILL_EVERY_S", "3"))
 VICTIMS = ("poller", "mapper", "crm_writer", "auth")
 B24_FAULTS = {"error_rate_5xx": 0.05, "error_rate_503": 0.05, "latency_spike_rate": 0.05, "latency_spike_ms": 2000}
@@ -82,18 +82,19 @@ async def test_chaos_import_ends_with_exactly_one_of_everything(driver: Driver) 
     took = time.monotonic() - started
     await b24_knobs(driver, **CALM, latency_spike_rate=0.0)
     await hh_knobs(driver, **CALM, latency_ms=0)
-    assert body.get("state") == "done", f"import did not finish under chaos: {body}"
-    await _wait_writer_idle(driver, limit_s=120)
-    found = await exactly_one_each(driver)
     b24 = (await driver.http.get(f"{driver.stack.b24_url}/_sandbox/stats", params={"portal": "demo"})).json()
     hh = (await driver.http.get(f"{driver.stack.hh_url}/_sandbox/stats")).json()
     letters = await dead_letters(driver)
     faults = {"b24": b24["injected"], "hh_5xx": hh["status"].get("500", 0), "hh_503": hh["status"].get("503", 0),
               "token_expiries": chaos.expiries, "hh_latency_periods": chaos.hh_spikes}
     kills = {v: chaos.kills.count(v) for v in VICTIMS}
-    print(f"chaos: {N} responses in {took:.0f}s, kills {len(chaos.kills)} {kills}"
-          f", faults {faults}, found {found}, summary {({k: body[k] for k in ('found', 'imported', 'failed')})}"
-          f", dead letters {len(letters)}")
+    print(f"chaos: {N} responses in {took:.0f}s, kills {len(chaos.kills)} {kills}, faults {faults}"
+          f", summary {({k: body.get(k) for k in ('state', 'found', 'imported', 'failed', 'listing_done')})}"
+          f", dead letters {len(letters)} {[(x['subject'], x['reason']) for x in letters[:3]]}")
+    assert body.get("state") == "done", f"import did not finish under chaos: {body}"
+    await _wait_writer_idle(driver, limit_s=120)
+    found = await exactly_one_each(driver)
+    print(f"chaos: found {found}")
     assert found["duplicates"] == 0 and found["losses"] == 0, found
     assert found["deals"] == N
     assert body["found"] == N and body["imported"] + body["failed"] == N and body["failed"] == 0, body

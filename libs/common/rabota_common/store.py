@@ -207,8 +207,11 @@ class Store:
         return {text(v) for v in await self.redis.smembers(self.key(portal, "import", "walked"))}
 
     async def mark_walked(self, portal: str, import_id: str, vacancy_id: str) -> None:
+        """A vacancy listed completely is progress: the listing's failure count starts again, so that a long
+        walk is given up only after failures in a row, not after a few spread over many minutes."""
         if await self._is_current_import(portal, import_id):
             await self.redis.sadd(self.key(portal, "import", "walked"), vacancy_id)
+            await self.redis.hdel(self.key(portal, "import"), "listing_failures")
 
     async def finish_listing(self, portal: str, import_id: str) -> None:
         if await self._is_current_import(portal, import_id):

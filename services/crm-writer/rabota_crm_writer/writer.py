@@ -77,13 +77,18 @@ PERMANENT_CODES = ("ACCESS_DENIED", "NOT_FOUND", "CRM_FIELD_ERROR_VALUE_NOT_VALI
                    "WRONG_FIELD_VALUE", "ERROR_WRONG_CONTEXT", "CREATE_DYNAMIC_ITEM_RESTRICTED",
                    "INVALID_CREDENTIALS", "insufficient_scope", "")
 
+# What a recruiter reads for the codes whose portal text is English whatever the portal's language.
+RUSSIAN_CAUSES = {"ACCESS_DENIED": "у пользователя приложения нет прав на это действие в CRM",
+                  "insufficient_scope": "приложению не выдан нужный доступ (scope)"}
+
 
 def command_error(error: dict[str, Any], what: str = "") -> BaseException:
     code = str(error.get("error", ""))
     text = str(error.get("error_description", "")) or code
     if code in PERMANENT_CODES:
         prefix = f"Битрикс24 отклонил запись ({what.lower()})" if what else "Битрикс24 отклонил запись"
-        return PermanentError(f"{prefix}: {text}", code=code or "rejected")
+        cause = f"{RUSSIAN_CAUSES[code]} ({code}: {text})" if code in RUSSIAN_CAUSES else text
+        return PermanentError(f"{prefix}: {cause}", code=code or "rejected")
     return TransientError(f"Bitrix24 command error {code}: {text}")
 
 

@@ -18,6 +18,16 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "operation_time_limit_s": 480.0,
     "operation_cost_s": 0.01,
     "mandatory_fields": {},
+    # Test-only: {method: error code} makes that REST method fail (alone or inside `batch`) with the error
+    # the real portal answers; the codes are those of DOCUMENTED_ERRORS.
+    "failing_methods": {},
+}
+
+# Errors a method can be made to fail with, as the real API answers them: code -> (HTTP status, description).
+DOCUMENTED_ERRORS: dict[str, tuple[int, str]] = {
+    "ACCESS_DENIED": (400, "Access denied"),  # crm.activity.configurable.add, crm.*.add without permission
+    "WRONG_FIELD_VALUE": (400, "field layout wrong value"),
+    "INTERNAL_SERVER_ERROR": (500, "Internal server error"),
 }
 
 

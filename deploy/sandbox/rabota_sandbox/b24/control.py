@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from .config import DEFAULT_KNOBS
+from .config import DEFAULT_KNOBS, DOCUMENTED_ERRORS
 from .crm_store import update_entity
 from .events import auth_block, deliver, fire_bound, payload
 from .methods_timeline import activity_row
@@ -381,6 +381,11 @@ def build_router(state: SandboxState) -> APIRouter:
         if "mandatory_fields" in body:
             body["mandatory_fields"] = {str(k): [str(x) for x in as_list(v)]
                                         for k, v in body["mandatory_fields"].items()}
+        failing = body.get("failing_methods", {})
+        if not isinstance(failing, dict) or any(str(v) not in DOCUMENTED_ERRORS for v in failing.values()):
+            return _err(400, f"failing_methods must be an object {{method: one of {sorted(DOCUMENTED_ERRORS)}}}")
+        if "failing_methods" in body:
+            body["failing_methods"] = {str(k).lower(): str(v) for k, v in failing.items()}
         if portal:
             p = portal_or_404(portal)
             if isinstance(p, JSONResponse):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from . import batch, methods_crm, methods_misc, methods_timeline  # noqa: F401  (register the methods)
+from .config import DOCUMENTED_ERRORS
 from .events import fire_bound
 from .params import normalize, parse_json_body, parse_query, php_parse
 from .portal import AccessToken, Portal, RestError, SandboxState
@@ -87,6 +88,11 @@ def normalize_method(name: str) -> str:
 def run_method(ctx: Ctx, name: str, params: dict[str, Any], knobs: dict[str, Any]) -> tuple[MethodResult, dict]:
     """Run one registered method under the operating-time budget."""
     optime_check(ctx.portal, name, knobs)
+    failing = (knobs.get("failing_methods") or {}).get(name)
+    if failing:
+        ctx.portal.stats.injected[f"failing:{name}"] += 1
+        status, description = DOCUMENTED_ERRORS[failing]
+        raise RestError(failing, description, status)
     start = time.time()
     try:
         out = METHODS[name](ctx, params)
