@@ -15,6 +15,12 @@ from .data import Store, generate
 from .ratelimit import SlidingWindowLimiter
 
 
+def seed_clock() -> float:
+    """The "now" seeded dates count back from: the start of the current hour, so two sandboxes seeded
+    with the same seed a moment apart hold the same data (dates, not just ids)."""
+    return float(int(time.time()) // 3600 * 3600)
+
+
 @dataclass(slots=True)
 class Token:
     access: str
@@ -76,7 +82,7 @@ class SandboxState:
         knobs.update(config.knobs)
         return cls(
             config=config,
-            store=generate(config.negotiations, config.seed, time.time()),
+            store=generate(config.negotiations, config.seed, seed_clock()),
             knobs=knobs,
             rng=random.Random(config.seed),
         )
@@ -89,7 +95,7 @@ class SandboxState:
             self.config.negotiations = negotiations
         if seed is not None:
             self.config.seed = seed
-        self.store = generate(self.config.negotiations, self.config.seed, time.time())
+        self.store = generate(self.config.negotiations, self.config.seed, seed_clock())
         self.tokens.clear()
         self.refresh_index.clear()
         self.codes.clear()
