@@ -11,7 +11,7 @@ import nats
 from rabota_common.bus import nats_servers
 
 from tests.e2e.harness import Driver
-from tests.e2e.test_crm_entities import _assert_one_each, _connect, _deal_settings, _fast_hh, _save
+from tests.e2e.test_crm_entities import _assert_one_each, _connect, _deal_settings, _fast_hh, _save, _wait_writer_idle
 
 __all__ = ["_connect", "_deal_settings", "_fast_hh", "_save", "b24_knobs", "dead_letters", "deal_mode",
            "exactly_one_each", "first_command", "hh_knobs", "publish_raw"]
@@ -86,3 +86,15 @@ async def publish_raw(driver: Driver, subject: str, data: bytes) -> None:
         await nc.jetstream().publish(subject, data)
     finally:
         await nc.close()
+
+
+async def finish_import_exactly(driver: Driver, n: int, limit_s: float) -> tuple[dict[str, Any], dict[str, int]]:
+    """Undo the slow portal, let the import and the writer finish, and require every one of the `n`
+    responses imported once: no failure, no duplicate, no loss."""
+    await b24_knobs(driver, latency_ms=0)
+    result = await driver.wait_import(limit_s=limit_s)
+    await _wait_writer_idle(driver)
+    found = await exactly_one_each(driver)
+    assert result["imported"] == result["found"] == n and result["failed"] == 0, (result, found)
+    assert found["duplicates"] == 0 and found["losses"] == 0, found
+    return result, found

@@ -10,8 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.e2e.harness import Driver
-from tests.e2e.test_crm_entities import LOSE_LEDGER, _wait_some, _wait_writer_idle
-from tests.reliability.helpers import b24_knobs, deal_mode, exactly_one_each
+from tests.e2e.test_crm_entities import LOSE_LEDGER, _wait_some
+from tests.reliability.helpers import b24_knobs, deal_mode, finish_import_exactly
 
 N = 150
 
@@ -29,10 +29,5 @@ async def test_redis_killed_then_wiped_mid_import(driver: Driver) -> None:
     r = aioredis.Redis.from_url(driver.stack.redis_url)
     wiped = await r.eval(LOSE_LEDGER, 0)  # type: ignore[misc]
     await r.aclose()
-    await b24_knobs(driver, latency_ms=0)
-    result = await driver.wait_import(limit_s=240)
-    await _wait_writer_idle(driver)
-    found = await exactly_one_each(driver)
+    result, found = await finish_import_exactly(driver, N, limit_s=240)
     print(f"redis: {found}, ledger keys wiped {wiped}, import {time.monotonic() - started:.1f}s, {result}")
-    assert result["imported"] == result["found"] == N and result["failed"] == 0, result
-    assert found["duplicates"] == 0 and found["losses"] == 0, found
