@@ -117,13 +117,19 @@ async def publish(broker: NatsBroker, subject_name: str, message: BaseModel, msg
     after a lost PubAck can store the message twice unless it has a msg_id (JetStream dedupes on it); the
     consumers are idempotent either way."""
     headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+    await _publish_retrying(broker, subject_name, message, headers, 5.0)
+
+
+async def _publish_retrying(broker: NatsBroker, subject_name: str, body: BaseModel | dict[str, Any],
+                            headers: dict[str, str] | None, ack_wait_s: float) -> None:
+    """Retry through a stream leader election or a reconnect (PUBLISH_RETRY_S), then give up loudly."""
     deadline = asyncio.get_running_loop().time() + PUBLISH_RETRY_S
     attempt = 0
     while True:
         attempt += 1
         try:
-            await broker.publish(message, subject_name, headers=headers, stream=stream_of(subject_name),
-                                 timeout=5.0)
+            await broker.publish(body, subject_name, headers=headers, stream=stream_of(subject_name),
+                                 timeout=ack_wait_s)
             return
         except _TRANSIENT as exc:
             if asyncio.get_running_loop().time() > deadline:
@@ -141,7 +147,7 @@ async def republish(broker: NatsBroker, subject_name: str, data: dict[str, Any])
     subject has one. No Nats-Msg-Id: its first copy's id may still be in the dedupe window."""
     model = next((m for prefix, m in MODELS.items() if subject_name.startswith(prefix)), None)
     body: BaseModel | dict[str, Any] = model.model_validate(data) if model is not None else data
-    await broker.publish(body, subject_name, stream=stream_of(subject_name), timeout=10.0)
+    await _publish_retrying(broker, subject_name, body, None, 10.0)
 
 
 async def dead_letter(broker: NatsBroker, stage: str, subject_name: str, delivered: int, reason: str,
