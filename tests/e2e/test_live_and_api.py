@@ -127,3 +127,18 @@ async def test_uninstall_with_clean_wipes_only_that_portal(driver: Driver) -> No
     assert r.status_code == 401 and r.json()["error"] == "portal_unknown"
     await driver.open_app("simple")
     assert (await driver.api("GET", "/status")).status_code == 200
+
+
+async def test_uninstall_without_clean_ends_sessions_until_reinstall(driver: Driver) -> None:
+    await driver.install("demo")
+    await driver.open_app("demo")
+    assert (await driver.api("GET", "/status")).status_code == 200
+    r = await driver.http.post(f"{driver.stack.b24_url}/_sandbox/portals/demo/uninstall", json={"clean": 0})
+    assert r.status_code == 200
+    await asyncio.sleep(0.5)
+    # The data stays for a reinstall, but an already issued session authenticates nothing any more.
+    r = await driver.api("GET", "/status")
+    assert r.status_code == 401 and r.json()["error"] == "portal_unknown"
+    await driver.install("demo")
+    await driver.open_app("demo")
+    assert (await driver.api("GET", "/status")).status_code == 200

@@ -25,6 +25,10 @@ def text(value: Any) -> str:
 SECRET_FIELDS = frozenset({"access_token", "refresh_token", "application_token"})
 
 
+# status_reason of a portal whose app was removed without CLEAN: its data stays for a reinstall, its sessions end.
+UNINSTALLED_REASON = "Приложение удалено с портала"
+
+
 class PortalRecord(BaseModel):
     member_id: str
     domain: str

@@ -14,7 +14,7 @@ from rabota_common.b24_client import B24Error
 from rabota_common.bus import publish
 from rabota_common.models import AppEvent
 from rabota_common.runtime import Runtime
-from rabota_common.store import PortalRecord
+from rabota_common.store import UNINSTALLED_REASON, PortalRecord
 
 from rabota_ui.deps import RuntimeDep, new_session
 from rabota_ui.errors import ApiError
@@ -74,6 +74,10 @@ async def install(request: Request, rt: RuntimeDep) -> Response:
     frame = await read_frame(request)
     user = await current_user(rt, frame)
     existing = await rt.store.get_portal(frame.member_id)
+    if existing and existing.status_reason == UNINSTALLED_REASON:
+        # Reinstalled after a removal that kept the data: the portal issues a new application_token, which the
+        # coming ONAPPINSTALL brings and proves; the old one must not be kept.
+        existing = existing.model_copy(update={"application_token": ""})
     record = PortalRecord(
         member_id=frame.member_id,
         domain=frame.domain,
@@ -142,7 +146,7 @@ async def events(request: Request, rt: RuntimeDep) -> Response:
         if str(data.get("CLEAN", "0")) == "1":
             await rt.store.wipe_portal(member_id)
         else:
-            await rt.store.update_portal(member_id, status="inactive", status_reason="Приложение удалено с портала")
+            await rt.store.update_portal(member_id, status="inactive", status_reason=UNINSTALLED_REASON)
         return JSONResponse({"ok": True})
     if event == "ONAPPINSTALL":
         return JSONResponse({"ok": True})

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 from rabota_common.crypto import TokenError
 from rabota_common.runtime import Runtime
+from rabota_common.store import UNINSTALLED_REASON
 
 from rabota_ui.errors import ApiError
 
@@ -38,8 +39,8 @@ async def get_session(request: Request) -> Session:
     if body.get("kind") != "session":
         raise ApiError(401, "bad_session", "Сессия недействительна.")
     portal = await rt.store.get_portal(str(body["p"]))
-    if portal is None:
-        # A session of a portal unknown here (never installed, or wiped on uninstall) authenticates nothing.
+    if portal is None or (portal.status == "inactive" and portal.status_reason == UNINSTALLED_REASON):
+        # A session of a portal unknown here (never installed, or uninstalled) authenticates nothing.
         raise ApiError(401, "portal_unknown", "Приложение не установлено на этом портале: откройте его заново.")
     return Session(portal=str(body["p"]), user_id=int(body["u"]))
 
