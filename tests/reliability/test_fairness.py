@@ -1,0 +1,94 @@
+"""Fairness between portals (DESIGN §9): while one portal imports under a tight HeadHunter limit, another
+portal's new response reaches its CRM long before that import is done, and the import still completes
+exactly. Behavioural, not a latency threshold: the latency itself is measured by `tests.bench --only fairness`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import Driver
+from tests.reliability.helpers import _connect, _deal_settings, _save, finish_import_exactly, hh_knobs
+
+N = 60
+# The product's HeadHunter budget, under the sandbox's limit: an import of N costs ~2N requests, ~30 s.
+SLOW_HH = pytest.mark.stack_env({"HH_RATE": "4", "HH_BURST": "1"})
+MANAGER = "manager@sandbox.by"
+
+
+async def _until(what: str, limit_s: float, probe: Any) -> Any:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _portal_b(driver: Driver) -> Driver:
+    """Portal "simple" with the manager's HeadHunter account, deals in the default pipeline, no import."""
+    b = Driver(driver.stack, driver.http)
+    await b.install("simple")
+    await b.open_app("simple")
+    assert (await b.connect_hh(MANAGER)).status_code == 200
+    options = (await b.api("GET", "/options")).json()
+    stages = [s["id"] for s in next(c for c in options["deal_categories"] if c["id"] == 0)["stages"]]
+    r = await b.api("PUT", "/settings", json={
+        "responsible_id": options["users"][0]["id"], "entity_type": "deal", "smart_process_type_id": None,
+        "category_id": 0, "extended": False, "stage_map": {"response": stages[0], "invitation": stages[1]}})
+    assert r.status_code == 200, r.text
+    return b
+
+
+async def _deal_with_activity(driver: Driver, portal: str, nid: str) -> bool:
+    deals = [d for d in await driver.entities(portal, 2) if str(d.get("ORIGIN_ID")) == nid]
+    if not deals:
+        return False
+    r = await driver.http.get(f"{driver.stack.b24_url}/_sandbox/portals/{portal}/activities")
+    r.raise_for_status()
+    return any(int(a["ownerTypeId"]) == 2 and str(a["ownerId"]) == str(deals[0]["ID"]) for a in r.json())
+
+
+@SLOW_HH
+async def test_new_response_of_one_portal_overtakes_another_portals_import(driver: Driver) -> None:
+    r = await driver.http.post(f"{driver.stack.hh_url}/_sandbox/reset", json={"negotiations": N})
+    assert r.status_code == 200, r.text
+    await _save(driver, _deal_settings(await _connect(driver), category=1))  # portal A: "demo", the admin
+    b = await _portal_b(driver)
+    await hh_knobs(driver, rate_limit_rps=5)  # after the logins: the test's own browser counts too
+
+    async def both_subscribed() -> bool:
+        subs = (await driver.http.get(f"{driver.stack.hh_url}/_sandbox/webhooks")).json()["subscriptions"]
+        return len(subs) == 2
+
+    await _until("both webhook subscriptions", 30, both_subscribed)
+    state = (await driver.http.get(f"{driver.stack.hh_url}/_sandbox/state")).json()
+    manager_id = next(u["manager_id"] for u in state["users"] if u["login"] == MANAGER)
+    vacancy = next(v["id"] for v in state["vacancies"] if v["active"] and v["manager_id"] == manager_id)
+
+    assert (await driver.api("POST", "/import")).status_code == 202
+
+    async def underway() -> bool:
+        return int((await driver.api("GET", "/import")).json()["processed"]) >= 5
+
+    await _until("portal A's import under way", 45, underway)
+    created = await driver.http.post(f"{driver.stack.hh_url}/_sandbox/negotiations",
+                                     json={"vacancy_id": vacancy, "kind": "response"})
+    assert created.status_code == 201, created.text
+    nid = str(created.json()["id"])
+    await _until("portal B's new response in its CRM", 45, lambda: _deal_with_activity(driver, "simple", nid))
+    progress = (await driver.api("GET", "/import")).json()
+    print(f"portal B's response arrived while portal A's import was at {progress['processed']} / {N}")
+    assert progress["state"] != "done" and progress["processed"] <= N * 3 // 4, progress
+
+    # A's walk lists the new response too unless it had walked its vacancy already (A's webhook brings it then).
+    found = (await driver.wait_import(limit_s=120))["found"]
+    assert found in (N, N + 1)
+    await finish_import_exactly(driver, found, limit_s=30)
+    b_origins = [str(d["ORIGIN_ID"]) for d in await b.entities("simple", 2)]  # B's polls add its older ones
+    assert nid in b_origins and len(b_origins) == len(set(b_origins)), b_origins
+    assert await _deal_with_activity(driver, "demo", nid)  # A's own webhook copy, written once
