@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Driver
+from tests.e2e.harness import Driver, manager_vacancies, second_portal, wait_subscriptions
 from tests.reliability.helpers import _connect, _deal_settings, _save, finish_import_exactly, hh_knobs
 
 N = 60
 # The product's HeadHunter budget, under the sandbox's limit: an import of N costs ~2N requests, ~30 s.
 SLOW_HH = pytest.mark.stack_env({"HH_RATE": "4", "HH_BURST": "1"})
-MANAGER = "manager@sandbox.by"
 
 
 async def _until(what: str, limit_s: float, probe: Any) -> Any:
@@ -27,21 +26,6 @@ async def _until(what: str, limit_s: float, probe: Any) -> Any:
             return value
         await asyncio.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-async def _portal_b(driver: Driver) -> Driver:
-    """Portal "simple" with the manager's HeadHunter account, deals in the default pipeline, no import."""
-    b = Driver(driver.stack, driver.http)
-    await b.install("simple")
-    await b.open_app("simple")
-    assert (await b.connect_hh(MANAGER)).status_code == 200
-    options = (await b.api("GET", "/options")).json()
-    stages = [s["id"] for s in next(c for c in options["deal_categories"] if c["id"] == 0)["stages"]]
-    r = await b.api("PUT", "/settings", json={
-        "responsible_id": options["users"][0]["id"], "entity_type": "deal", "smart_process_type_id": None,
-        "category_id": 0, "extended": False, "stage_map": {"response": stages[0], "invitation": stages[1]}})
-    assert r.status_code == 200, r.text
-    return b
 
 
 async def _deal_with_activity(driver: Driver, portal: str, nid: str) -> bool:
@@ -58,17 +42,11 @@ async def test_new_response_of_one_portal_overtakes_another_portals_import(drive
     r = await driver.http.post(f"{driver.stack.hh_url}/_sandbox/reset", json={"negotiations": N})
     assert r.status_code == 200, r.text
     await _save(driver, _deal_settings(await _connect(driver), category=1))  # portal A: "demo", the admin
-    b = await _portal_b(driver)
+    b = await second_portal(driver)
     await hh_knobs(driver, rate_limit_rps=5)  # after the logins: the test's own browser counts too
 
-    async def both_subscribed() -> bool:
-        subs = (await driver.http.get(f"{driver.stack.hh_url}/_sandbox/webhooks")).json()["subscriptions"]
-        return len(subs) == 2
-
-    await _until("both webhook subscriptions", 30, both_subscribed)
-    state = (await driver.http.get(f"{driver.stack.hh_url}/_sandbox/state")).json()
-    manager_id = next(u["manager_id"] for u in state["users"] if u["login"] == MANAGER)
-    vacancy = next(v["id"] for v in state["vacancies"] if v["active"] and v["manager_id"] == manager_id)
+    await wait_subscriptions(driver, 2)
+    vacancy = (await manager_vacancies(driver))[0][0]
 
     assert (await driver.api("POST", "/import")).status_code == 202
 
