@@ -14,30 +14,16 @@ import argparse
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from tests.bench.bench_live import webhook_latency
 from tests.bench.common import Limits, portal_stack
-from tests.e2e.harness import Driver, manager_vacancies, second_portal, wait_subscriptions
-
-SEED_CONCURRENCY = 16
-
-
-def seed_admin_only(n: int) -> Callable[[Driver], Awaitable[None]]:
-    async def seed(driver: Driver) -> None:
-        others = (await manager_vacancies(driver))[1]
-        url = f"{driver.stack.hh_url}/_sandbox/negotiations"
-        for start in range(0, n, SEED_CONCURRENCY):
-            await asyncio.gather(*(driver.http.post(url, json={"vacancy_id": others[i % len(others)]})
-                                   for i in range(start, min(n, start + SEED_CONCURRENCY))))
-
-    return seed
+from tests.e2e.harness import manager_vacancies, second_portal, seed_admin_only, wait_subscriptions
 
 
 async def run(n: int, limits: Limits, rate: float = 1.0, count: int = 30) -> dict[str, Any]:
-    async with portal_stack(limits, 0, seed=seed_admin_only(n)) as (stack, a):
+    async with portal_stack(limits, 0, seed=lambda driver: seed_admin_only(driver, n)) as (stack, a):
         http = a.http
         await second_portal(a)
         await wait_subscriptions(a, 2)

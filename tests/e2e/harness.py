@@ -134,6 +134,17 @@ async def manager_vacancies(driver: Driver) -> tuple[list[str], list[str]]:
             [str(v["id"]) for v in active if v["manager_id"] != manager_id])
 
 
+async def seed_admin_only(driver: Driver, n: int, vacancies: int | None = None, concurrency: int = 16) -> None:
+    """`n` new responses on vacancies only the admin sees (the first `vacancies` of them, else all), made
+    before any account is connected (so no webhook announces them): portal "simple" never sees them."""
+    others = (await manager_vacancies(driver))[1][:vacancies]
+    url = f"{driver.stack.hh_url}/_sandbox/negotiations"
+    for start in range(0, n, concurrency):
+        for r in await asyncio.gather(*(driver.http.post(url, json={"vacancy_id": others[i % len(others)]})
+                                        for i in range(start, min(n, start + concurrency)))):
+            assert r.status_code == 201, r.text
+
+
 async def wait_subscriptions(driver: Driver, count: int, limit_s: float = 30.0) -> None:
     """The poller subscribes each connected account to webhooks right after its login."""
     deadline = time.monotonic() + limit_s

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Driver, manager_vacancies, second_portal, wait_subscriptions
+from tests.e2e.harness import Driver, manager_vacancies, second_portal, seed_admin_only, wait_subscriptions
 from tests.reliability.helpers import _connect, _deal_settings, _save, finish_import_exactly, hh_knobs
 
 N = 60
@@ -39,8 +39,10 @@ async def _deal_with_activity(driver: Driver, portal: str, nid: str) -> bool:
 
 @SLOW_HH
 async def test_new_response_of_one_portal_overtakes_another_portals_import(driver: Driver) -> None:
-    r = await driver.http.post(f"{driver.stack.hh_url}/_sandbox/reset", json={"negotiations": N})
+    r = await driver.http.post(f"{driver.stack.hh_url}/_sandbox/reset", json={"negotiations": 0})
     assert r.status_code == 200, r.text
+    # One vacancy, two listing pages: the walk queues the whole import ahead of B's response at once.
+    await seed_admin_only(driver, N, vacancies=1)
     await _save(driver, _deal_settings(await _connect(driver), category=1))  # portal A: "demo", the admin
     b = await second_portal(driver)
     await hh_knobs(driver, rate_limit_rps=5)  # after the logins: the test's own browser counts too
@@ -61,12 +63,11 @@ async def test_new_response_of_one_portal_overtakes_another_portals_import(drive
     await _until("portal B's new response in its CRM", 45, lambda: _deal_with_activity(driver, "simple", nid))
     progress = (await driver.api("GET", "/import")).json()
     print(f"portal B's response arrived while portal A's import was at {progress['processed']} / {N}")
-    assert progress["state"] != "done" and progress["processed"] <= N * 3 // 4, progress
+    assert progress["state"] != "done" and progress["processed"] <= N // 2, progress
 
     # A's walk lists the new response too unless it had walked its vacancy already (A's webhook brings it then).
     found = (await driver.wait_import(limit_s=120))["found"]
     assert found in (N, N + 1)
     await finish_import_exactly(driver, found, limit_s=30)
-    b_origins = [str(d["ORIGIN_ID"]) for d in await b.entities("simple", 2)]  # B's polls add its older ones
-    assert nid in b_origins and len(b_origins) == len(set(b_origins)), b_origins
+    assert [str(d["ORIGIN_ID"]) for d in await b.entities("simple", 2)] == [nid]
     assert await _deal_with_activity(driver, "demo", nid)  # A's own webhook copy, written once
