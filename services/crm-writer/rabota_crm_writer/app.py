@@ -1,7 +1,7 @@
 """Wiring of the crm-writer: pulls commands in batches and writes each portal's share together.
 
-Several batches are in flight: each portal's commands are written in order, one group at a time (a lock per
-portal), while other portals' go ahead, so one portal's import or slow Bitrix24 never holds another portal's
+Several batches are in flight (MAX_BATCHES): each portal's commands are written in fetch order, one group at a
+time, while other portals' go ahead, so one portal's import or slow Bitrix24 does not hold another portal's
 live command (DESIGN §9, fairness).
 
 The batch pull loop is ours, not FastStream's: FastStream 0.7.8 loses a partially fetched batch when
