@@ -1,4 +1,5 @@
-"""All benchmarks (issue #7), one command: `python -m tests.bench [--quick | --full] [--only import,live,capacity]`.
+"""All benchmarks (issue #7), one command:
+`python -m tests.bench [--quick | --full] [--only import,live,capacity,fairness]`.
 
 1. initial import of N responses with the sandbox's default limits (HeadHunter 10 requests/s per IP,
    Bitrix24 2 requests/s burst 50): requests per response for both APIs, wall time, efficiency;
@@ -6,7 +7,9 @@
 3. webhook receiver: p50/p99 answer time at 200 requests/s from a second process on loopback;
 4. memory: peak RSS of each service after imports of two sizes (must stay flat);
 5. capacity: limits off and zero latency, responses/s end to end and the bottleneck service (CPU seconds
-   per service, py-spy sample of the busiest).
+   per service, py-spy sample of the busiest);
+6. fairness: portal A imports N (1000 / 3000 / 10000) while portal B gets webhooks at 1/s: B's webhook →
+   entity+activity p50/p99 and how fully A's import still uses the HeadHunter limit.
 Prints one table and writes test-artifacts/bench.json. Benchmarks print numbers; they never fail on
 slowness. Figures are noisy on a shared 2-core machine: compare ratios rather than absolute times.
 """
@@ -22,11 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench import bench_import, bench_live
+from tests.bench import bench_fairness, bench_import, bench_live
 from tests.bench.common import Limits
 
 SIZES = {"quick": (300, 1000, 3000, 20, 5.0), "default": (1000, 1000, 5000, 30, 10.0),
          "full": (10000, 1000, 10000, 60, 10.0)}
+FAIRNESS_N = {"quick": 1000, "default": 3000, "full": 10000}
 
 
 def table(rows: list[tuple[str, Any, str]]) -> str:
@@ -48,6 +52,8 @@ async def main_async(profile: str, only: set[str]) -> dict[str, Any]:
         off = Limits(hh_rps=None, b24_rate=None)
         out["capacity_small"] = await bench_import.run(n_small, off)
         out["capacity"] = await bench_import.run(n_large, off, profile=True)
+    if "fairness" in only:
+        out["fairness"] = await bench_fairness.run(FAIRNESS_N[profile], Limits(), 1.0, live_count)
     return out
 
 
@@ -77,6 +83,14 @@ def summary(out: dict[str, Any]) -> list[tuple[str, Any, str]]:
                  ("  bottleneck (CPU s per service)", f"{large['bottleneck']} {large['cpu_s']}", "")]
         for frame in (large.get("profile") or {}).get("top_frames", [])[:3]:
             rows.append(("    " + frame["frame"][:70], frame["share"], ""))
+    fair = out.get("fairness")
+    if fair:
+        b = fair["b"]
+        rows += [(f"fairness: A imports N={fair['n']}, B webhooks at {b['rate_per_s']}/s: B p50 s", b["p50_s"], "≤ 1"),
+                 ("  B p99 s", b["p99_s"], "≤ 3"), ("  B arrived / sent", f"{b['arrived']} / {b['sent']}", ""),
+                 ("  A imported / failed, wall s", f"{fair['imported']} / {fair['failed']}, {fair['wall_s']}", ""),
+                 ("  A processed when B's responses had arrived", fair["a_processed_when_b_done"], "< N"),
+                 ("  HeadHunter limit used during A's import", fair.get("efficiency"), "≥ 0.9")]
     return rows
 
 
@@ -85,7 +99,7 @@ def main() -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="N=300 import, capacity 1000/3000")
     size.add_argument("--full", action="store_true", help="N=10000 import, capacity 1000/10000")
-    parser.add_argument("--only", default="import,live,capacity")
+    parser.add_argument("--only", default="import,live,capacity,fairness")
     parser.add_argument("--json", type=Path, default=Path("test-artifacts/bench.json"))
     args = parser.parse_args()
     profile = "quick" if args.quick else "full" if args.full else "default"

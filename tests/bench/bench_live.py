@@ -17,47 +17,57 @@ import time
 from typing import Any
 
 from tests.bench.common import Limits, cpu_seconds, percentile, portal_stack
+from tests.e2e.harness import Driver
 
 OBSERVE_EVERY_S = 0.1
 
 
 async def latency(rate: float, count: int, limits: Limits) -> dict[str, Any]:
-    async with portal_stack(limits, 10) as (stack, driver):
-        http = driver.http
+    async with portal_stack(limits, 10) as (_stack, driver):
         await driver.api("POST", "/import")
         await driver.wait_import()
-        sent: dict[str, float] = {}
-        done: dict[str, float] = {}
-        finished = asyncio.Event()
+        return await webhook_latency(driver, rate, count)
 
-        async def observe() -> None:
-            while not finished.is_set() or len(done) < len(sent):
-                leads = (await http.get(f"{stack.b24_url}/_sandbox/portals/demo/entities",
-                                        params={"entity_type_id": 1})).json()
-                acts = (await http.get(f"{stack.b24_url}/_sandbox/portals/demo/activities")).json()
-                owners = {a["ownerId"] for a in acts if a["ownerTypeId"] == 1}
-                now = time.monotonic()
-                for lead in leads:
-                    nid = str(lead.get("ORIGIN_ID"))
-                    if nid in sent and nid not in done and lead["ID"] in owners:
-                        done[nid] = now
-                if finished.is_set() and time.monotonic() - max(sent.values()) > 60:
-                    break
-                await asyncio.sleep(OBSERVE_EVERY_S)
 
-        watcher = asyncio.create_task(observe())
-        t0 = time.monotonic()
-        for i in range(count):
-            delay = t0 + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            r = await http.post(f"{stack.hh_url}/_sandbox/negotiations", json={"kind": "response"})
-            sent[str(r.json()["id"])] = time.monotonic()
-        finished.set()
-        await watcher
+async def webhook_latency(driver: Driver, rate: float, count: int, portal: str = "demo", entity_type_id: int = 1,
+                          vacancy_id: str | None = None) -> dict[str, Any]:
+    """New responses at `rate` per second (on `vacancy_id`, else the sandbox's first active vacancy), each
+    timed from its creation (its webhook is sent at once) to its entity with the activity in `portal`."""
+    http, b24 = driver.http, driver.stack.b24_url
+    sent: dict[str, float] = {}
+    done: dict[str, float] = {}
+    finished = asyncio.Event()
+
+    async def observe() -> None:
+        while not finished.is_set() or len(done) < len(sent):
+            entities = (await http.get(f"{b24}/_sandbox/portals/{portal}/entities",
+                                       params={"entity_type_id": entity_type_id})).json()
+            acts = (await http.get(f"{b24}/_sandbox/portals/{portal}/activities")).json()
+            owners = {a["ownerId"] for a in acts if a["ownerTypeId"] == entity_type_id}
+            now = time.monotonic()
+            for entity in entities:
+                nid = str(entity.get("ORIGIN_ID"))
+                if nid in sent and nid not in done and entity["ID"] in owners:
+                    done[nid] = now
+            if finished.is_set() and time.monotonic() - max(sent.values()) > 60:
+                break
+            await asyncio.sleep(OBSERVE_EVERY_S)
+
+    watcher = asyncio.create_task(observe())
+    body: dict[str, Any] = {"kind": "response", **({"vacancy_id": vacancy_id} if vacancy_id else {})}
+    t0 = time.monotonic()
+    for i in range(count):
+        delay = t0 + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        r = await http.post(f"{driver.stack.hh_url}/_sandbox/negotiations", json=body)
+        sent[str(r.json()["id"])] = time.monotonic()
+    finished.set()
+    await watcher
     lat = [done[n] - sent[n] for n in done]
+    p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)  # None: nothing arrived within 60 s of the last
     return {"rate_per_s": rate, "sent": count, "arrived": len(done),
-            "p50_s": round(percentile(lat, 0.5) or 0, 2), "p99_s": round(percentile(lat, 0.99) or 0, 2),
+            "p50_s": None if p50 is None else round(p50, 2), "p99_s": None if p99 is None else round(p99, 2),
             "max_s": round(max(lat, default=0), 2)}
 
 

@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,9 +44,10 @@ class Limits:
 
 @contextlib.asynccontextmanager
 async def portal_stack(limits: Limits, negotiations: int, extra_env: dict[str, str] | None = None,
+                       seed: Callable[[Driver], Awaitable[None]] | None = None,
                        ) -> AsyncIterator[tuple[Stack, Driver]]:
     """A stack with `negotiations` on HeadHunter, the demo portal installed, HeadHunter connected and lead
-    settings saved (no import started)."""
+    settings saved (no import started). `seed` adds HeadHunter data before anyone is connected."""
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(StackConfig.ephemeral(Path(tmp), extra_env={**limits.env(), **(extra_env or {})}))
         stack.start()
@@ -60,6 +61,8 @@ async def portal_stack(limits: Limits, negotiations: int, extra_env: dict[str, s
                     "rate": limits.b24_rate or 100_000.0, "burst": limits.b24_burst if limits.b24_rate else 100_000,
                     "latency_ms": limits.latency_ms,
                     **({} if limits.b24_rate else {"operation_time_limit_s": 1e9})})
+                if seed is not None:
+                    await seed(driver)
                 await driver.install("demo")
                 await driver.open_app("demo")
                 await driver.connect_hh()

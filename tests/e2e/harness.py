@@ -106,6 +106,55 @@ class Driver:
         return list(r.json())
 
 
+MANAGER = "manager@sandbox.by"
+
+
+async def second_portal(driver: Driver) -> Driver:
+    """Portal "simple" next to "demo": the HeadHunter manager's account (only the manager's vacancies, where
+    the admin sees them all), deals in the default pipeline, no import."""
+    b = Driver(driver.stack, driver.http)
+    await b.install("simple")
+    await b.open_app("simple")
+    assert (await b.connect_hh(MANAGER)).status_code == 200
+    options = (await b.api("GET", "/options")).json()
+    stages = [s["id"] for s in next(c for c in options["deal_categories"] if c["id"] == 0)["stages"]]
+    r = await b.api("PUT", "/settings", json={
+        "responsible_id": options["users"][0]["id"], "entity_type": "deal", "smart_process_type_id": None,
+        "category_id": 0, "extended": False, "stage_map": {"response": stages[0], "invitation": stages[1]}})
+    assert r.status_code == 200, r.text
+    return b
+
+
+async def manager_vacancies(driver: Driver) -> tuple[list[str], list[str]]:
+    """Active vacancies of the manager (portal "simple" sees them) and of the others (only the admin does)."""
+    state = (await driver.http.get(f"{driver.stack.hh_url}/_sandbox/state")).json()
+    manager_id = next(u["manager_id"] for u in state["users"] if u["login"] == MANAGER)
+    active = [v for v in state["vacancies"] if v["active"]]
+    return ([str(v["id"]) for v in active if v["manager_id"] == manager_id],
+            [str(v["id"]) for v in active if v["manager_id"] != manager_id])
+
+
+async def seed_admin_only(driver: Driver, n: int, vacancies: int | None = None, concurrency: int = 16) -> None:
+    """`n` new responses on vacancies only the admin sees (the first `vacancies` of them, else all), made
+    before any account is connected (so no webhook announces them): portal "simple" never sees them."""
+    others = (await manager_vacancies(driver))[1][:vacancies]
+    url = f"{driver.stack.hh_url}/_sandbox/negotiations"
+    for start in range(0, n, concurrency):
+        for r in await asyncio.gather(*(driver.http.post(url, json={"vacancy_id": others[i % len(others)]})
+                                        for i in range(start, min(n, start + concurrency)))):
+            assert r.status_code == 201, r.text
+
+
+async def wait_subscriptions(driver: Driver, count: int, limit_s: float = 30.0) -> None:
+    """The poller subscribes each connected account to webhooks right after its login."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if len((await driver.http.get(f"{driver.stack.hh_url}/_sandbox/webhooks")).json()["subscriptions"]) >= count:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"fewer than {count} webhook subscriptions")
+
+
 def read_spans(trace_dir: Path) -> list[dict[str, Any]]:
     spans = []
     for path in trace_dir.glob("*.jsonl"):

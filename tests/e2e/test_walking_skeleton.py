@@ -101,7 +101,7 @@ def check_negotiation_traces(spans: list[dict[str, Any]], portal: str, count: in
         nid = root["attributes"]["rabota.negotiation_id"]
         tree = descendants(spans, root)
         mapper = [s for s in tree
-                  if s["service"] == "rabota-sync-mapper" and s["name"] == f"hh.negotiation.{portal} process"]
+                  if s["service"] == "rabota-sync-mapper" and s["name"] == f"hh.negotiation.import.{portal} process"]
         assert len(mapper) == 1, f"negotiation {nid}: {[s['name'] for s in tree]}"
         assert mapper[0]["attributes"]["rabota.negotiation_id"] == nid
         assert mapper[0]["attributes"]["rabota.attempt"] == 1

@@ -4,6 +4,7 @@ import nats
 from rabota_common.bus import ensure_jetstream
 from rabota_common.crypto import Crypto
 from rabota_common.store import HhAccount, PortalRecord, Store
+from rabota_common.subjects import portal_of
 
 
 async def test_tokens_encrypted_at_rest_and_portal_wipe(redis_client):
@@ -69,4 +70,23 @@ async def test_jetstream_layout_is_idempotent(nats_url):
     again = await js.publish("hh.negotiation.p", b"{}", headers={"Nats-Msg-Id": "p:1:response"})
     assert again.duplicate and not first.duplicate
     await js.object_store("resumes")
+    await nc.close()
+
+
+async def test_an_existing_deployment_gets_the_import_subject(nats_url):
+    """A stream created before hh.negotiation.import.{portal} existed is widened at start, keeping its messages;
+    the live and bulk consumers' filters split its subjects."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(name="HH_NEGOTIATION", subjects=["hh.negotiation.*"], duplicate_window=120.0)
+    await js.publish("hh.negotiation.p", b"{}")
+    await ensure_jetstream(nats_url)
+    info = await js.stream_info("HH_NEGOTIATION")
+    assert info.config.subjects == ["hh.negotiation.>"] and info.state.messages == 1
+    await js.publish("hh.negotiation.import.p", b"{}")
+    live = await js.pull_subscribe("hh.negotiation.*", durable="live", stream="HH_NEGOTIATION")
+    bulk = await js.pull_subscribe("hh.negotiation.import.*", durable="bulk", stream="HH_NEGOTIATION")
+    assert [m.subject for m in await live.fetch(5, timeout=1.0)] == ["hh.negotiation.p"]
+    assert [m.subject for m in await bulk.fetch(5, timeout=1.0)] == ["hh.negotiation.import.p"]
+    assert portal_of("hh.negotiation.import.p") == "p"
     await nc.close()

@@ -72,8 +72,11 @@ PUBLISHES: dict[str, tuple[Publication, ...]] = {
         Publication("app.hh_revoked.*", models.AppEvent, "HeadHunter revoked the account's tokens."),
     ),
     "poller": (
-        Publication("hh.negotiation.*", models.NegotiationFound, "One negotiation found by an import, a poll or "
-                    "a webhook; Nats-Msg-Id is `{portal}:{negotiation}:{state}:{import id or source}`."),
+        Publication("hh.negotiation.*", models.NegotiationFound, "One negotiation found by a poll or a webhook, or "
+                    "re-imported alone (live); Nats-Msg-Id is `{portal}:{negotiation}:{state}:{source}`."),
+        Publication("hh.negotiation.import.*", models.NegotiationFound, "One negotiation found by an import walk or "
+                    "a vacancy's re-import (bulk: its own mapper consumer, behind live negotiations); Nats-Msg-Id "
+                    "is `{portal}:{negotiation}:{state}:{import id or source}`."),
         Publication("dlq.poller.*", models.DeadLetter, "A message the poller gave up on, with its reason."),
     ),
     "mapper": (

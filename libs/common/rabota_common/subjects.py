@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 HH_WEBHOOK = "hh.webhook.{portal}"
 HH_NEGOTIATION = "hh.negotiation.{portal}"
+# Bulk negotiations (an import walk, a vacancy's re-import) have their own subject and mapper consumer, so that
+# thousands of them never queue ahead of another portal's live response (DESIGN §9, fairness).
+HH_NEGOTIATION_IMPORT = "hh.negotiation.import.{portal}"
 CRM_COMMAND = "crm.command.{portal}"
 CRM_RESULT = "crm.result.{portal}"
 APP_EVENT = "app.{event}.{portal}"
@@ -36,7 +39,7 @@ class StreamSpec:
 
 STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("HH_WEBHOOK", ("hh.webhook.*",), 7 * 24 * 3600),
-    StreamSpec("HH_NEGOTIATION", ("hh.negotiation.*",), 7 * 24 * 3600),
+    StreamSpec("HH_NEGOTIATION", ("hh.negotiation.>",), 7 * 24 * 3600),
     StreamSpec("CRM_COMMAND", ("crm.command.*",), 7 * 24 * 3600),
     StreamSpec("CRM_RESULT", ("crm.result.*",), 7 * 24 * 3600),
     StreamSpec("APP", ("app.*.*",), 7 * 24 * 3600),

@@ -1,5 +1,9 @@
 """Wiring of the crm-writer: pulls commands in batches and writes each portal's share together.
 
+Several batches are in flight (MAX_BATCHES): each portal's commands are written in fetch order, one group at a
+time, while other portals' go ahead, so one portal's import or slow Bitrix24 does not hold another portal's
+live command (DESIGN §9, fairness).
+
 The batch pull loop is ours, not FastStream's: FastStream 0.7.8 loses a partially fetched batch when
 nats-py raises a plain asyncio.TimeoutError (it only catches nats.errors.TimeoutError), stranding
 those messages until their ack wait ends.
@@ -41,6 +45,8 @@ IMPORT_IDLE_S = 1.0
 # every HEARTBEAT_S while it works.
 ACK_WAIT_S = 30.0
 HEARTBEAT_S = 10.0
+# Batches held at once (fetched, written or waiting on their portal's turn).
+MAX_BATCHES = 8
 
 
 def _from_import(msg: Msg) -> bool:
@@ -60,7 +66,38 @@ async def _fill(sub: Any, msgs: list[Msg], stop: asyncio.Event) -> list[Msg]:
     return msgs
 
 
-async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
+class PortalTurns:
+    """Each portal's groups are written in the order they were fetched, one at a time (a chain of tasks per
+    portal), other portals' groups meanwhile. Across replicas the portal's writer lock does the same."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, rt: Runtime, raws: list[Msg]) -> list[asyncio.Task[None]]:
+        """Queue a batch's portal groups (synchronously, so a later batch cannot overtake it)."""
+        by_portal: dict[str, list[Msg]] = defaultdict(list)
+        for raw in raws:
+            by_portal[portal_of(raw.subject)].append(raw)
+        tasks = []
+        for portal, group in by_portal.items():
+            task = asyncio.create_task(self._after(self._last.get(portal), rt, portal, group))
+            self._last[portal] = task
+            tasks.append(task)
+        return tasks
+
+    async def _after(self, before: asyncio.Task[None] | None, rt: Runtime, portal: str, raws: list[Msg]) -> None:
+        try:
+            if before is not None:
+                await asyncio.wait([before])  # only its end matters: its outcome is its messages'
+            await _write_portal(rt, raws)
+        except Exception:
+            rt.log.exception("writing portal %s failed; its messages come back after the ack wait", portal)
+        finally:
+            if self._last.get(portal) is asyncio.current_task():
+                del self._last[portal]  # nothing queued behind: forget the portal
+
+
+async def _write_portal(rt: Runtime, raws: list[Msg]) -> None:
     tracer = rt.tracer_provider.get_tracer("rabota_crm_writer")
     body: list[CrmCommand] = []
     kept: list[Msg] = []
@@ -137,6 +174,15 @@ async def _keep_alive(msgs: list[Msg]) -> None:
                 await m.in_progress()
 
 
+async def _write_batch(rt: Runtime, turns: PortalTurns, msgs: list[Msg], slots: asyncio.Semaphore) -> None:
+    heartbeat = asyncio.create_task(_keep_alive(msgs))
+    try:
+        await asyncio.gather(*turns.start(rt, msgs))
+    finally:
+        heartbeat.cancel()
+        slots.release()
+
+
 async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
     js = rt.broker.connection.jetstream()
     sub = await js.pull_subscribe(
@@ -144,31 +190,35 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_deliver=rt.settings.MAX_DELIVER,
                               max_ack_pending=1000),
     )
+    turns = PortalTurns()
+    slots = asyncio.Semaphore(MAX_BATCHES)
+    batches: set[asyncio.Task[None]] = set()
     try:
         while not stop.is_set():
+            await slots.acquire()  # before fetching: a fetched message is never left without its heartbeat
+            msgs: list[Msg] = []
             try:
                 msgs = await sub.fetch(batch=BATCH, timeout=FETCH_WAIT_S)
             except TimeoutError:  # asyncio.TimeoutError and nats' subclass alike
-                continue
+                pass
             except (ServiceUnavailableError, ConnectionReconnectingError) as exc:
                 # A cluster node went away: the consumer's leader is being elected or the client reconnects.
                 rt.log.warning("fetch failed (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(1.0)
-                continue
             except Exception:
                 rt.log.exception("fetch failed; retrying")
                 await asyncio.sleep(1.0)
+            if not msgs:
+                slots.release()
                 continue
             msgs = await _fill(sub, msgs, stop)
-            # Finish the batch even if asked to stop meanwhile: in-flight work is drained, not dropped.
-            heartbeat = asyncio.create_task(_keep_alive(msgs))
-            try:
-                await handle_batch(rt, msgs)
-            except Exception:
-                rt.log.exception("batch failed; its messages come back after the ack wait")
-            finally:
-                heartbeat.cancel()
+            # Finished even if asked to stop meanwhile: in-flight work is drained, not dropped.
+            task = asyncio.create_task(_write_batch(rt, turns, msgs, slots))
+            batches.add(task)
+            task.add_done_callback(batches.discard)
     finally:
+        if batches:
+            await asyncio.wait(set(batches))
         # An open pull subscription would hold the connection's drain until its timeout on SIGTERM.
         await sub.unsubscribe()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 from faststream.nats import NatsMessage
 from opentelemetry import trace
+from rabota_common import budget
 from rabota_common.bus import durable_subscriber
 from rabota_common.consume import Delivery, InFlight, settle
 from rabota_common.models import NegotiationFound
@@ -16,21 +17,38 @@ from rabota_mapper.handlers import map_negotiation
 
 # Negotiations mapped at once: each mostly waits on HeadHunter (resume, PDF), whose shared bucket paces them.
 IN_FLIGHT = 16
+# Live negotiations (webhook, poll, one re-imported) and bulk ones (imports) have their own consumer and
+# slots: a portal's thousands of imported negotiations never queue ahead of another portal's new response,
+# and their HeadHunter requests yield to live ones (budget.bulk).
+LIVE_FILTER = "hh.negotiation.*"  # three tokens only: not hh.negotiation.import.{portal}
+BULK_FILTER = "hh.negotiation.import.*"
 
 
 def build(settings: Settings) -> tuple[FastStream, Runtime]:
     rt = build_runtime("mapper", settings)
     broker = rt.broker
 
-    in_flight = InFlight(IN_FLIGHT, "mapper map")
+    live = InFlight(IN_FLIGHT, "mapper map")
+    bulk = InFlight(IN_FLIGHT, "mapper map")
 
-    @durable_subscriber(broker, settings, "hh.negotiation.*", "HH_NEGOTIATION", "mapper", batch_size=IN_FLIGHT)
-    async def on_negotiation(found: NegotiationFound, msg: NatsMessage) -> None:
+    async def map_bulk(found: NegotiationFound) -> None:
+        with budget.bulk():
+            await map_negotiation(rt, found)
+
+    async def start(slots: InFlight, found: NegotiationFound, msg: NatsMessage, is_bulk: bool) -> None:
         # Set while the consumer span is still open: the work below runs after this handler returns.
         trace.get_current_span().set_attributes({
             **negotiation_attributes(found.portal, found.negotiation_id, found.vacancy_id),
             "rabota.attempt": Delivery(msg).attempt})
-        await in_flight.start(settle(rt, "mapper", msg, found.model_dump(mode="json"),
-                                     lambda: map_negotiation(rt, found)))
+        await slots.start(settle(rt, "mapper", msg, found.model_dump(mode="json"),
+                                 lambda: map_bulk(found) if is_bulk else map_negotiation(rt, found)))
 
-    return service_app(rt, loops=[in_flight.drain_on]), rt
+    @durable_subscriber(broker, settings, LIVE_FILTER, "HH_NEGOTIATION", "mapper", batch_size=IN_FLIGHT)
+    async def on_negotiation(found: NegotiationFound, msg: NatsMessage) -> None:
+        await start(live, found, msg, is_bulk=False)
+
+    @durable_subscriber(broker, settings, BULK_FILTER, "HH_NEGOTIATION", "mapper-import", batch_size=IN_FLIGHT)
+    async def on_imported(found: NegotiationFound, msg: NatsMessage) -> None:
+        await start(bulk, found, msg, is_bulk=True)
+
+    return service_app(rt, loops=[live.drain_on, bulk.drain_on]), rt

@@ -15,10 +15,11 @@ from rabota_common.telemetry import negotiation_attributes
 _tracer = trace.get_tracer(__name__)
 
 
-async def publish_found(rt: Runtime, found: NegotiationFound, new_trace: bool) -> None:
+async def publish_found(rt: Runtime, found: NegotiationFound, new_trace: bool, bulk: bool = False) -> None:
     """Publish one negotiation for the mapper. With `new_trace` (an import or poll walk) it starts its own trace,
     linked to the walk's span, so that each negotiation is one trace an operator can follow; otherwise (a webhook,
-    a re-import of one negotiation) it continues the trace of what triggered it."""
+    a re-import of one negotiation) it continues the trace of what triggered it. `bulk` (an import walk, a
+    vacancy's re-import) goes to the mapper's bulk consumer, behind every portal's live negotiations."""
     parent: otel_context.Context | None = None
     links: list[trace.Link] = []
     if new_trace:
@@ -32,7 +33,8 @@ async def publish_found(rt: Runtime, found: NegotiationFound, new_trace: bool) -
         attributes["rabota.import_id"] = found.import_id
     with _tracer.start_as_current_span(f"negotiation found ({found.source})", context=parent, links=links,
                                        kind=trace.SpanKind.PRODUCER, attributes=attributes):
-        await publish(rt.broker, subjects.subject(subjects.HH_NEGOTIATION, portal=found.portal), found,
+        template = subjects.HH_NEGOTIATION_IMPORT if bulk else subjects.HH_NEGOTIATION
+        await publish(rt.broker, subjects.subject(template, portal=found.portal), found,
                       msg_id=negotiation_msg_id(found.portal, found.negotiation_id, found.employer_state,
                                                 found.import_id or found.source))
     RESPONSES_FOUND.labels(found.portal, found.source).inc()

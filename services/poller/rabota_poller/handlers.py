@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from faststream.nats import NatsMessage
+from rabota_common import budget
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound, NegotiationSource
 from rabota_common.runtime import Runtime
@@ -22,7 +23,8 @@ async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     ack wait is short and a walk cut short by a crash resumes within seconds."""
     heartbeat = asyncio.create_task(_keep_alive(msg))
     try:
-        await _walk(rt, event, msg)
+        with budget.bulk():  # live requests of every portal go first
+            await _walk(rt, event, msg)
     finally:
         heartbeat.cancel()
 
@@ -60,7 +62,7 @@ async def _walk(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
                     vacancy_name=page.vacancy_name, employer_state=state,
                     updated_at=item.get("updated_at"), source="import", import_id=import_id, item=item,
                 )
-                await publish_found(rt, found, new_trace=True)
+                await publish_found(rt, found, new_trace=True, bulk=True)
             await rt.store.add_found(portal, import_id, ids)
         await rt.store.mark_walked(portal, import_id, str(vacancy.get("id")))
         await remember_listing(rt, portal, vacancy, listed)
@@ -105,16 +107,17 @@ async def reimport(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     tokens = TokenSource(rt, portal)
     vacancy = await tokens.call(rt.hh.get, f"/vacancies/{vacancy_id}")
     published = 0
-    async for page in negotiation_pages(tokens, vacancy):
-        await msg.in_progress()
-        for item in page.items:
-            found = NegotiationFound(
-                portal=portal, negotiation_id=str(item["id"]), vacancy_id=page.vacancy_id,
-                vacancy_name=page.vacancy_name, employer_state=(item.get("employer_state") or {}).get("id"),
-                updated_at=item.get("updated_at"), source="replay", item=item,
-            )
-            await publish_found(rt, found, new_trace=True)
-            published += 1
+    with budget.bulk():  # a vacancy's worth of negotiations: live requests of every portal go first
+        async for page in negotiation_pages(tokens, vacancy):
+            await msg.in_progress()
+            for item in page.items:
+                found = NegotiationFound(
+                    portal=portal, negotiation_id=str(item["id"]), vacancy_id=page.vacancy_id,
+                    vacancy_name=page.vacancy_name, employer_state=(item.get("employer_state") or {}).get("id"),
+                    updated_at=item.get("updated_at"), source="replay", item=item,
+                )
+                await publish_found(rt, found, new_trace=True, bulk=True)
+                published += 1
     rt.log.info("reimport of vacancy %s of portal %s: %d negotiations published", vacancy_id, portal, published)
 
 
