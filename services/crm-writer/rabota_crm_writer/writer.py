@@ -93,6 +93,8 @@ def command_error(error: dict[str, Any], what: str = "") -> BaseException:
 
 
 async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
+    if cmd.resume_pdf is not None:  # a small PDF travels in the command itself
+        return cmd.resume_pdf
     if not cmd.resume_object:
         return None
     store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
@@ -102,6 +104,17 @@ async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
         rt.log.warning("resume %s is gone from the object store", cmd.resume_object)
         return None
     return bytes(result.data or b"")
+
+
+async def failure_data(rt: Runtime, cmd: CrmCommand) -> dict[str, Any]:
+    """The command as its failure record keeps it for a retry. Failure records sit in Redis unencrypted
+    until retried, so an inline PDF moves to the object store (as large ones travel anyway, 7-day TTL)."""
+    if cmd.resume_pdf is not None:
+        name = f"{cmd.portal}.{cmd.negotiation_id}.pdf"
+        store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
+        await store.put(name, cmd.resume_pdf)
+        cmd = cmd.model_copy(update={"resume_pdf": None, "resume_object": name})
+    return cmd.model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -406,7 +419,7 @@ async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome, final: bool = F
         reason = outcome.error.reason if isinstance(outcome.error, PermanentError) else (
             f"Битрикс24 не ответил после нескольких попыток: {outcome.error}")
         await rt.store.add_failure(cmd.portal, Failure(
-            negotiation_id=cmd.negotiation_id, reason=reason, data=cmd.model_dump(mode="json")))
+            negotiation_id=cmd.negotiation_id, reason=reason, data=await failure_data(rt, cmd)))
         await notify_failure(rt, cmd, reason)
     else:
         return
