@@ -65,8 +65,19 @@ def build_query(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, 
     return pairs
 
 
+# quote() escapes a string one character at a time in Python; an ASCII one (a file's base64, ids, dates)
+# goes through one str.translate in C instead, with the same result.
+_ALWAYS_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_ESCAPES = {safe: {c: f"%{c:02X}" for c in range(128) if chr(c) not in _ALWAYS_SAFE + safe} for safe in ("", "[]")}
+
+
+def quote_value(value: str, safe: str = "") -> str:
+    """urllib.parse.quote(value, safe=safe) for safe "" or "[]"."""
+    return value.translate(_ESCAPES[safe]) if value.isascii() else quote(value, safe=safe)
+
+
 def encode_command(method: str, params: Mapping[str, Any]) -> str:
-    query = "&".join(f"{quote(k, safe='[]')}={quote(v, safe='')}" for k, v in build_query(params))
+    query = "&".join(f"{quote_value(k, '[]')}={quote_value(v)}" for k, v in build_query(params))
     return f"{method}?{query}" if query else method
 
 
