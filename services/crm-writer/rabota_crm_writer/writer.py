@@ -193,7 +193,7 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
     await session.start()
     epoch_key = rt.store.key(portal, "ledger", "epoch")
     plan = Plan()
-    refs = [await rt.store.get_entity(portal, cmd.negotiation_id) for cmd, _ in group]
+    refs = await rt.store.get_entities(portal, [cmd.negotiation_id for cmd, _ in group])
     for applicant in {cmd.applicant_key for cmd, _ in group if cmd.entity_type != "lead"}:
         contact_id = await rt.store.get_contact(portal, applicant)
         if contact_id is not None:
@@ -337,25 +337,27 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
     # the mark, and the next group stops trusting the ledger.
     await rt.redis.set(writing_key(rt, portal), "1")
     result = await session.batch(cmds)
+    created: dict[str, str] = {}
+    new_contacts: dict[str, int] = {}
     for i in chunk:
         cmd = group[i][0]
         if f"c{i}" in result.result:
-            plan.contacts[cmd.applicant_key] = int(result.result[f"c{i}"])
-            await rt.store.set_contact(portal, cmd.applicant_key, plan.contacts[cmd.applicant_key])
+            plan.contacts[cmd.applicant_key] = new_contacts[cmd.applicant_key] = int(result.result[f"c{i}"])
         if f"e{i}" in result.errors or f"e{i}" not in result.result:
             error = result.errors.get(f"e{i}") or result.errors.get(f"c{i}") or {"error": "UNKNOWN"}
             outcomes[i] = Outcome(error=command_error(error))
             continue
         entity_id = c.entity_id_of(cmd.entity_type, result.result[f"e{i}"])
         activity_id = c.activity_id_of(result.result.get(f"a{i}")) if f"a{i}" in result.result else 0
-        await rt.store.set_entity(portal, cmd.negotiation_id,
-                                  ledger_ref(cmd.entity_type, entity_id, cmd.hh_status, activity_id))
+        created[cmd.negotiation_id] = ledger_ref(cmd.entity_type, entity_id, cmd.hh_status, activity_id)
         if not activity_id:
             error = result.errors.get(f"a{i}") or {"error": "UNKNOWN", "error_description": "activity missing"}
             rt.log.warning("activity of negotiation %s failed: %s", cmd.negotiation_id, error)
             outcomes[i] = Outcome(entity_id=entity_id, created=True, error=command_error(error, "Дело в таймлайне"))
             continue
         outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=True)
+    # Recorded at once, before the mark goes: a crash in between leaves the mark as before.
+    await rt.store.record_created(portal, created, new_contacts)
     await rt.redis.delete(writing_key(rt, portal))
 
 
@@ -412,9 +414,7 @@ async def _update(rt: Runtime, session: Session, portal: str, group: Group, plan
 async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome, final: bool = False) -> None:
     """Count, record failures (permanent ones, or any on the last delivery), notify, tell the others."""
     if outcome.ok:
-        await _clear_failure(rt, cmd)
-        if outcome.entity_id is not None:
-            await remember_entity(rt, cmd, outcome.entity_id)
+        await remember_written(rt, cmd, outcome.entity_id)
     elif isinstance(outcome.error, PermanentError) or (final and outcome.error is not None):
         reason = outcome.error.reason if isinstance(outcome.error, PermanentError) else (
             f"Битрикс24 не ответил после нескольких попыток: {outcome.error}")
@@ -430,26 +430,24 @@ async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome, final: bool = F
         created=outcome.created, reason=None if outcome.ok else str(outcome.error)))
 
 
-async def _clear_failure(rt: Runtime, cmd: CrmCommand) -> None:
-    """A written negotiation is no failure; its cause may notify again should it come back."""
-    raw = await rt.redis.hget(rt.store.key(cmd.portal, "failures"), cmd.negotiation_id)
-    if raw:
-        await rt.redis.delete(cause_key(rt, cmd.portal, Failure.model_validate_json(raw).reason))
-        await rt.store.clear_failure(cmd.portal, cmd.negotiation_id)
-
-
 ENTITY_PATHS = {"lead": "/crm/lead/details/{id}/", "deal": "/crm/deal/details/{id}/",
                 "smart_process": "/crm/type/{type}/details/{id}/"}
 
 
-async def remember_entity(rt: Runtime, cmd: CrmCommand, entity_id: int) -> None:
-    """What the Other responses view lists: every entity of one applicant."""
-    ref = f"{cmd.entity_type}:{entity_id}"
-    url = ENTITY_PATHS[cmd.entity_type].format(id=entity_id, type=cmd.entity_type_id)
+async def remember_written(rt: Runtime, cmd: CrmCommand, entity_id: int | None) -> None:
+    """What the Other responses view lists (every entity of one applicant), and no failure record for a
+    written negotiation (its cause may notify again should it come back). One round trip when none was."""
     pipe = rt.redis.pipeline(transaction=False)
-    pipe.hset(rt.store.key(cmd.portal, "by-entity"), ref, cmd.applicant_key)
-    pipe.zadd(rt.store.key(cmd.portal, "applicant", cmd.applicant_key), {ref: entity_id})
-    pipe.hset(rt.store.key(cmd.portal, "entity-info", ref), mapping={
-        "vacancy": cmd.vacancy_name, "status": cmd.status_name, "created_at": cmd.created_date, "url": url,
-        "negotiation_id": cmd.negotiation_id})
-    await pipe.execute()
+    pipe.hget(rt.store.key(cmd.portal, "failures"), cmd.negotiation_id)
+    if entity_id is not None:
+        ref = f"{cmd.entity_type}:{entity_id}"
+        url = ENTITY_PATHS[cmd.entity_type].format(id=entity_id, type=cmd.entity_type_id)
+        pipe.hset(rt.store.key(cmd.portal, "by-entity"), ref, cmd.applicant_key)
+        pipe.zadd(rt.store.key(cmd.portal, "applicant", cmd.applicant_key), {ref: entity_id})
+        pipe.hset(rt.store.key(cmd.portal, "entity-info", ref), mapping={
+            "vacancy": cmd.vacancy_name, "status": cmd.status_name, "created_at": cmd.created_date, "url": url,
+            "negotiation_id": cmd.negotiation_id})
+    failure = (await pipe.execute())[0]
+    if failure:
+        await rt.redis.delete(cause_key(rt, cmd.portal, Failure.model_validate_json(failure).reason))
+        await rt.store.clear_failure(cmd.portal, cmd.negotiation_id)
