@@ -101,13 +101,16 @@ async def handle_batch(rt: Runtime, raws: list[Msg]) -> None:
                 outcomes = await write_group(rt, portal, group)
         except Exception as exc:
             outcomes = [Outcome(error=exc) for _ in group]
-        for i, d, outcome, span in zip(idx, deliveries, outcomes, spans, strict=True):
+        for outcome, span in zip(outcomes, spans, strict=True):
             if outcome.entity_id is not None:
                 span.set_attribute("rabota.entity_id", outcome.entity_id)
             if outcome.error is not None:
                 span.record_exception(outcome.error)
                 span.set_status(trace.StatusCode.ERROR, type(outcome.error).__name__)
-            await _settle(rt, body[i], d, outcome)
+        # Settled together: each is a few round trips (Redis, the result, the ack) that need not wait in line.
+        await asyncio.gather(*(_settle(rt, body[i], d, outcome)
+                               for i, d, outcome in zip(idx, deliveries, outcomes, strict=True)))
+        for span in spans:
             span.end()
 
 
