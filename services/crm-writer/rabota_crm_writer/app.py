@@ -28,7 +28,7 @@ from rabota_common.settings import Settings
 from rabota_common.subjects import portal_of
 from rabota_common.telemetry import negotiation_attributes
 
-from rabota_crm_writer.writer import Outcome, report, write_group
+from rabota_crm_writer.writer import Outcome, failure_data, report, write_group
 
 BATCH = 25
 FETCH_WAIT_S = 0.3
@@ -123,7 +123,7 @@ async def _settle(rt: Runtime, cmd: CrmCommand, d: Delivery, outcome: Outcome) -
             await d.ack()
             CRM_WRITES.labels(cmd.portal, "created" if outcome.created else "updated").inc()
         else:
-            await fail(rt, "crm-writer", d, cmd.model_dump(mode="json"), outcome.error)
+            await fail(rt, "crm-writer", d, await failure_data(rt, cmd), outcome.error)
     except Exception:
         rt.log.exception("could not settle %s (delivery %s); it comes back", cmd.negotiation_id, d.attempt)
         with contextlib.suppress(Exception):

@@ -107,8 +107,9 @@ async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
 
 
 async def failure_data(rt: Runtime, cmd: CrmCommand) -> dict[str, Any]:
-    """The command as its failure record keeps it for a retry. Failure records sit in Redis unencrypted
-    until retried, so an inline PDF moves to the object store (as large ones travel anyway, 7-day TTL)."""
+    """The command as a failure record or a dead letter keeps it for a retry. Failure records sit in Redis
+    unencrypted until retried and dead letters 30 days, so an inline PDF moves to the object store (as large
+    ones travel anyway): the PDF is kept 7 days, as before inline PDFs."""
     if cmd.resume_pdf is not None:
         name = f"{cmd.portal}.{cmd.negotiation_id}.pdf"
         store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
