@@ -80,7 +80,10 @@ def summary(out: dict[str, Any]) -> list[tuple[str, Any, str]]:
             rows.append((f"peak RSS {name}, MB (N={small['n']} → {large['n']})",
                          f"{small['peak_rss_mb'].get(name)} → {large['peak_rss_mb'][name]}", "≤ 150, flat"))
         rows += [(f"capacity, limits off, N={large['n']}: responses/s", large["responses_per_s"], "≥ 300"),
-                 ("  bottleneck (CPU s per service)", f"{large['bottleneck']} {large['cpu_s']}", "")]
+                 ("  bottleneck (CPU s per service)", f"{large['bottleneck']} {large['cpu_s']}", ""),
+                 ("  CPU ms per response, all processes", large.get("cpu_ms_per_response_total"), ""),
+                 *((f"    {name}", ms, "") for name, ms in sorted((large.get("cpu_ms_per_response") or {}).items(),
+                                                                   key=lambda kv: -kv[1]))]
         for frame in (large.get("profile") or {}).get("top_frames", [])[:3]:
             rows.append(("    " + frame["frame"][:70], frame["share"], ""))
     fair = out.get("fairness")

@@ -39,7 +39,9 @@ class Limits:
                 "B24_RATE": str(self.b24_rate or 100_000.0),
                 "B24_BURST": str(self.b24_burst if self.b24_rate else 100_000), "LOG_LEVEL": "WARNING",
                 # As in production: no test span file, written synchronously on every span's end.
-                "TRACE_DIR": ""}
+                "TRACE_DIR": "",
+                # The sandbox's access log line per request is load of the machine, not of the product.
+                "SANDBOX_ACCESS_LOG": "0"}
 
 
 @contextlib.asynccontextmanager

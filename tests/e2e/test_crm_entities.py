@@ -192,6 +192,12 @@ async def test_mandatory_field_failure_is_listed_notified_and_retried(driver: Dr
     body = (await driver.api("GET", "/import")).json()
     assert not body["failures"], body["failures"][:3]
     await _assert_one_each(driver, 1)
+    # The failure records kept the resume PDFs (moved from the command to the object store): retried leads
+    # carry them like first-time ones.
+    negotiations = {str(n["id"]): n for n in await driver.hh_negotiations()}
+    leads = await driver.entities("demo", 1)
+    normal = [lead for lead in leads if negotiations[lead["ORIGIN_ID"]]["resume"] == "normal"]
+    assert normal and all(lead["UF_CRM_RABOTABY_RESUME"] for lead in normal), normal[:1]
 
 
 async def _dlq_count(driver: Driver) -> int:

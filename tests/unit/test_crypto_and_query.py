@@ -1,7 +1,10 @@
 import time
+from urllib.parse import quote
 
 import pytest
-from rabota_common.b24_client import build_query, encode_command
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rabota_common.b24_client import build_query, encode_command, quote_value
 from rabota_common.crypto import Crypto, TokenError
 
 
@@ -40,3 +43,9 @@ def test_php_style_query():
     cmd = encode_command("crm.lead.add", {"fields": {"TITLE": "Отклик & co"}})
     assert cmd.startswith("crm.lead.add?fields[TITLE]=")
     assert "&co" not in cmd and "%26" in cmd
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text(), st.sampled_from(["", "[]"]))
+def test_fast_quote_is_urllib_quote(value: str, safe: str) -> None:
+    assert quote_value(value, safe) == quote(value, safe=safe)

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from pydantic import ValidationError
 from rabota_common.app_settings import SyncSettings, kind_of, status_key
@@ -60,3 +62,16 @@ def test_deleted_resume_still_builds():
     assert cmd.kind == "invitation" and cmd.stage_id == "IN_PROCESS"
     assert "удалил резюме" in cmd.comments
     assert cmd.applicant_key == "negotiation-55"
+
+
+def test_inline_pdf_travels_as_one_line_of_base64():
+    neg = {"id": "55", "employer_state": {"id": "response"}, "vacancy": {"name": "X"}, "resume": None}
+    pdf = bytes(range(256)) * 300  # 76+ bytes of base64 would wrap with pydantic's Base64Bytes
+    cmd = build_command(_found(), SIMPLE, neg, None, None, None).model_copy(update={"resume_pdf": pdf})
+    raw = cmd.model_dump_json()
+    assert "\\n" not in json.loads(raw)["resume_pdf"]
+    assert type(cmd).model_validate_json(raw).resume_pdf == pdf
+    assert type(cmd).model_validate(json.loads(raw)).resume_pdf == pdf  # a failure record's retry, a replay
+    assert cmd.model_dump()["resume_pdf"] == pdf
+    with pytest.raises(ValidationError):
+        type(cmd).model_validate({**json.loads(raw), "resume_pdf": "not base64!"})

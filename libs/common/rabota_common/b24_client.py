@@ -1,4 +1,4 @@
-"""Async client of Bitrix24 REST (reference/b24-rest.md). Takes an injected httpx client.
+"""Async client of Bitrix24 REST (reference/b24-rest.md). Takes the injected HTTP client.
 
 Calls go to `{client_endpoint}{method}` as JSON POSTs with `auth` in the body; `batch` packs up to 50
 commands whose parameters are encoded the way PHP's http_build_query does.
@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 from opentelemetry import trace
 
+from rabota_common.http import Http, HttpError
 from rabota_common.metrics import B24_REQUESTS, portal_label
 from rabota_common.settings import Settings
 
@@ -65,8 +65,19 @@ def build_query(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, 
     return pairs
 
 
+# quote() escapes a string one character at a time in Python; an ASCII one (a file's base64, ids, dates)
+# goes through one str.translate in C instead, with the same result.
+_ALWAYS_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_ESCAPES = {safe: {c: f"%{c:02X}" for c in range(128) if chr(c) not in _ALWAYS_SAFE + safe} for safe in ("", "[]")}
+
+
+def quote_value(value: str, safe: str = "") -> str:
+    """urllib.parse.quote(value, safe=safe) for safe "" or "[]"."""
+    return value.translate(_ESCAPES[safe]) if value.isascii() else quote(value, safe=safe)
+
+
 def encode_command(method: str, params: Mapping[str, Any]) -> str:
-    query = "&".join(f"{quote(k, safe='[]')}={quote(v, safe='')}" for k, v in build_query(params))
+    query = "&".join(f"{quote_value(k, '[]')}={quote_value(v)}" for k, v in build_query(params))
     return f"{method}?{query}" if query else method
 
 
@@ -82,7 +93,7 @@ class BatchResult:
 
 
 class B24Client:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings,
+    def __init__(self, http: Http, settings: Settings,
                  throttle: Callable[[str], Awaitable[None]] | None = None) -> None:
         self._http = http
         self._settings = settings
@@ -127,11 +138,11 @@ class B24Client:
 
     async def _send(self, url: str, token: str, params: dict[str, Any], span: trace.Span) -> dict[str, Any]:
         try:
-            response = await self._http.post(url, json=dict(params, auth=token),
-                                             headers={"Accept": "application/json",
-                                                      "User-Agent": "rabota-sync/0.1"})
-        except httpx.HTTPError as exc:
-            raise B24Error(599, "NETWORK", type(exc).__name__) from exc
+            response = await self._http.request("POST", url, json=dict(params, auth=token),
+                                                headers={"Accept": "application/json",
+                                                         "User-Agent": "rabota-sync/0.1"})
+        except HttpError as exc:
+            raise B24Error(599, "NETWORK", str(exc)) from exc
         span.set_attribute("http.response.status_code", response.status_code)
         try:
             body = response.json()
@@ -154,9 +165,9 @@ class B24Client:
             "refresh_token": refresh_token,
         }
         try:
-            response = await self._http.get(url, params=params)
-        except httpx.HTTPError as exc:
-            raise B24Error(599, "NETWORK", type(exc).__name__) from exc
+            response = await self._http.request("GET", url, params=params)
+        except HttpError as exc:
+            raise B24Error(599, "NETWORK", str(exc)) from exc
         try:
             body = response.json()
         except ValueError:

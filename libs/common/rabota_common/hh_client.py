@@ -1,4 +1,4 @@
-"""Async client of the HeadHunter employer API (reference/hh-api.md). Takes an injected httpx client."""
+"""Async client of the HeadHunter employer API (reference/hh-api.md). Takes the injected HTTP client."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
-import httpx
 from opentelemetry import trace
 
+from rabota_common.http import Http, HttpError, HttpResponse
 from rabota_common.metrics import HH_ERRORS, HH_REQUESTS
 from rabota_common.settings import Settings
 
@@ -83,7 +83,7 @@ class HhOAuthError(Exception):
 
 
 class HhClient:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings,
+    def __init__(self, http: Http, settings: Settings,
                  throttle: Callable[[], Awaitable[None]] | None = None, retries: int = 5) -> None:
         self._http = http
         self._settings = settings
@@ -105,7 +105,7 @@ class HhClient:
         query.setdefault("host", self._settings.HH_HOST)
         return urlunparse(parts._replace(query=urlencode(query)))
 
-    async def _send(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
+    async def _send(self, method: str, url: str, token: str | None, **kwargs: Any) -> HttpResponse:
         """One request within the shared budget, traced (see `_send_retrying` for what is retried)."""
         # The token travels in a header; the path is safe to show without the query and without a resume
         # file's name (the applicant's name).
@@ -122,7 +122,7 @@ class HhClient:
             span.set_attribute("http.response.status_code", response.status_code)
             return response
 
-    async def _send_retrying(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
+    async def _send_retrying(self, method: str, url: str, token: str | None, **kwargs: Any) -> HttpResponse:
         """One request within the shared budget; 429 (rate, not view limit), 502-504 (any 5xx of a GET) and
         network errors are retried here with growing pauses, so a long walk does not start over."""
         attempt = 0
@@ -132,8 +132,8 @@ class HhClient:
                 await self._throttle()
             try:
                 response = await self._http.request(method, url, headers=self._headers(token), **kwargs)
-            except httpx.HTTPError as exc:
-                error = HhError(599, [{"type": "network", "value": type(exc).__name__}], None)
+            except HttpError as exc:
+                error = HhError(599, [{"type": "network", "value": str(exc)}], None)
                 _count(error)
                 if attempt > self._retries:
                     raise error from exc
@@ -152,7 +152,7 @@ class HhClient:
             raise error
 
     @staticmethod
-    def _error(response: httpx.Response) -> HhError:
+    def _error(response: HttpResponse) -> HhError:
         try:
             body = response.json()
         except ValueError:
@@ -179,10 +179,10 @@ class HhClient:
             await self._throttle()
         url = f"{self._base}/token"
         try:
-            response = await self._http.post(url, data=data, headers=self._headers(None),
-                                             params={"host": self._settings.HH_HOST})
-        except httpx.HTTPError as exc:
-            raise HhError(599, [{"type": "network", "value": type(exc).__name__}], None) from exc
+            response = await self._http.request("POST", url, data=data, headers=self._headers(None),
+                                                params={"host": self._settings.HH_HOST})
+        except HttpError as exc:
+            raise HhError(599, [{"type": "network", "value": str(exc)}], None) from exc
         if response.status_code >= 500:
             error = self._error(response)
             _count(error)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 EntityType = Literal["lead", "deal", "smart_process"]
 NegotiationSource = Literal["import", "webhook", "poll", "replay"]
@@ -25,6 +26,19 @@ STATUS_NAMES_RU = {
     "hired": "Выход на работу",
     "discard": "Отказ",
 }
+
+
+def _from_base64(value: Any) -> Any:
+    return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+
+# Bytes that travel in a JSON message as standard base64 (one line, no newlines as pydantic's Base64Bytes has).
+B64Bytes = Annotated[bytes, BeforeValidator(_from_base64),
+                     PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), return_type=str, when_used="json"),
+                     WithJsonSchema({"type": "string", "contentEncoding": "base64"})]
+# A resume PDF up to this size travels inside its CRM command (NATS max_payload is 1 MiB, base64 adds a third);
+# a larger one goes through the `resumes` object store, whose put and get cost several JetStream round trips.
+INLINE_PDF_MAX = 256 * 1024
 
 
 class Message(BaseModel):
@@ -99,6 +113,8 @@ class CrmCommand(Message):
     vacancy_name: str
     applicant_key: str = Field(description="resume id, or negotiation id when the resume is gone")
     resume_object: str | None = Field(default=None, description="key in the `resumes` object store")
+    resume_pdf: B64Bytes | None = Field(
+        default=None, description="the resume PDF itself, base64, when at most 256 KiB (then no resume_object)")
     resume_filename: str | None = None
     activity: ActivityContent
     state_only: bool = Field(default=False, description="status change of an entity that exists")

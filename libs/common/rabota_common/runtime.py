@@ -9,7 +9,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
@@ -22,7 +21,7 @@ from rabota_common.budget import SharedBucket
 from rabota_common.bus import ensure_jetstream, make_broker
 from rabota_common.crypto import Crypto
 from rabota_common.hh_client import HhClient
-from rabota_common.http import make_http
+from rabota_common.http import Http, make_http
 from rabota_common.metrics import OpsServer
 from rabota_common.models import B24Token, HhToken, TokenRequest
 from rabota_common.settings import Settings
@@ -40,7 +39,7 @@ class Runtime:
     broker: NatsBroker
     redis: Redis
     store: Store
-    http: httpx.AsyncClient
+    http: Http
     hh: HhClient
     b24: B24Client
     crypto: Crypto

@@ -78,12 +78,28 @@ class Failure(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+# One processed negotiation of the current import, counted once; the import is done when the listing is
+# complete and every found negotiation is processed. One round trip instead of five per written response.
+_COUNT_RESULT = """
+if redis.call('HGET', KEYS[1], 'import_id') ~= ARGV[1] then return 0 end
+if redis.call('SADD', KEYS[2], ARGV[2]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'processed', 1)
+redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
+local v = redis.call('HMGET', KEYS[1], 'state', 'listing_done', 'processed', 'found')
+if v[1] == 'running' and v[2] == '1' and tonumber(v[3]) >= tonumber(v[4] or '0') then
+  redis.call('HSET', KEYS[1], 'state', 'done', 'finished_at', ARGV[4])
+end
+return 1
+"""
+
+
 class Store:
     """Typed access to every Redis key the product uses."""
 
     def __init__(self, redis: Redis, crypto: Crypto) -> None:
         self.redis = redis
         self.crypto = crypto
+        self._count_result = redis.register_script(_COUNT_RESULT)
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
@@ -224,15 +240,9 @@ class Store:
 
     async def count_result(self, portal: str, import_id: str | None, negotiation_id: str, ok: bool) -> None:
         """Count one processed negotiation of an import, once, whatever the redeliveries."""
-        if not import_id or not await self._is_current_import(portal, import_id):
-            return
-        if not await self.redis.sadd(self.key(portal, "import", "done"), negotiation_id):
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hincrby(self.key(portal, "import"), "processed", 1)
-        pipe.hincrby(self.key(portal, "import"), "imported" if ok else "failed", 1)
-        await pipe.execute()
-        await self._maybe_done(portal)
+        if import_id:
+            await self._count_result(keys=[self.key(portal, "import"), self.key(portal, "import", "done")],
+                                     args=[import_id, negotiation_id, "imported" if ok else "failed", time.time()])
 
     async def _is_current_import(self, portal: str, import_id: str) -> bool:
         current = await self.redis.hget(self.key(portal, "import"), "import_id")
@@ -251,6 +261,23 @@ class Store:
     async def get_entity(self, portal: str, negotiation_id: str) -> str | None:
         value = await self.redis.hget(self.key(portal, "ledger", "entity"), negotiation_id)
         return text(value) if value else None
+
+    async def get_entities(self, portal: str, negotiation_ids: list[str]) -> list[str | None]:
+        """The ledger refs of several negotiations in one round trip."""
+        if not negotiation_ids:
+            return []
+        values = await self.redis.hmget(self.key(portal, "ledger", "entity"), negotiation_ids)
+        return [text(v) if v else None for v in values]
+
+    async def record_created(self, portal: str, entities: dict[str, str], contacts: dict[str, int]) -> None:
+        """Ledger entries of what one Bitrix24 batch created (negotiation -> ref, applicant -> contact)."""
+        pipe = self.redis.pipeline(transaction=False)
+        if contacts:
+            pipe.hset(self.key(portal, "ledger", "contact"), mapping={k: str(v) for k, v in contacts.items()})
+        if entities:
+            refs: dict[Any, Any] = dict(entities)
+            pipe.hset(self.key(portal, "ledger", "entity"), mapping=refs)
+        await pipe.execute()
 
     async def set_entity(self, portal: str, negotiation_id: str, ref: str) -> None:
         await self.redis.hset(self.key(portal, "ledger", "entity"), negotiation_id, ref)

@@ -32,7 +32,7 @@ from rabota_common.settings import Settings
 from rabota_common.subjects import portal_of
 from rabota_common.telemetry import negotiation_attributes
 
-from rabota_crm_writer.writer import Outcome, report, write_group
+from rabota_crm_writer.writer import Outcome, failure_data, report, write_group
 
 BATCH = 25
 FETCH_WAIT_S = 0.3
@@ -138,13 +138,16 @@ async def _write_portal(rt: Runtime, raws: list[Msg]) -> None:
                 outcomes = await write_group(rt, portal, group)
         except Exception as exc:
             outcomes = [Outcome(error=exc) for _ in group]
-        for i, d, outcome, span in zip(idx, deliveries, outcomes, spans, strict=True):
+        for outcome, span in zip(outcomes, spans, strict=True):
             if outcome.entity_id is not None:
                 span.set_attribute("rabota.entity_id", outcome.entity_id)
             if outcome.error is not None:
                 span.record_exception(outcome.error)
                 span.set_status(trace.StatusCode.ERROR, type(outcome.error).__name__)
-            await _settle(rt, body[i], d, outcome)
+        # Settled together: each is a few round trips (Redis, the result, the ack) that need not wait in line.
+        await asyncio.gather(*(_settle(rt, body[i], d, outcome)
+                               for i, d, outcome in zip(idx, deliveries, outcomes, strict=True)))
+        for span in spans:
             span.end()
 
 
@@ -157,7 +160,7 @@ async def _settle(rt: Runtime, cmd: CrmCommand, d: Delivery, outcome: Outcome) -
             await d.ack()
             CRM_WRITES.labels(cmd.portal, "created" if outcome.created else "updated").inc()
         else:
-            await fail(rt, "crm-writer", d, cmd.model_dump(mode="json"), outcome.error)
+            await fail(rt, "crm-writer", d, await failure_data(rt, cmd), outcome.error)
     except Exception:
         rt.log.exception("could not settle %s (delivery %s); it comes back", cmd.negotiation_id, d.attempt)
         with contextlib.suppress(Exception):

@@ -93,6 +93,8 @@ def command_error(error: dict[str, Any], what: str = "") -> BaseException:
 
 
 async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
+    if cmd.resume_pdf is not None:  # a small PDF travels in the command itself
+        return cmd.resume_pdf
     if not cmd.resume_object:
         return None
     store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
@@ -102,6 +104,18 @@ async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
         rt.log.warning("resume %s is gone from the object store", cmd.resume_object)
         return None
     return bytes(result.data or b"")
+
+
+async def failure_data(rt: Runtime, cmd: CrmCommand) -> dict[str, Any]:
+    """The command as a failure record or a dead letter keeps it for a retry. Failure records sit in Redis
+    unencrypted until retried and dead letters 30 days, so an inline PDF moves to the object store (as large
+    ones travel anyway): the PDF is kept 7 days, as before inline PDFs."""
+    if cmd.resume_pdf is not None:
+        name = f"{cmd.portal}.{cmd.negotiation_id}.pdf"
+        store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
+        await store.put(name, cmd.resume_pdf)
+        cmd = cmd.model_copy(update={"resume_pdf": None, "resume_object": name})
+    return cmd.model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -180,7 +194,7 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
     await session.start()
     epoch_key = rt.store.key(portal, "ledger", "epoch")
     plan = Plan()
-    refs = [await rt.store.get_entity(portal, cmd.negotiation_id) for cmd, _ in group]
+    refs = await rt.store.get_entities(portal, [cmd.negotiation_id for cmd, _ in group])
     for applicant in {cmd.applicant_key for cmd, _ in group if cmd.entity_type != "lead"}:
         contact_id = await rt.store.get_contact(portal, applicant)
         if contact_id is not None:
@@ -324,25 +338,27 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
     # the mark, and the next group stops trusting the ledger.
     await rt.redis.set(writing_key(rt, portal), "1")
     result = await session.batch(cmds)
+    created: dict[str, str] = {}
+    new_contacts: dict[str, int] = {}
     for i in chunk:
         cmd = group[i][0]
         if f"c{i}" in result.result:
-            plan.contacts[cmd.applicant_key] = int(result.result[f"c{i}"])
-            await rt.store.set_contact(portal, cmd.applicant_key, plan.contacts[cmd.applicant_key])
+            plan.contacts[cmd.applicant_key] = new_contacts[cmd.applicant_key] = int(result.result[f"c{i}"])
         if f"e{i}" in result.errors or f"e{i}" not in result.result:
             error = result.errors.get(f"e{i}") or result.errors.get(f"c{i}") or {"error": "UNKNOWN"}
             outcomes[i] = Outcome(error=command_error(error))
             continue
         entity_id = c.entity_id_of(cmd.entity_type, result.result[f"e{i}"])
         activity_id = c.activity_id_of(result.result.get(f"a{i}")) if f"a{i}" in result.result else 0
-        await rt.store.set_entity(portal, cmd.negotiation_id,
-                                  ledger_ref(cmd.entity_type, entity_id, cmd.hh_status, activity_id))
+        created[cmd.negotiation_id] = ledger_ref(cmd.entity_type, entity_id, cmd.hh_status, activity_id)
         if not activity_id:
             error = result.errors.get(f"a{i}") or {"error": "UNKNOWN", "error_description": "activity missing"}
             rt.log.warning("activity of negotiation %s failed: %s", cmd.negotiation_id, error)
             outcomes[i] = Outcome(entity_id=entity_id, created=True, error=command_error(error, "Дело в таймлайне"))
             continue
         outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=True)
+    # Recorded at once, before the mark goes: a crash in between leaves the mark as before.
+    await rt.store.record_created(portal, created, new_contacts)
     await rt.redis.delete(writing_key(rt, portal))
 
 
@@ -399,14 +415,12 @@ async def _update(rt: Runtime, session: Session, portal: str, group: Group, plan
 async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome, final: bool = False) -> None:
     """Count, record failures (permanent ones, or any on the last delivery), notify, tell the others."""
     if outcome.ok:
-        await _clear_failure(rt, cmd)
-        if outcome.entity_id is not None:
-            await remember_entity(rt, cmd, outcome.entity_id)
+        await remember_written(rt, cmd, outcome.entity_id)
     elif isinstance(outcome.error, PermanentError) or (final and outcome.error is not None):
         reason = outcome.error.reason if isinstance(outcome.error, PermanentError) else (
             f"Битрикс24 не ответил после нескольких попыток: {outcome.error}")
         await rt.store.add_failure(cmd.portal, Failure(
-            negotiation_id=cmd.negotiation_id, reason=reason, data=cmd.model_dump(mode="json")))
+            negotiation_id=cmd.negotiation_id, reason=reason, data=await failure_data(rt, cmd)))
         await notify_failure(rt, cmd, reason)
     else:
         return
@@ -417,26 +431,24 @@ async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome, final: bool = F
         created=outcome.created, reason=None if outcome.ok else str(outcome.error)))
 
 
-async def _clear_failure(rt: Runtime, cmd: CrmCommand) -> None:
-    """A written negotiation is no failure; its cause may notify again should it come back."""
-    raw = await rt.redis.hget(rt.store.key(cmd.portal, "failures"), cmd.negotiation_id)
-    if raw:
-        await rt.redis.delete(cause_key(rt, cmd.portal, Failure.model_validate_json(raw).reason))
-        await rt.store.clear_failure(cmd.portal, cmd.negotiation_id)
-
-
 ENTITY_PATHS = {"lead": "/crm/lead/details/{id}/", "deal": "/crm/deal/details/{id}/",
                 "smart_process": "/crm/type/{type}/details/{id}/"}
 
 
-async def remember_entity(rt: Runtime, cmd: CrmCommand, entity_id: int) -> None:
-    """What the Other responses view lists: every entity of one applicant."""
-    ref = f"{cmd.entity_type}:{entity_id}"
-    url = ENTITY_PATHS[cmd.entity_type].format(id=entity_id, type=cmd.entity_type_id)
+async def remember_written(rt: Runtime, cmd: CrmCommand, entity_id: int | None) -> None:
+    """What the Other responses view lists (every entity of one applicant), and no failure record for a
+    written negotiation (its cause may notify again should it come back). One round trip when none was."""
     pipe = rt.redis.pipeline(transaction=False)
-    pipe.hset(rt.store.key(cmd.portal, "by-entity"), ref, cmd.applicant_key)
-    pipe.zadd(rt.store.key(cmd.portal, "applicant", cmd.applicant_key), {ref: entity_id})
-    pipe.hset(rt.store.key(cmd.portal, "entity-info", ref), mapping={
-        "vacancy": cmd.vacancy_name, "status": cmd.status_name, "created_at": cmd.created_date, "url": url,
-        "negotiation_id": cmd.negotiation_id})
-    await pipe.execute()
+    pipe.hget(rt.store.key(cmd.portal, "failures"), cmd.negotiation_id)
+    if entity_id is not None:
+        ref = f"{cmd.entity_type}:{entity_id}"
+        url = ENTITY_PATHS[cmd.entity_type].format(id=entity_id, type=cmd.entity_type_id)
+        pipe.hset(rt.store.key(cmd.portal, "by-entity"), ref, cmd.applicant_key)
+        pipe.zadd(rt.store.key(cmd.portal, "applicant", cmd.applicant_key), {ref: entity_id})
+        pipe.hset(rt.store.key(cmd.portal, "entity-info", ref), mapping={
+            "vacancy": cmd.vacancy_name, "status": cmd.status_name, "created_at": cmd.created_date, "url": url,
+            "negotiation_id": cmd.negotiation_id})
+    failure = (await pipe.execute())[0]
+    if failure:
+        await rt.redis.delete(cause_key(rt, cmd.portal, Failure.model_validate_json(failure).reason))
+        await rt.store.clear_failure(cmd.portal, cmd.negotiation_id)

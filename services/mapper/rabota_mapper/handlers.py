@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import trace
 from rabota_common import subjects
@@ -13,7 +14,7 @@ from rabota_common.bus import publish
 from rabota_common.errors import TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.hh_walk import TokenSource
-from rabota_common.models import NegotiationFound
+from rabota_common.models import INLINE_PDF_MAX, NegotiationFound
 from rabota_common.runtime import Runtime
 from rabota_common.store import text
 from rabota_common.subjects import negotiation_msg_id
@@ -35,22 +36,31 @@ def until_view_limit_reset(now: datetime | None = None) -> float:
     return max(VIEW_LIMIT_DELAY_S, (midnight - now).total_seconds() + 120.0)
 
 
-async def cached_resume(rt: Runtime, portal: str, resume_id: str) -> tuple[dict[str, Any], str | None] | None:
-    """The resume (and its PDF object) fetched for another response of the same applicant a moment ago:
-    one applicant answering several vacancies costs the two resume requests once (DESIGN §9)."""
+class CachedResume(NamedTuple):
+    resume: dict[str, Any]
+    pdf_object: str | None
+    pdf: bytes | None
+
+
+async def cached_resume(rt: Runtime, portal: str, resume_id: str) -> CachedResume | None:
+    """The resume (and its PDF, or the PDF's object) fetched for another response of the same applicant a
+    moment ago: one applicant answering several vacancies costs the two resume requests once (DESIGN §9)."""
     if not resume_id:
         return None
     raw = await rt.redis.get(rt.store.key(portal, "resume-cache", resume_id))
     if not raw:
         return None
     body = json.loads(rt.crypto.decrypt(text(raw)))
-    return dict(body["resume"]), body.get("pdf")
+    pdf = body.get("pdf_data")
+    return CachedResume(dict(body["resume"]), body.get("pdf"), base64.b64decode(pdf) if pdf else None)
 
 
 async def remember_resume(rt: Runtime, portal: str, resume_id: str, resume: dict[str, Any],
-                          resume_object: str | None) -> None:
+                          pdf_object: str | None, pdf: bytes | None) -> None:
     if resume_id:
-        sealed = rt.crypto.encrypt(json.dumps({"resume": resume, "pdf": resume_object}))  # contacts: encrypted
+        # Contacts and the PDF are personal data: the entry is encrypted like every other one.
+        sealed = rt.crypto.encrypt(json.dumps({"resume": resume, "pdf": pdf_object,
+                                               "pdf_data": base64.b64encode(pdf).decode() if pdf else None}))
         await rt.redis.set(rt.store.key(portal, "resume-cache", resume_id), sealed, ex=RESUME_CACHE_S)
 
 
@@ -69,9 +79,10 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
     short = negotiation.get("resume")
     resume: dict[str, Any] | None = None
     resume_object = filename = None
+    pdf: bytes | None = None
     cached = await cached_resume(rt, found.portal, str(short.get("id") or "")) if short else None
     if cached is not None:
-        resume, resume_object = cached
+        resume, resume_object, pdf = cached
     elif short and short.get("url"):
         try:
             resume = await tokens.call(rt.hh.get, short["url"])
@@ -86,16 +97,18 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
         pdf_url = ((resume or {}).get("download") or {}).get("pdf", {}).get("url")
         if resume is not None and pdf_url:
             pdf = await tokens.call(rt.hh.download, pdf_url)
-            resume_object = f"{found.portal}.{found.negotiation_id}.pdf"
-            store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
-            await store.put(resume_object, pdf)
+            if len(pdf) > INLINE_PDF_MAX:  # too big to travel in the command
+                resume_object = f"{found.portal}.{found.negotiation_id}.pdf"
+                store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
+                await store.put(resume_object, pdf)
+                pdf = None
         if resume is not None:
-            await remember_resume(rt, found.portal, str(short.get("id") or ""), resume, resume_object)
+            await remember_resume(rt, found.portal, str(short.get("id") or ""), resume, resume_object, pdf)
     command = build_command(found, settings, negotiation, resume, resume_object, None)
-    if resume_object:
+    if resume_object or pdf:
         name = command.activity.full_name or command.contact.name
         filename = pdf_filename(name, command.vacancy_name, ddmmyyyy(negotiation.get("created_at")))
-        command = command.model_copy(update={"resume_filename": filename})
+        command = command.model_copy(update={"resume_filename": filename, "resume_pdf": pdf})
     state = (negotiation.get("employer_state") or {}).get("id")
     await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=found.portal), command,
                   msg_id=negotiation_msg_id(found.portal, found.negotiation_id, state, found.import_id or found.source))

@@ -52,17 +52,12 @@ async def _walk(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
             # Published first, recorded as found after: a crash in between publishes them again on the
             # resumed walk (JetStream drops the copies by msg id), never leaves one found but unpublished.
             seen = await rt.store.already_found(portal, ids)
-            for item in page.items:
-                nid = str(item["id"])
-                if nid in seen:
-                    continue
-                state = (item.get("employer_state") or {}).get("id")
-                found = NegotiationFound(
-                    portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id,
-                    vacancy_name=page.vacancy_name, employer_state=state,
-                    updated_at=item.get("updated_at"), source="import", import_id=import_id, item=item,
-                )
-                await publish_found(rt, found, new_trace=True, bulk=True)
+            # A page's messages go out together: their PubAcks are awaited at once, not one round trip each.
+            await asyncio.gather(*(publish_found(rt, NegotiationFound(
+                portal=portal, negotiation_id=str(item["id"]), vacancy_id=page.vacancy_id,
+                vacancy_name=page.vacancy_name, employer_state=(item.get("employer_state") or {}).get("id"),
+                updated_at=item.get("updated_at"), source="import", import_id=import_id, item=item,
+            ), new_trace=True, bulk=True) for item in page.items if str(item["id"]) not in seen))
             await rt.store.add_found(portal, import_id, ids)
         await rt.store.mark_walked(portal, import_id, str(vacancy.get("id")))
         await remember_listing(rt, portal, vacancy, listed)

@@ -325,6 +325,7 @@ class Portal:
         self.bucket_level = 0.0
         self.bucket_at = time.monotonic()
         self.optime: dict[str, deque[tuple[float, float]]] = {}
+        self.optime_used: dict[str, float] = {}  # the sum of each method's window, kept with it
         self.stats = Stats()
 
     # ------------------------------------------------------------------ ids
