@@ -91,7 +91,8 @@ def summary(out: dict[str, Any]) -> list[tuple[str, Any, str]]:
                  (f"  measured at POLL_INTERVAL_S={idle['poll_interval_s']:g}",
                   idle["hh_per_portal_hour_measured"], ""),
                  ("  Bitrix24 requests/portal/hour", idle["b24_per_portal_hour_measured"], "small"),
-                 (f"  CPU s/hour at {DEFAULT_POLL_S:g} s, all processes", idle["cpu_s_per_hour_total"], ""),
+                 (f"  CPU s/hour at {DEFAULT_POLL_S:g} s, product (services, NATS, Redis)",
+                  idle["cpu_s_per_hour_product"], ""),
                  ("  RSS per service, MB", idle["rss_mb"], ""),
                  ("  Redis used_memory MB / keys per portal",
                   f"{idle['redis_used_memory_mb']} / {idle['redis_keys']['all_keys_per_portal']}", "")]

@@ -67,15 +67,19 @@ async def _poll_counts(redis: Redis, portals: list[str]) -> list[int]:
 async def _keys_per_portal(redis: Redis, members: list[str]) -> dict[str, Any]:
     """Keys under each portal's prefix, and all keys ÷ portals (budgets, webhook secrets and shared keys too)."""
     per_portal = dict.fromkeys(members, 0)
+    kinds: dict[str, int] = {}  # the first portal's keys by kind: `rs:{portal}:entity-info:lead:7` → `entity-info:lead`
     total = 0
     async for key in redis.scan_iter(count=1000):
         total += 1
         parts = text(key).split(":")
         if len(parts) > 2 and parts[1] in per_portal:
             per_portal[parts[1]] += 1
+            if members and parts[1] == members[0]:
+                kind = ":".join(p for p in parts[2:4] if not any(ch.isdigit() for ch in p))  # ids left out
+                kinds[kind] = kinds.get(kind, 0) + 1
     counts = sorted(per_portal.values())
     return {"under_prefix_median": counts[len(counts) // 2] if counts else 0,
-            "under_prefix_max": counts[-1] if counts else 0,
+            "under_prefix_max": counts[-1] if counts else 0, "one_portal": dict(sorted(kinds.items())),
             "all_keys": total, "all_keys_per_portal": round(total / len(members), 1) if members else 0}
 
 
@@ -129,16 +133,32 @@ async def run(portals: int = 100, interval_s: float = 20.0, vacancies: int = 2, 
         finally:
             await redis.aclose()
             stack.stop()
-    # Per hour at the default interval: the requests of every poll (all but the walk's) per poll, plus the
-    # full walk's requests once per FULL_WALK_EVERY polls, both scaled to the default number of polls.
+    # Per hour at the default interval, from both windows: the requests every poll makes (all but the walk's)
+    # per poll, and the full walk's once per FULL_WALK_EVERY polls, scaled to the default number of polls.
     n = len(members)
     polls_per_hour = 3600.0 / DEFAULT_INTERVAL_S
-    by_route: dict[str, int] = fast["hh_by_route"]
-    walks = max(1, fast["full_walks"])
+    by_route: dict[str, int] = {}
+    for w in (fast, default):
+        for route, count in w["hh_by_route"].items():
+            by_route[route] = by_route.get(route, 0) + count
+    polls_total = max(1, fast["polls"] + default["polls"])
+    walks = max(1, fast["full_walks"] + default["full_walks"])
     per_hour_default = {
         route: round(count / walks * polls_per_hour / FULL_WALK_EVERY if route in WALK_ROUTES
-                     else count / max(1, fast["polls"]) * polls_per_hour, 2)
-        for route, count in by_route.items()}
+                     else count / polls_total * polls_per_hour, 2)
+        for route, count in sorted(by_route.items())}
+    # CPU of each process = base (ticks, idle consumers: per second) + per poll; two windows with different
+    # poll rates give both, and so the CPU of an hour at the default interval.
+    cpu_default: dict[str, float] = {}
+    per_poll_ms: dict[str, float] = {}
+    t1, n1, t2, n2 = fast["seconds"], fast["polls"], default["seconds"], default["polls"]
+    det = t1 * n2 - t2 * n1
+    for name in fast["cpu_s"]:
+        c1, c2 = fast["cpu_s"][name], default["cpu_s"].get(name, 0.0)
+        per_poll = max(0.0, (t1 * c2 - t2 * c1) / det) if det else 0.0
+        base = max(0.0, (c1 - per_poll * n1) / t1)
+        per_poll_ms[name] = round(per_poll * 1000, 2)
+        cpu_default[name] = round(base * 3600 + per_poll * n * polls_per_hour, 1)
     return {
         "portals": n, "vacancies_per_portal": vacancies, "negotiations_per_vacancy": negotiations,
         "setup_s": round(setup_s, 1), "imported": imported, "failed": failed, "dead_processes": dead,
@@ -147,8 +167,11 @@ async def run(portals: int = 100, interval_s: float = 20.0, vacancies: int = 2, 
         "hh_per_portal_hour_default_by_route": per_hour_default,
         "hh_per_portal_hour_measured": fast["hh_per_portal_hour"],
         "b24_per_portal_hour_measured": fast["b24_per_portal_hour"],
-        "cpu_s_per_hour_total": default["cpu_s_per_hour_total"],
-        "cpu_s_per_hour": default["cpu_s_per_hour"],
+        "cpu_s_per_hour_default": cpu_default,
+        "cpu_s_per_hour_total": round(sum(cpu_default.values()), 1),
+        # the product: services, NATS and Redis; the sandbox emulates HeadHunter and Bitrix24
+        "cpu_s_per_hour_product": round(sum(v for k, v in cpu_default.items() if k != "sandbox"), 1),
+        "cpu_ms_per_poll": per_poll_ms,
         "rss_mb": rss, "redis_used_memory_mb": round(int(memory["used_memory"]) / 2**20, 2),
         "redis_keys": keys,
         "window_fast": fast, "window_default": default,
@@ -181,6 +204,7 @@ async def _window(stack: Stack, http: httpx.AsyncClient, redis: Redis, members: 
         "hh_per_portal_hour": round(hh["requests_total"] / n * per_hour, 1),
         "b24_requests": b24["requests_total"], "b24_by_method": b24.get("by_method"),
         "b24_per_portal_hour": round(b24["requests_total"] / n * per_hour, 2),
+        "cpu_s": {k: round(v, 2) for k, v in sorted(cpu.items())},
         "cpu_s_per_hour": {k: round(v * per_hour, 1) for k, v in sorted(cpu.items())},
         "cpu_s_per_hour_total": round(sum(cpu.values()) * per_hour, 1),
     }
