@@ -1,5 +1,5 @@
 """All benchmarks (issue #7), one command:
-`python -m tests.bench [--quick | --full] [--only import,live,capacity,fairness]`.
+`python -m tests.bench [--quick | --full] [--only import,live,capacity,fairness,idle]`.
 
 1. initial import of N responses with the sandbox's default limits (HeadHunter 10 requests/s per IP,
    Bitrix24 2 requests/s burst 50): requests per response for both APIs, wall time, efficiency;
@@ -10,6 +10,8 @@
    per service, py-spy sample of the busiest);
 6. fairness: portal A imports N (1000 / 3000 / 10000) while portal B gets webhooks at 1/s: B's webhook →
    entity+activity p50/p99 and how fully A's import still uses the HeadHunter limit.
+7. idle: 100 installed, connected, imported portals left idle (shortened POLL_INTERVAL_S): HeadHunter and
+   Bitrix24 requests per idle portal per hour (at the default interval), CPU, RSS, Redis memory and keys.
 Prints one table and writes test-artifacts/bench.json. Benchmarks print numbers; they never fail on
 slowness. Figures are noisy on a shared 2-core machine: compare ratios rather than absolute times.
 """
@@ -25,12 +27,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench import bench_fairness, bench_import, bench_live
+from tests.bench import bench_fairness, bench_idle, bench_import, bench_live
+from tests.bench.bench_idle import DEFAULT_INTERVAL_S as DEFAULT_POLL_S
 from tests.bench.common import Limits
 
 SIZES = {"quick": (300, 1000, 3000, 20, 5.0), "default": (1000, 1000, 5000, 30, 10.0),
          "full": (10000, 1000, 10000, 60, 10.0)}
 FAIRNESS_N = {"quick": 1000, "default": 3000, "full": 10000}
+IDLE = {"quick": (20, 10.0), "default": (100, 20.0), "full": (100, 20.0)}  # portals, POLL_INTERVAL_S
 
 
 def table(rows: list[tuple[str, Any, str]]) -> str:
@@ -54,6 +58,8 @@ async def main_async(profile: str, only: set[str]) -> dict[str, Any]:
         out["capacity"] = await bench_import.run(n_large, off, profile=True)
     if "fairness" in only:
         out["fairness"] = await bench_fairness.run(FAIRNESS_N[profile], Limits(), 1.0, live_count)
+    if "idle" in only:
+        out["idle"] = await bench_idle.run(*IDLE[profile])
     return out
 
 
@@ -94,6 +100,18 @@ def summary(out: dict[str, Any]) -> list[tuple[str, Any, str]]:
                  ("  A imported / failed, wall s", f"{fair['imported']} / {fair['failed']}, {fair['wall_s']}", ""),
                  ("  A processed when B's responses had arrived", fair["a_processed_when_b_done"], "< N"),
                  ("  HeadHunter limit used during A's import", fair.get("efficiency"), "≥ 0.9")]
+    idle = out.get("idle")
+    if idle:
+        rows += [(f"idle: {idle['portals']} portals, HH requests/portal/hour at {DEFAULT_POLL_S:g} s",
+                  idle["hh_per_portal_hour_default"], "small"),
+                 (f"  measured at POLL_INTERVAL_S={idle['poll_interval_s']:g}",
+                  idle["hh_per_portal_hour_measured"], ""),
+                 ("  Bitrix24 requests/portal/hour", idle["b24_per_portal_hour_measured"], "small"),
+                 (f"  CPU s/hour at {DEFAULT_POLL_S:g} s, product (services, NATS, Redis)",
+                  idle["cpu_s_per_hour_product"], ""),
+                 ("  RSS per service, MB", idle["rss_mb"], ""),
+                 ("  Redis used_memory MB / keys per portal",
+                  f"{idle['redis_used_memory_mb']} / {idle['redis_keys']['all_keys_per_portal']}", "")]
     return rows
 
 
@@ -102,7 +120,7 @@ def main() -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="N=300 import, capacity 1000/3000")
     size.add_argument("--full", action="store_true", help="N=10000 import, capacity 1000/10000")
-    parser.add_argument("--only", default="import,live,capacity,fairness")
+    parser.add_argument("--only", default="import,live,capacity,fairness,idle")
     parser.add_argument("--json", type=Path, default=Path("test-artifacts/bench.json"))
     args = parser.parse_args()
     profile = "quick" if args.quick else "full" if args.full else "default"

@@ -361,6 +361,22 @@ async def test_vacancies_manager_scoping(hh: httpx.AsyncClient) -> None:
     assert {v["id"] for v in r.json()["items"]} <= mine
 
 
+async def test_seeded_recruiters_log_in_and_see_only_their_own_vacancies(hh: httpx.AsyncClient) -> None:
+    r = await hh.post("/_sandbox/recruiters", json={"count": 2, "vacancies": 2, "negotiations": 3})
+    assert r.status_code == 200, r.text
+    first, second = r.json()["recruiters"]
+    h = await bearer(hh, first["login"])
+    me = (await hh.get("/me", headers=h)).json()
+    assert me["is_employer"] and me["manager"]["id"] == first["manager_id"]
+    got = await _all_vacancies(hh, h)
+    assert {v["id"] for v in got} == set(first["vacancies"])
+    assert all(v["counters"]["responses"] + v["counters"]["invitations"] == 3 for v in got)
+    assert len(await sandbox_negs(hh, first["vacancies"][0])) == 3
+    assert_hh_error(await hh.get(f"/employers/1000/vacancies/active?manager_id={second['manager_id']}", headers=h),
+                    404, "not_found")
+    assert (await hh.post("/_sandbox/recruiters", json={"count": -1})).status_code == 400
+
+
 async def test_vacancies_per_page_limit(hh: httpx.AsyncClient) -> None:
     h = await bearer(hh)
     body = assert_hh_error(

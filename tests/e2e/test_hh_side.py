@@ -126,7 +126,8 @@ async def test_poll_brings_new_response_when_webhooks_are_off(driver: Driver) ->
     pages = stats["by_route"].get("GET /negotiations/{collection}", 0)
     assert pages <= 12 and stats["by_route"].get("GET /negotiations", 0) <= 2, stats["by_route"]
 
-    # Watchdog: a subscription lost on HeadHunter's side is re-created by the poll.
+    # Watchdog: a subscription lost on HeadHunter's side is re-created by the poll that finds what the
+    # webhooks did not bring (an idle poll, which finds nothing, checks it only with its full walks).
     token = await _own_hh_token(driver)
     hooks = await _hh(driver, "GET", "/webhooks")
     sub_id = hooks["subscriptions"][0]["id"]
@@ -134,11 +135,14 @@ async def test_poll_brings_new_response_when_webhooks_are_off(driver: Driver) ->
                                  headers={"Authorization": f"Bearer {token}", "HH-User-Agent": "e2e-test"})
     assert r.status_code in (200, 204), r.text
     assert not (await _hh(driver, "GET", "/webhooks"))["subscriptions"]
+    created = await _hh(driver, "POST", "/negotiations", json={"kind": "response", "resume": "normal"})
 
     async def recreated() -> bool:
         return bool((await _hh(driver, "GET", "/webhooks"))["subscriptions"])
 
     await _until("the watchdog to re-create the subscription", recreated, 20)
+    leads = await _one_lead_each(driver, 30)
+    assert str(created["id"]) in {lead["ORIGIN_ID"] for lead in leads}
 
 
 async def _own_hh_token(driver: Driver) -> str:

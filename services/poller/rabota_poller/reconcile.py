@@ -62,11 +62,8 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
     if raw is None:
         return 0
     settings = SyncSettings.model_validate(raw)
-    known = ledger_states(await rt.redis.hgetall(rt.store.key(portal, "ledger", "entity")))
-    busy = await import_found(rt, portal)
-    # A recorded failure waits for the recruiter's «Повторить» once the cause is fixed (F13):
-    # re-sending it every poll would only dead-letter it again.
-    busy |= {text(k) for k in await rt.redis.hkeys(rt.store.key(portal, "failures"))}
+    known: dict[str, str] | None = None  # read when a vacancy needs a walk: an idle poll leaves the ledger be
+    busy: set[str] = set()
     fp_key = rt.store.key(portal, "poll", "fingerprint")
     fingerprints = {text(k): text(v) for k, v in (await rt.redis.hgetall(fp_key)).items()}
     tokens = TokenSource(rt, portal)
@@ -84,6 +81,12 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
         if not full and fingerprints.get(vid) == fingerprint:
             skipped += 1
             continue
+        if known is None:
+            known = ledger_states(await rt.redis.hgetall(rt.store.key(portal, "ledger", "entity")))
+            busy = await import_found(rt, portal)
+            # A recorded failure waits for the recruiter's «Повторить» once the cause is fixed (F13):
+            # re-sending it every poll would only dead-letter it again.
+            busy |= {text(k) for k in await rt.redis.hkeys(rt.store.key(portal, "failures"))}
         listed: set[str] = set()
         async for page in negotiation_pages(tokens, vacancy, index):
             for item in page.items:

@@ -15,8 +15,11 @@ from .data import (
     EMPLOYER_STATE_IDS,
     HIDDEN_FIELD_NAMES,
     RESUME_VARIANTS,
+    Manager,
     Negotiation,
     Store,
+    User,
+    Vacancy,
     applicant_state,
     iso,
 )
@@ -284,3 +287,43 @@ async def webhooks(request: Request) -> dict[str, Any]:
 @router.post("/live/tick")
 async def tick(request: Request) -> dict[str, Any]:
     return live_tick(get_state(request))
+
+
+@router.post("/recruiters", response_model=None)
+async def add_recruiters(request: Request) -> Any:
+    """Seed `count` more recruiters of the employer (non-admin managers with their own logins, password-less
+    like the seeded ones), each with `vacancies` active vacancies holding `negotiations` negotiations apiece
+    (responses and invitations in several states). Many portals can then each connect their own account."""
+    body = await _body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    sizes = {k: body.get(k, d) for k, d in (("count", 1), ("vacancies", 2), ("negotiations", 3))}
+    for key, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
+            return _problem(400, f"{key} must be an integer in [0, 10000]")
+    state = get_state(request)
+    store = state.store
+    states = ["response", "response", "consider", "interview", "discard_by_employer"]
+    out = []
+    for _ in range(sizes["count"]):
+        n = len(store.managers) + 1
+        mid, uid, login = str(20_000 + n), str(4_000_000 + n), f"recruiter{n}@sandbox.by"
+        store.managers[mid] = Manager(mid, "Рекрутер", f"Номер{n}", "Тестовый", login, "Рекрутер",
+                                      f"{1_000_000 + n}", False, login, uid)
+        user = User(login, uid, "Рекрутер", f"Номер{n}", "Тестовый", mid, False)
+        store.users[login] = store.users_by_id[uid] = user
+        vids = []
+        for _ in range(sizes["vacancies"]):
+            vid = str(90_000_001 + len(store.vacancies))
+            index = len(store.vacancies)
+            store.vacancies[vid] = Vacancy(vid, index, f"Вакансия {vid}", mid, True, store.now - 86_400 * 30,
+                                           "1002", "Минск")
+            store.by_vacancy[vid] = {s: {} for s in EMPLOYER_STATE_IDS}
+            for i in range(sizes["negotiations"]):
+                employer_state = states[i % len(states)]
+                kind = "response" if employer_state == "response" or i % 2 else "invitation"
+                created = store.now - 3600 * (i + 1)
+                store.add_negotiation(vid, store.new_resume().id, kind, employer_state, created)
+            vids.append(vid)
+        out.append({"login": login, "manager_id": mid, "user_id": uid, "vacancies": vids})
+    return {"ok": True, "recruiters": out}
