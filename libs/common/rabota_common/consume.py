@@ -10,6 +10,7 @@ from faststream.message import StreamMessage
 from faststream.nats import NatsMessage
 from nats.aio.msg import Msg
 from opentelemetry import trace
+from pydantic import BaseModel
 
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import dead_letter, retry_delay
@@ -92,10 +93,11 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
         DELIVERIES_RETRIED.labels(stage).inc()
 
 
-async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: dict[str, Any],
+async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: BaseModel | dict[str, Any],
                  work: Callable[[], Awaitable[None]], failures: tuple[str, str] | None = None) -> None:
     """Run the work, then ack, retry or dead-letter. With `failures` (a Redis hash and field) the retries
-    count failures of the work instead of deliveries (the consumer's max_deliver must then be higher)."""
+    count failures of the work instead of deliveries (the consumer's max_deliver must then be higher).
+    A model is dumped only if the work fails (a dump per message was ~5 % of the mapper's CPU)."""
     delivery = Delivery(msg)
     # FastStream's consumer span: the delivery count is what tells a retry in a trace.
     trace.get_current_span().set_attributes({"rabota.attempt": delivery.attempt,
@@ -105,7 +107,7 @@ async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: dict[str, Any]
     except Exception as exc:
         if failures is not None:
             delivery = CountedDelivery(msg, int(await rt.redis.hincrby(failures[0], failures[1], 1)))
-        await fail(rt, stage, delivery, data, exc)
+        await fail(rt, stage, delivery, data.model_dump(mode="json") if isinstance(data, BaseModel) else data, exc)
         return
     await delivery.ack()
 

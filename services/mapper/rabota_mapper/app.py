@@ -40,7 +40,7 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
         trace.get_current_span().set_attributes({
             **negotiation_attributes(found.portal, found.negotiation_id, found.vacancy_id),
             "rabota.attempt": Delivery(msg).attempt})
-        await slots.start(settle(rt, "mapper", msg, found.model_dump(mode="json"),
+        await slots.start(settle(rt, "mapper", msg, found,
                                  lambda: map_bulk(found) if is_bulk else map_negotiation(rt, found)))
 
     @durable_subscriber(broker, settings, LIVE_FILTER, "HH_NEGOTIATION", "mapper", batch_size=IN_FLIGHT)

@@ -29,30 +29,30 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
                         ack_wait_s=handlers.IMPORT_ACK_WAIT_S,
                         max_deliver=settings.MAX_DELIVER * 10)
     async def on_import(event: AppEvent, msg: NatsMessage) -> None:
-        await settle(rt, "poller", msg, event.model_dump(mode="json"), lambda: handlers.run_import(rt, event, msg),
+        await settle(rt, "poller", msg, event, lambda: handlers.run_import(rt, event, msg),
                      failures=(rt.store.key(event.portal, "import"), "listing_failures"))
 
     @durable_subscriber(broker, settings, "hh.webhook.*", "HH_WEBHOOK", "poller-webhook", batch_size=10)
     async def on_webhook(event: HhWebhookEvent, msg: NatsMessage) -> None:
         portal = portal_of(msg.raw_message.subject)
-        await settle(rt, "poller", msg, event.model_dump(mode="json"),
+        await settle(rt, "poller", msg, event,
                      lambda: handlers.expand_webhook(rt, portal, event))
 
     @durable_subscriber(broker, settings, "app.hh_connected.*", "APP", "poller-connected")
     async def on_connected(event: AppEvent, msg: NatsMessage) -> None:
-        await settle(rt, "poller", msg, event.model_dump(mode="json"),
+        await settle(rt, "poller", msg, event,
                      lambda: handlers.connected(rt, event, msg))
 
     @durable_subscriber(broker, settings, "app.reimport_requested.*", "APP", "poller-reimport", ack_wait_s=120.0)
     async def on_reimport(event: AppEvent, msg: NatsMessage) -> None:
-        await settle(rt, "poller", msg, event.model_dump(mode="json"), lambda: handlers.reimport(rt, event, msg))
+        await settle(rt, "poller", msg, event, lambda: handlers.reimport(rt, event, msg))
 
     @durable_subscriber(broker, settings, "app.hh_revoked.*", "APP", "poller-revoked")
     async def on_revoked(event: AppEvent, msg: NatsMessage) -> None:
         async def work() -> None:
             await notify_relogin(rt, event.portal)
 
-        await settle(rt, "poller", msg, event.model_dump(mode="json"), work)
+        await settle(rt, "poller", msg, event, work)
 
     @durable_subscriber(broker, settings, "app.crm_entity_updated.*", "APP", "poller-backsync")
     async def on_entity_updated(event: AppEvent, msg: NatsMessage) -> None:
@@ -60,7 +60,7 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
             outcome = await back_sync(rt, event)
             rt.log.debug("back-sync of %s: %s", event.data, outcome)
 
-        await settle(rt, "poller", msg, event.model_dump(mode="json"), work)
+        await settle(rt, "poller", msg, event, work)
 
     @broker.subscriber(subjects.POLLER_NEW_RESPONSES, queue="poller")
     async def on_new_responses(req: TokenRequest) -> NewResponsesReply:
