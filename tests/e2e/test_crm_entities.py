@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -335,3 +336,72 @@ async def test_token_expiry_mid_import_refreshes_once_and_completes(driver: Driv
                                  params={"portal": "demo", "limit": 5000})).json()
     expired = [e for e in log if e.get("error") == "expired_token"]
     assert 1 <= len(expired) <= 3, expired
+
+
+async def _stored_commands(driver: Driver) -> list[dict[str, Any]]:
+    """Every command the stream still holds (read by an ephemeral consumer, the writer's untouched)."""
+    import json
+
+    import nats
+
+    nc = await nats.connect(nats_servers(driver.stack.nats_url))
+    try:
+        js = nc.jetstream()
+        total = int((await js.stream_info("CRM_COMMAND")).state.messages)
+        sub = await js.pull_subscribe("crm.command.*", durable=None, stream="CRM_COMMAND")
+        out: list[dict[str, Any]] = []
+        while len(out) < total:
+            try:
+                msgs = await sub.fetch(batch=min(100, total - len(out)), timeout=2.0)
+            except TimeoutError:
+                break
+            for m in msgs:
+                out.append(json.loads(m.data))
+                await m.ack()
+        return out
+    finally:
+        await nc.close()
+
+
+@FAST
+async def test_an_older_copy_never_moves_a_deal_back(driver: Driver) -> None:
+    """A webhook's copy overtakes the import's (they travel on separate consumers): when the import's older
+    copy arrives after it, the deal keeps the newer status."""
+    from faststream.nats import NatsBroker
+    from rabota_common.bus import publish
+    from rabota_common.models import CrmCommand
+
+    await _fast_hh(driver)
+    options = await _connect(driver)
+    settings = _deal_settings(options, category=1)
+    await _save(driver, settings)
+    assert (await driver.api("POST", "/import")).status_code == 202
+    result = await driver.wait_import()
+    assert result["failed"] == 0 and result["imported"] == result["found"], result
+    await _wait_writer_idle(driver)
+    old = next(CrmCommand.model_validate(c) for c in await _stored_commands(driver)
+               if c["hh_status"] == "response" and c.get("updated_at"))
+    stamp = datetime.fromisoformat(str(old.updated_at))
+    newer = old.model_copy(update={
+        "hh_status": "invitation", "kind": "invitation", "stage_id": settings["stage_map"]["invitation"],
+        "status_name": "Приглашение", "import_id": None,
+        "updated_at": (stamp + timedelta(minutes=5)).isoformat()})
+    deal_of = {d["ORIGIN_ID"]: d for d in await driver.entities("demo", 2)}
+    assert deal_of[old.negotiation_id]["STAGE_ID"] == settings["stage_map"]["response"]
+
+    broker = NatsBroker(nats_servers(driver.stack.nats_url))
+    await broker.connect()
+    try:
+        subject = f"crm.command.{old.portal}"
+        await publish(broker, subject, newer, msg_id=f"test-newer-{old.negotiation_id}")
+        await _wait_writer_idle(driver)
+        deal = {d["ORIGIN_ID"]: d for d in await driver.entities("demo", 2)}[old.negotiation_id]
+        assert deal["STAGE_ID"] == settings["stage_map"]["invitation"]
+        await publish(broker, subject, old.model_copy(update={"import_id": None}),
+                      msg_id=f"test-older-{old.negotiation_id}")
+        await _wait_writer_idle(driver)
+        deal = {d["ORIGIN_ID"]: d for d in await driver.entities("demo", 2)}[old.negotiation_id]
+        assert deal["STAGE_ID"] == settings["stage_map"]["invitation"], "an older copy moved the deal back"
+        assert deal["UF_CRM_RABOTABY_STATUS"] == "Приглашение"
+    finally:
+        await broker.close()

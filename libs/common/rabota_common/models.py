@@ -118,6 +118,9 @@ class CrmCommand(Message):
     resume_filename: str | None = None
     activity: ActivityContent
     state_only: bool = Field(default=False, description="status change of an entity that exists")
+    updated_at: str | None = Field(
+        default=None, description="HeadHunter's updated_at of the negotiation as this command saw it: a command "
+        "older than the one last written never moves the entity back to an earlier status")
 
 
 class CrmResult(Message):

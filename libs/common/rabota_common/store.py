@@ -279,6 +279,18 @@ class Store:
             pipe.hset(self.key(portal, "ledger", "entity"), mapping=refs)
         await pipe.execute()
 
+    async def get_written_at(self, portal: str, negotiation_ids: list[str]) -> list[float | None]:
+        """When (HeadHunter's updated_at, epoch seconds) each negotiation's last written command was current."""
+        if not negotiation_ids:
+            return []
+        values = await self.redis.hmget(self.key(portal, "ledger", "written-at"), negotiation_ids)
+        return [float(text(v)) if v else None for v in values]
+
+    async def set_written_at(self, portal: str, stamps: dict[str, float]) -> None:
+        if stamps:
+            await self.redis.hset(self.key(portal, "ledger", "written-at"),
+                                  mapping={k: repr(v) for k, v in stamps.items()})
+
     async def set_entity(self, portal: str, negotiation_id: str, ref: str) -> None:
         await self.redis.hset(self.key(portal, "ledger", "entity"), negotiation_id, ref)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from rabota_common import subjects
@@ -35,6 +36,7 @@ class Outcome:
     entity_id: int | None = None
     created: bool = False
     error: BaseException | None = None
+    stale: bool = False  # older than what was written: acknowledged, nothing changed
 
 
 @dataclass
@@ -153,6 +155,16 @@ def ledger_ref(entity_type: str, entity_id: int, state: str, activity_id: int | 
 Group = list[tuple[CrmCommand, int]]
 
 
+def hh_time(cmd: CrmCommand) -> float | None:
+    """The command's HeadHunter updated_at in epoch seconds (None: unknown, e.g. an old command)."""
+    if not cmd.updated_at:
+        return None
+    try:
+        return datetime.fromisoformat(cmd.updated_at).timestamp()
+    except ValueError:
+        return None
+
+
 @dataclass
 class Plan:
     """What one group needs: creations, activities for entities that exist, updates of state."""
@@ -173,7 +185,10 @@ async def write_group(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
     (and the portal's budget is shared anyway)."""
     latest: dict[str, int] = {}
     for i, (cmd, _) in enumerate(group):
-        latest[cmd.negotiation_id] = i
+        # The copy HeadHunter saw last wins, whatever the order they came in (a webhook overtakes an import).
+        kept = latest.get(cmd.negotiation_id)
+        if kept is None or (hh_time(cmd) or 0.0) >= (hh_time(group[kept][0]) or 0.0):
+            latest[cmd.negotiation_id] = i
     unique = sorted(latest.values())
     try:
         async with rt.store.lock(f"write:{portal}", ttl_s=WRITE_LOCK_TTL_S, wait_s=WRITE_LOCK_WAIT_S):
@@ -195,6 +210,7 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
     epoch_key = rt.store.key(portal, "ledger", "epoch")
     plan = Plan()
     refs = await rt.store.get_entities(portal, [cmd.negotiation_id for cmd, _ in group])
+    written_at = await rt.store.get_written_at(portal, [cmd.negotiation_id for cmd, _ in group])
     for applicant in {cmd.applicant_key for cmd, _ in group if cmd.entity_type != "lead"}:
         contact_id = await rt.store.get_contact(portal, applicant)
         if contact_id is not None:
@@ -208,15 +224,19 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
         # miss entities and contacts from now on. We hold the portal's lock, so nobody is writing now.
         await rt.redis.delete(epoch_key, writing_key(rt, portal))
         trust_ledger = False
-    for i, ((cmd, attempt), raw) in enumerate(zip(group, refs, strict=True)):
+    for i, ((cmd, attempt), raw, last) in enumerate(zip(group, refs, written_at, strict=True)):
         if raw:
             ref = LedgerRef.parse(raw)
             if ref.needs_activity:
                 plan.activities.append((i, ref.entity_id))
-            if ref.state != cmd.hh_status:
+            stamp = hh_time(cmd)
+            # A copy older than what was written (an import's listing overtaken by a webhook, two quick
+            # changes mapped concurrently) must not move the entity back to an earlier status.
+            stale = stamp is not None and last is not None and stamp < last
+            if ref.state != cmd.hh_status and not stale:
                 plan.updates.append((i, ref.entity_id))
             elif not ref.needs_activity:
-                outcomes[i] = Outcome(ok=True, entity_id=ref.entity_id)
+                outcomes[i] = Outcome(ok=True, entity_id=ref.entity_id, stale=stale)
         else:
             plan.new.append(i)
             trust_ledger = trust_ledger and attempt == 1
@@ -237,6 +257,9 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
     await _create(rt, session, portal, group, plan, outcomes)
     await _add_activities(rt, session, portal, group, plan.activities, outcomes)
     await _update(rt, session, portal, group, plan, outcomes)
+    await rt.store.set_written_at(portal, {
+        cmd.negotiation_id: stamp for (cmd, _), outcome, last in zip(group, outcomes, written_at, strict=True)
+        if outcome.ok and (stamp := hh_time(cmd)) is not None and (last is None or stamp > last)})
     return outcomes
 
 
@@ -415,7 +438,8 @@ async def _update(rt: Runtime, session: Session, portal: str, group: Group, plan
 async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome, final: bool = False) -> None:
     """Count, record failures (permanent ones, or any on the last delivery), notify, tell the others."""
     if outcome.ok:
-        await remember_written(rt, cmd, outcome.entity_id)
+        # A stale copy leaves the Other responses view with the status written last.
+        await remember_written(rt, cmd, None if outcome.stale else outcome.entity_id)
     elif isinstance(outcome.error, PermanentError) or (final and outcome.error is not None):
         reason = outcome.error.reason if isinstance(outcome.error, PermanentError) else (
             f"Битрикс24 не ответил после нескольких попыток: {outcome.error}")

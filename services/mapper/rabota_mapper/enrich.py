@@ -109,6 +109,7 @@ def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: 
         applicant_key=rid or f"negotiation-{nid}",
         resume_object=resume_object,
         resume_filename=resume_filename,
+        updated_at=negotiation.get("updated_at") or found.updated_at,
         activity=ActivityContent(
             title=title_word, vacancy=vacancy_name, full_name=full_name, city=city, phone=phone, email=email,
             resume_url=resume_url, applicant_key=rid or f"negotiation-{nid}",
