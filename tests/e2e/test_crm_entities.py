@@ -404,4 +404,4 @@ async def test_an_older_copy_never_moves_a_deal_back(driver: Driver) -> None:
         assert deal["STAGE_ID"] == settings["stage_map"]["invitation"], "an older copy moved the deal back"
         assert deal["UF_CRM_RABOTABY_STATUS"] == "Приглашение"
     finally:
-        await broker.close()
+        await broker.stop()
