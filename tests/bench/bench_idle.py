@@ -27,22 +27,12 @@ from rabota_poller.reconcile import FULL_WALK_EVERY
 from rabota_stack.stack import Stack, StackConfig
 from redis.asyncio import Redis
 
-from tests.bench.common import Limits, cpu_seconds, service_pids
+from tests.bench.common import Limits, cpu_seconds, memory_mb
 from tests.e2e.harness import Driver
 
 DEFAULT_INTERVAL_S = Settings.model_fields["POLL_INTERVAL_S"].default
 SETUP_IN_PARALLEL = 8
 WALK_ROUTES = ("GET /negotiations", "GET /negotiations/{collection}")  # an idle poll asks these in full walks
-
-
-def rss_mb(stack: Stack) -> dict[str, float]:
-    """Current resident set (VmRSS) of each service, in MB."""
-    out: dict[str, float] = {}
-    for name, pid in service_pids(stack).items():
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                out[name] = round(int(line.split()[1]) / 1024, 1)
-    return out
 
 
 async def _setup_portal(stack: Stack, http: httpx.AsyncClient, code: str, login: str) -> Driver:
@@ -126,7 +116,7 @@ async def run(portals: int = 100, interval_s: float = 20.0, vacancies: int = 2, 
                 await asyncio.to_thread(stack.restart_service, "poller")
                 await asyncio.sleep(10.0)
                 default = await _window(stack, http, redis, members, default_window_s)
-                rss = rss_mb(stack)
+                rss = memory_mb(stack, "VmRSS")
                 memory = await redis.info("memory")
                 keys = await _keys_per_portal(redis, members)
                 dead = stack.group.dead()

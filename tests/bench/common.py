@@ -78,14 +78,18 @@ def service_pids(stack: Stack) -> dict[str, int]:
     return {p.name: p.popen.pid for p in stack.group.procs if p.name in SERVICES}
 
 
-def peak_rss_mb(stack: Stack) -> dict[str, float]:
-    """VmHWM (peak resident set) of each service process, in MB."""
+def memory_mb(stack: Stack, field: str) -> dict[str, float]:
+    """A memory field of /proc/<pid>/status (VmHWM: peak resident set, VmRSS: current) per service, in MB."""
     out: dict[str, float] = {}
     for name, pid in service_pids(stack).items():
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 out[name] = round(int(line.split()[1]) / 1024, 1)
     return out
+
+
+def peak_rss_mb(stack: Stack) -> dict[str, float]:
+    return memory_mb(stack, "VmHWM")
 
 
 def cpu_seconds(stack: Stack) -> dict[str, float]:

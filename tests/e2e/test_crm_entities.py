@@ -221,12 +221,12 @@ async def _wait_some(driver: Driver, etid: int, at_least: int, limit_s: float = 
     raise AssertionError("import did not start writing")
 
 
-async def _replay_commands(driver: Driver) -> int:
-    """Publish every command of the CRM_COMMAND stream again, as a replay after a lost ledger would."""
+async def _stored_commands(driver: Driver) -> list[tuple[str, bytes]]:
+    """Every command the CRM_COMMAND stream still holds, as (subject, body), read by an ephemeral consumer
+    (the writer's is untouched)."""
     import nats
 
     nc = await nats.connect(nats_servers(driver.stack.nats_url))
-    count = 0
     try:
         js = nc.jetstream()
         total = int((await js.stream_info("CRM_COMMAND")).state.messages)
@@ -240,12 +240,24 @@ async def _replay_commands(driver: Driver) -> int:
             for m in msgs:
                 held.append((m.subject, m.data))
                 await m.ack()
-        for subject, data in held:  # published after reading, so the reader never sees its own copies
-            await js.publish(subject, data)
-            count += 1
+        return held
     finally:
         await nc.close()
-    return count
+
+
+async def _replay_commands(driver: Driver) -> int:
+    """Publish every command of the CRM_COMMAND stream again, as a replay after a lost ledger would."""
+    import nats
+
+    held = await _stored_commands(driver)  # read first, so the reader never sees its own copies
+    nc = await nats.connect(nats_servers(driver.stack.nats_url))
+    try:
+        js = nc.jetstream()
+        for subject, data in held:
+            await js.publish(subject, data)
+    finally:
+        await nc.close()
+    return len(held)
 
 
 async def _wait_writer_idle(driver: Driver, limit_s: float = 90.0) -> None:
@@ -338,31 +350,6 @@ async def test_token_expiry_mid_import_refreshes_once_and_completes(driver: Driv
     assert 1 <= len(expired) <= 3, expired
 
 
-async def _stored_commands(driver: Driver) -> list[dict[str, Any]]:
-    """Every command the stream still holds (read by an ephemeral consumer, the writer's untouched)."""
-    import json
-
-    import nats
-
-    nc = await nats.connect(nats_servers(driver.stack.nats_url))
-    try:
-        js = nc.jetstream()
-        total = int((await js.stream_info("CRM_COMMAND")).state.messages)
-        sub = await js.pull_subscribe("crm.command.*", durable=None, stream="CRM_COMMAND")
-        out: list[dict[str, Any]] = []
-        while len(out) < total:
-            try:
-                msgs = await sub.fetch(batch=min(100, total - len(out)), timeout=2.0)
-            except TimeoutError:
-                break
-            for m in msgs:
-                out.append(json.loads(m.data))
-                await m.ack()
-        return out
-    finally:
-        await nc.close()
-
-
 @FAST
 async def test_an_older_copy_never_moves_a_deal_back(driver: Driver) -> None:
     """A webhook's copy overtakes the import's (they travel on separate consumers): when the import's older
@@ -379,8 +366,8 @@ async def test_an_older_copy_never_moves_a_deal_back(driver: Driver) -> None:
     result = await driver.wait_import()
     assert result["failed"] == 0 and result["imported"] == result["found"], result
     await _wait_writer_idle(driver)
-    old = next(CrmCommand.model_validate(c) for c in await _stored_commands(driver)
-               if c["hh_status"] == "response" and c.get("updated_at"))
+    old = next(cmd for cmd in (CrmCommand.model_validate_json(data) for _, data in await _stored_commands(driver))
+               if cmd.hh_status == "response" and cmd.updated_at)
     stamp = datetime.fromisoformat(str(old.updated_at))
     newer = old.model_copy(update={
         "hh_status": "invitation", "kind": "invitation", "stage_id": settings["stage_map"]["invitation"],

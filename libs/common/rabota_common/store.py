@@ -262,12 +262,17 @@ class Store:
         value = await self.redis.hget(self.key(portal, "ledger", "entity"), negotiation_id)
         return text(value) if value else None
 
-    async def get_entities(self, portal: str, negotiation_ids: list[str]) -> list[str | None]:
-        """The ledger refs of several negotiations in one round trip."""
+    async def get_entities(self, portal: str, negotiation_ids: list[str]
+                           ) -> tuple[list[str | None], list[float | None]]:
+        """The ledger refs of several negotiations and when (HeadHunter's updated_at, epoch seconds) each one's
+        last written command was current, in one round trip."""
         if not negotiation_ids:
-            return []
-        values = await self.redis.hmget(self.key(portal, "ledger", "entity"), negotiation_ids)
-        return [text(v) if v else None for v in values]
+            return [], []
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(self.key(portal, "ledger", "entity"), negotiation_ids)
+        pipe.hmget(self.key(portal, "ledger", "written-at"), negotiation_ids)
+        refs, stamps = await pipe.execute()
+        return [text(v) if v else None for v in refs], [float(text(v)) if v else None for v in stamps]
 
     async def record_created(self, portal: str, entities: dict[str, str], contacts: dict[str, int]) -> None:
         """Ledger entries of what one Bitrix24 batch created (negotiation -> ref, applicant -> contact)."""
@@ -278,13 +283,6 @@ class Store:
             refs: dict[Any, Any] = dict(entities)
             pipe.hset(self.key(portal, "ledger", "entity"), mapping=refs)
         await pipe.execute()
-
-    async def get_written_at(self, portal: str, negotiation_ids: list[str]) -> list[float | None]:
-        """When (HeadHunter's updated_at, epoch seconds) each negotiation's last written command was current."""
-        if not negotiation_ids:
-            return []
-        values = await self.redis.hmget(self.key(portal, "ledger", "written-at"), negotiation_ids)
-        return [float(text(v)) if v else None for v in values]
 
     async def set_written_at(self, portal: str, stamps: dict[str, float]) -> None:
         if stamps:

@@ -209,8 +209,7 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
     await session.start()
     epoch_key = rt.store.key(portal, "ledger", "epoch")
     plan = Plan()
-    refs = await rt.store.get_entities(portal, [cmd.negotiation_id for cmd, _ in group])
-    written_at = await rt.store.get_written_at(portal, [cmd.negotiation_id for cmd, _ in group])
+    refs, written_at = await rt.store.get_entities(portal, [cmd.negotiation_id for cmd, _ in group])
     for applicant in {cmd.applicant_key for cmd, _ in group if cmd.entity_type != "lead"}:
         contact_id = await rt.store.get_contact(portal, applicant)
         if contact_id is not None:
