@@ -7,6 +7,7 @@ commands whose parameters are encoded the way PHP's http_build_query does.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -47,19 +48,46 @@ class B24Error(Exception):
                              "NOT_INSTALLED", "PAYMENT_REQUIRED", "ACCESS_DENIED") and self.status in (401, 403, 500)
 
 
-def build_query(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """PHP http_build_query pairs: {"a": {"b": [1]}} -> [("a[b][0]", "1")]."""
+class BatchRef(str):
+    """A reference to an earlier command's result inside a `batch` (`$result[key][...]`), which Bitrix24
+    substitutes. Only values of this type may do so: every other string of a batch command is neutralised."""
+
+
+def batch_ref(key: str, *path: str) -> BatchRef:
+    return BatchRef("$result" + "".join(f"[{p}]" for p in (key, *path)))
+
+
+# Bitrix24 (CRestUtil::processBatchElement) matches /\$(result|next|total|time|error)([^\s]*)/i inside every decoded
+# value of a batch command, then looks the name up case-sensitively: an applicant named `$result[e1]` would get
+# another command's value, `$result[x]` the whole results map (other applicants' data), `$RESULT[x]` an empty field.
+_REFERENCE = re.compile(r"\$(?=(?:result|next|total|time|error))", re.IGNORECASE)
+# U+2060 WORD JOINER: invisible, so the text reads the same, and the `$` is no longer followed by the word.
+_NEUTRAL_DOLLAR = "$\u2060"
+
+
+def neutralise_references(value: str) -> str:
+    """Text (names, vacancies, letters) that can never trigger Bitrix24's batch reference substitution."""
+    if "$" not in value or isinstance(value, BatchRef):
+        return value
+    return _REFERENCE.sub(_NEUTRAL_DOLLAR, value)
+
+
+def build_query(params: Mapping[str, Any], prefix: str = "", *, batch: bool = False) -> list[tuple[str, str]]:
+    """PHP http_build_query pairs: {"a": {"b": [1]}} -> [("a[b][0]", "1")]. With `batch`, the pairs of a batch
+    command: every string value but a BatchRef is neutralised (see neutralise_references)."""
     pairs: list[tuple[str, str]] = []
     for key, value in params.items():
         name = f"{prefix}[{key}]" if prefix else str(key)
         if isinstance(value, Mapping):
-            pairs.extend(build_query(value, name))
+            pairs.extend(build_query(value, name, batch=batch))
         elif isinstance(value, list | tuple):
-            pairs.extend(build_query({str(i): v for i, v in enumerate(value)}, name))
+            pairs.extend(build_query({str(i): v for i, v in enumerate(value)}, name, batch=batch))
         elif value is None:
             pairs.append((name, ""))
         elif isinstance(value, bool):
             pairs.append((name, "1" if value else "0"))  # as PHP's http_build_query does
+        elif isinstance(value, str):
+            pairs.append((name, neutralise_references(value) if batch else value))
         else:
             pairs.append((name, str(value)))
     return pairs
@@ -77,7 +105,7 @@ def quote_value(value: str, safe: str = "") -> str:
 
 
 def encode_command(method: str, params: Mapping[str, Any]) -> str:
-    query = "&".join(f"{quote_value(k, '[]')}={quote_value(v)}" for k, v in build_query(params))
+    query = "&".join(f"{quote_value(k, '[]')}={quote_value(v)}" for k, v in build_query(params, batch=True))
     return f"{method}?{query}" if query else method
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from rabota_common.b24_client import BatchRef, batch_ref
 from rabota_common.models import CrmCommand
 
 from rabota_crm_writer.layout import activity_layout
@@ -216,8 +217,8 @@ def entity_id_of(entity_type: str, result: Any) -> int:
     return int(result)
 
 
-def entity_ref(entity_type: str, key: str) -> str:
-    return f"$result[{key}][item][id]" if entity_type == "smart_process" else f"$result[{key}]"
+def entity_ref(entity_type: str, key: str) -> BatchRef:
+    return batch_ref(key, "item", "id") if entity_type == "smart_process" else batch_ref(key)
 
 
 COMMANDS_PER_NEW = {"lead": 2, "deal": 3, "smart_process": 3}

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from rabota_common import subjects
-from rabota_common.b24_client import B24Error, BatchResult
+from rabota_common.b24_client import B24Error, BatchResult, batch_ref
 from rabota_common.bus import publish
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.models import CrmCommand, CrmResult
@@ -352,7 +352,7 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
                 contact_ref = contacts_seen[cmd.applicant_key]
             else:
                 cmds[f"c{i}"] = c.contact_add(cmd)
-                contact_ref = contacts_seen[cmd.applicant_key] = f"$result[c{i}]"
+                contact_ref = contacts_seen[cmd.applicant_key] = batch_ref(f"c{i}")
         spa_type = plan.spa_types.get(cmd.entity_type_id) if cmd.entity_type == "smart_process" else None
         cmds[f"e{i}"] = c.entity_add(cmd, pdfs[i], contact_ref, spa_type)
         cmds[f"a{i}"] = c.activity_add(cmd, c.entity_ref(cmd.entity_type, f"e{i}"))

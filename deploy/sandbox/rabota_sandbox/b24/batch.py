@@ -1,4 +1,5 @@
-"""`batch`: up to 50 commands run sequentially, `$result[key][...]` references, `halt`,
+"""`batch`: up to 50 commands run sequentially, `$result|$next|$total|$time|$error[key][...]` references matched as
+Bitrix24 does (case-insensitive match, case-sensitive lookup, a whole-value reference takes what it found), `halt`,
 result shape `{result, result_error, result_total, result_next, result_time}` (empty maps as `[]`)."""
 
 from __future__ import annotations
@@ -11,47 +12,63 @@ from .portal import RestError
 from .registry import METHODS, NOT_IN_BATCH, Ctx
 
 MAX_COMMANDS = 50
-REF_RE = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")
-FULL_REF_RE = re.compile(r"^\$result\[([^\]]+)\]((?:\[[^\]]*\])*)$")
+# CRestUtil::processBatchElement: /\$(result|next|total|time|error)([^\s]*)/i over every decoded value; the matched
+# name is then looked up case-sensitively in the map of the five, so `$RESULT[x]` finds nothing.
+REF_RE = re.compile(r"\$(result|next|total|time|error)([^ \t\n\r\f\v]*)", re.IGNORECASE)
+PATH_RE = re.compile(r"\[([^\]]+)\]")
+_MISSING = object()
 
 
-def _lookup(results: dict[str, Any], key: str, path: str) -> tuple[bool, Any]:
-    if key not in results:
-        return False, None
-    cur = results[key]
-    for part in re.findall(r"\[([^\]]*)\]", path):
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return False, None
-    return True, cur
+def _isset_get(cur: Any, key: str) -> Any:
+    """PHP `isset($r[$key]) ? $r[$key] : <missing>` for the values a batch can hold."""
+    if isinstance(cur, dict):
+        value = cur.get(key, _MISSING)
+        return _MISSING if value is None else value
+    if isinstance(cur, list | str) and key.lstrip("-").isdigit():
+        index = int(key)
+        return cur[index] if 0 <= index < len(cur) else _MISSING
+    return _MISSING
 
 
-def substitute(value: Any, results: dict[str, Any]) -> Any:
+def _resolve(sources: dict[str, Any], name: str, path: str) -> Any:
+    current = sources.get(name)  # case-sensitive: `RESULT` is no key, PHP gives null
+    for key in PATH_RE.findall(path):
+        found = _isset_get(current, key)
+        if found is _MISSING:
+            break  # PHP stops walking and keeps what it had: `$result[unknown]` is the whole results map
+        current = found
+    return current
+
+
+def _element(value: str, sources: dict[str, Any]) -> Any:
+    query: Any = value
+    for match in REF_RE.finditer(value):
+        if not PATH_RE.search(match.group(2)):
+            continue  # no `[key]`: Bitrix24 leaves the text as it is
+        resolved = _resolve(sources, match.group(1), match.group(2))
+        if match.group(0) == value:
+            # The whole value is the reference: it becomes what was found (a map, a scalar, or null: empty).
+            return "" if resolved is None else resolved
+        if isinstance(resolved, bool):
+            continue  # PHP: neither numeric nor a string
+        if isinstance(resolved, int | float):
+            resolved = str(resolved)
+        if not isinstance(resolved, str) or not isinstance(query, str):
+            continue
+        query = query.replace(match.group(0), resolved)
+    return query
+
+
+def substitute(value: Any, sources: dict[str, Any]) -> Any:
+    """Reference substitution of one command's parameters; `sources` maps result/next/total/time/error to the
+    maps of the commands run so far."""
     if isinstance(value, dict):
-        return {k: substitute(v, results) for k, v in value.items()}
+        return {k: substitute(v, sources) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, results) for v in value]
-    if not isinstance(value, str) or "$result" not in value:
+        return [substitute(v, sources) for v in value]
+    if not isinstance(value, str) or "$" not in value:
         return value
-    m = FULL_REF_RE.match(value)
-    if m:
-        found, v = _lookup(results, m.group(1), m.group(2))
-        return v if found else ""
-
-    def repl(mm: re.Match[str]) -> str:
-        found, v = _lookup(results, mm.group(1), mm.group(2))
-        if not found or isinstance(v, dict | list):
-            return ""
-        if v is True:
-            return "1"
-        if v is False or v is None:
-            return ""
-        return str(v)
-
-    return REF_RE.sub(repl, value)
+    return _element(value, sources)
 
 
 def php_map(d: dict[str, Any]) -> Any:
@@ -98,7 +115,8 @@ async def run_batch(ctx: Ctx, params: dict[str, Any], knobs: dict[str, Any]) -> 
                 raise RestError("ERROR_METHOD_NOT_FOUND", "Method not found!", 404)
             cmd_params = parse_query(query)
             cmd_params.pop("auth", None)
-            cmd_params = substitute(cmd_params, results)
+            cmd_params = substitute(cmd_params, {"result": results, "next": nexts, "total": totals, "time": times,
+                                                 "error": errors})
             res, tobj = run_method(ctx, name, cmd_params, knobs)
             results[key] = res.result
             times[key] = tobj

@@ -168,7 +168,15 @@ async def create(request: Request) -> Any:
             return _problem(404, "unknown resume_id")
         if (vacancy.id, rid) in store.pairs:
             return _problem(409, "this resume already has a negotiation on this vacancy")
-    neg = create_negotiation(state, vacancy.id, kind, variant, rid, tuple(hidden), employer_state)
+    raw_names = body.get("names")
+    names: tuple[str, str, str] | None = None
+    if raw_names is not None:
+        parts = [raw_names.get(k, "") if isinstance(raw_names, dict) else None
+                 for k in ("first_name", "last_name", "middle_name")]
+        if not all(isinstance(p, str) for p in parts) or rid is not None:
+            return _problem(400, "names must be {first_name, last_name, middle_name} strings for a new resume")
+        names = (str(parts[0]), str(parts[1]), str(parts[2]))
+    neg = create_negotiation(state, vacancy.id, kind, variant, rid, tuple(hidden), employer_state, names)
     return JSONResponse(sandbox_negotiation(store, neg), status_code=201)
 
 

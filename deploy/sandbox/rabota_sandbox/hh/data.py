@@ -190,6 +190,7 @@ class Resume:
     index: int
     variant: str  # normal | hidden | deleted
     hidden_fields: tuple[str, ...] = ()
+    names: tuple[str, str, str] | None = None  # (first, last, middle) set by a test, else generated
 
 
 @dataclass(slots=True)
@@ -283,13 +284,14 @@ class Store:
     repeat_resume_id: str = ""
 
     # -- construction -------------------------------------------------------------------------------
-    def new_resume(self, variant: str = "normal", hidden_fields: tuple[str, ...] = ()) -> Resume:
+    def new_resume(self, variant: str = "normal", hidden_fields: tuple[str, ...] = (),
+                   names: tuple[str, str, str] | None = None) -> Resume:
         index = self.next_resume_index
         self.next_resume_index += 1
         rid = hashlib.sha1(f"{self.seed}:resume:{index}".encode()).hexdigest()[:38]
         if variant == "hidden" and not hidden_fields:
             hidden_fields = ("names_and_photo", "phones", "email")
-        resume = Resume(rid, index, variant, hidden_fields if variant == "hidden" else ())
+        resume = Resume(rid, index, variant, hidden_fields if variant == "hidden" else (), names)
         self.resumes[rid] = resume
         self.by_resume[rid] = []
         return resume
@@ -345,6 +347,8 @@ class Store:
         female = rng.random() < 0.5
         firsts, lasts, middles = FEMALE if female else MALE
         first, last, middle = rng.choice(firsts), rng.choice(lasts), rng.choice(middles)
+        if resume.names is not None:
+            first, last, middle = resume.names
         age = rng.randint(19, 58)
         born = datetime(2025 - age, rng.randint(1, 12), rng.randint(1, 28))
         area_id, area_name = AREAS[rng.randrange(len(AREAS))] if rng.random() < 0.4 else AREAS[0]
@@ -363,7 +367,8 @@ class Store:
             salary=rng.randrange(800, 6000, 100),
             phone_city=rng.choice(["29", "33", "44", "25"]),
             phone_number=f"{rng.randrange(10**6, 10**7)}",
-            email=f"{translit(first).lower()}.{translit(last).lower()}{resume.index}@mail.test",
+            email=(f"{translit(first).lower()}.{translit(last).lower()}{resume.index}@mail.test" if resume.names is None
+                   else f"applicant{resume.index}@mail.test"),
             work_phone=resume.index % 4 == 1,
             experience_months=months,
             companies=[rng.choice(COMPANIES) for _ in range(n_companies)],

@@ -28,10 +28,11 @@ def create_negotiation(
     resume_id: str | None = None,
     hidden_fields: tuple[str, ...] = (),
     employer_state: str | None = None,
+    names: tuple[str, str, str] | None = None,
 ) -> Negotiation:
     store = state.store
     vacancy = store.vacancies[vacancy_id]
-    rid = resume_id if resume_id is not None else store.new_resume(variant, hidden_fields).id
+    rid = resume_id if resume_id is not None else store.new_resume(variant, hidden_fields, names).id
     if employer_state is None:
         employer_state = "response" if kind == "response" else "consider"
     now = time.time()
