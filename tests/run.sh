@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash deploy/local/bootstrap.sh
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy libs services deploy
+bash tests/audit.sh
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile -q -p no:cacheprovider "$@"

@@ -12,7 +12,7 @@ NOTIFY_TTL_S = 7 * 24 * 3600
 
 
 def cause_key(rt: Runtime, portal: str, reason: str) -> str:
-    digest = hashlib.sha1(reason.encode()).hexdigest()[:16]
+    digest = hashlib.sha1(reason.encode(), usedforsecurity=False).hexdigest()[:16]
     return rt.store.key(portal, "notified", digest)
 
 
