@@ -12,7 +12,7 @@ from rabota_common.settings import Settings
 
 async def test_healthz_readyz_metrics(nats_url: str, redis_url: str) -> None:
     await ensure_jetstream(nats_url)
-    rt = build_runtime("ops-test", Settings(NATS_URL=nats_url, REDIS_URL=redis_url, METRICS_PORT=0))
+    rt = build_runtime("ops-test", Settings(SANDBOX=True, NATS_URL=nats_url, REDIS_URL=redis_url, METRICS_PORT=0))
     server = OpsServer(rt.broker, rt.redis, 0, host="127.0.0.1")
     await server.start()
     base = f"http://127.0.0.1:{server.port}"
