@@ -56,7 +56,8 @@ def _repeats(key: str) -> bool:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+    # A refused value is never echoed in the error: it may be a secret.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True, hide_input_in_errors=True)
 
     # Off unless set: the sandbox (SANDBOX=1) accepts the emulators' credentials and the sandbox key.
     SANDBOX: bool = False
