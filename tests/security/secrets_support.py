@@ -104,3 +104,17 @@ def start_with(env: dict[str, str], *argv: str, timeout_s: float = 60.0) -> subp
     return subprocess.run([sys.executable, *argv], env={**base, **env}, capture_output=True, text=True,
                           timeout=timeout_s, check=False)
 
+
+
+def applicant_needles(commands: list[dict[str, object]]) -> tuple[str, ...]:
+    """The names, phones and e-mails of these CRM commands' applicants (what must never be stored in clear)."""
+    found: set[str] = set()
+    for cmd in commands:
+        contact = cmd.get("contact")
+        if not isinstance(contact, dict):
+            continue
+        full = " ".join(str(contact.get(k) or "") for k in ("last_name", "name")).strip()
+        for value in (full, contact.get("phone"), contact.get("email")):
+            if isinstance(value, str) and len(value) >= 6:
+                found.add(value)
+    return tuple(sorted(found))

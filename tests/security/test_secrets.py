@@ -7,10 +7,14 @@ read what they wrote, the product reads back (and replays) everything it sealed.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
@@ -33,12 +37,15 @@ from rabota_common.models import CrmCommand, DeadLetter
 from rabota_common.runtime import build_runtime
 from rabota_common.settings import Settings
 from rabota_common.store import Failure, HhAccount, PortalRecord, Store
+from rabota_stack.stack import Stack, StackConfig
 
+from tests.e2e.harness import Driver
 from tests.security.secrets_support import (
     EMAIL,
     NAME,
     PHONE,
     WEAK_KEYS,
+    applicant_needles,
     command,
     leaks,
     raw_dlq,
@@ -280,3 +287,68 @@ async def test_records_stored_in_clear_before_the_upgrade_are_still_read(nats_ur
     finally:
         await rt.broker.stop()
         await rt.close()
+
+
+# -- the real stack ------------------------------------------------------------------------------------------
+@pytest.mark.timeout(420)
+async def test_stack_keeps_no_applicant_data_in_clear(tmp_path: Path) -> None:
+    """A real import whose leads all fail (a mandatory field), one retried: failure records, dead letters,
+    Other responses data and feedback exist, and neither Redis nor the DLQ holds an applicant's name, phone
+    or e-mail in clear. The portal still gets its lead and the app still shows failures and other responses."""
+    key = strong_key()
+    stack = Stack(StackConfig.ephemeral(tmp_path / "stack", extra_env={
+        "HH_RATE": "60", "HH_BURST": "20", "HH_SANDBOX_NEGOTIATIONS": "6", "APP_SECRET_KEY": key}))
+    stack.start()
+    client = aioredis.Redis.from_url(stack.redis_url)
+    try:
+        async with httpx.AsyncClient(timeout=60.0) as http:
+            driver = Driver(stack, http)
+            await driver.install("demo")
+            await driver.open_app("demo")
+            assert (await driver.connect_hh()).status_code == 200
+            knobs = f"{stack.b24_url}/_sandbox/knobs"
+            r = await http.put(knobs, params={"portal": "demo"}, json={"mandatory_fields": {"CRM_LEAD": ["UF_CRM_X"]}})
+            assert r.status_code == 200, r.text
+            await driver.save_lead_settings()
+            assert (await driver.api("POST", "/import")).status_code == 202
+            result = await driver.wait_import()
+            assert result["failed"] == result["found"] > 1, result
+            r = await http.put(knobs, params={"portal": "demo"}, json={"mandatory_fields": {}})
+            assert r.status_code == 200, r.text
+            assert (await driver.api("POST", f"/failures/{result['failures'][0]['id']}/retry")).status_code == 202
+            deadline = time.monotonic() + 60
+            leads = await driver.entities("demo", 1)
+            while not leads and time.monotonic() < deadline:
+                await asyncio.sleep(0.3)
+                leads = await driver.entities("demo", 1)
+            assert len(leads) == 1, "the retried lead was not written"
+            r = await driver.api("POST", "/feedback", json={"message": "Спасибо!", "contact": EMAIL})
+            assert r.status_code == 201, r.text
+
+            member = (await driver.api("GET", "/status")).json()["portal"]["member_id"]
+            store = Store(client, Crypto(key))
+            commands = [f.data for f in await store.failures(member)]
+            assert len(commands) == result["found"] - 1
+            needles = applicant_needles(commands)
+            assert len(needles) >= 3, needles
+
+            stored = await raw_redis(client)
+            in_clear = {k: found for k, value in stored.items() if (found := leaks(value, (*needles, EMAIL)))}
+            assert not in_clear, f"personal data in clear in Redis: {in_clear}"
+            letters = await raw_dlq(stack.nats_url)
+            assert len(letters) >= result["found"] - 1, len(letters)
+            in_dlq = {s: found for s, body in letters if (found := leaks(body, needles))}
+            assert not in_dlq, f"personal data in clear in the DLQ: {in_dlq}"
+
+            # Genuine: failures listed with their reasons, the lead's Other responses readable.
+            body = (await driver.api("GET", "/import")).json()
+            assert len(body["failures"]) == result["found"] - 1 and all(f["reason"] for f in body["failures"])
+            other = await driver.api("GET", "/other-responses",
+                                     params={"entity_type": "lead", "entity_id": int(leads[0]["ID"])})
+            assert other.status_code == 200, other.text
+            [item] = other.json()["items"]
+            assert item["vacancy"] and item["status"] and not item["vacancy"].startswith("enc1:")
+            assert (await store.feedback())[-1]["contact"] == EMAIL
+    finally:
+        await client.aclose()
+        stack.stop()
