@@ -37,6 +37,7 @@ from rabota_common.models import CrmCommand, DeadLetter
 from rabota_common.runtime import build_runtime
 from rabota_common.settings import Settings
 from rabota_common.store import Failure, HhAccount, PortalRecord, Store
+from rabota_mapper.handlers import cached_resume, remember_resume
 from rabota_stack.stack import Stack, StackConfig
 
 from tests.e2e.harness import Driver
@@ -352,3 +353,22 @@ async def test_stack_keeps_no_applicant_data_in_clear(tmp_path: Path) -> None:
     finally:
         await client.aclose()
         stack.stop()
+
+
+async def test_resume_cache_is_sealed_with_the_personal_data_key(redis_url: str) -> None:
+    rt = build_runtime("secrets-test", Settings(SANDBOX=False, APP_SECRET_KEY=strong_key(), REDIS_URL=redis_url,
+                                                METRICS_PORT=0))
+    try:
+        resume = {"first_name": "Зинаида", "last_name": "Секретова-Шифровальщикова",
+                  "contact": [{"value": EMAIL}, {"value": {"formatted": PHONE}}]}
+        await remember_resume(rt, PORTAL, "r1", resume, None, b"%PDF " + NAME.encode())
+        raw = await rt.redis.get(rt.store.key(PORTAL, "resume-cache", "r1")) or b""
+        assert raw and not leaks(raw, (EMAIL, PHONE, "Секретова-Шифровальщикова"))
+        cached = await cached_resume(rt, PORTAL, "r1")
+        assert cached is not None and cached.resume == resume and cached.pdf == b"%PDF " + NAME.encode()
+        # An entry of the release before (token key, no seal mark) is a miss, not an error.
+        await rt.redis.set(rt.store.key(PORTAL, "resume-cache", "r2"), rt.crypto.encrypt(json.dumps(
+            {"resume": resume, "pdf": None, "pdf_data": None})))
+        assert await cached_resume(rt, PORTAL, "r2") is None
+    finally:
+        await rt.close()
