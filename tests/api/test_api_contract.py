@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from rabota_common.crypto import Crypto
+from rabota_common.crypto import OAUTH_STATE, SESSION, Crypto
 from rabota_common.settings import SANDBOX_APP_SECRET_KEY
 
 from tests.api.conftest import World, store
@@ -70,10 +70,10 @@ async def test_every_route_requires_a_session(world: World, kind: str) -> None:
         "none": None, "not_bearer": None, "garbage": "garbage",
         # A's session with its signature moved onto B's payload.
         "tampered": world.b.session.split(".", 1)[0] + "." + mac,
-        "expired": c.sign({"kind": "session", "p": world.a.member_id, "u": 1}, -5),
-        "unknown_portal": c.sign({"kind": "session", "p": "no-such-portal", "u": 1}, 600),
-        # A signed token of another kind (the OAuth state) is not a session.
-        "oauth_state": c.sign({"kind": "hh_state", "p": world.a.member_id, "n": "x"}, 600),
+        "expired": c.sign({"kind": "session", "p": world.a.member_id, "u": 1}, -5, purpose=SESSION),
+        "unknown_portal": c.sign({"kind": "session", "p": "no-such-portal", "u": 1}, 600, purpose=SESSION),
+        # A signed token of another purpose (the OAuth state) is not a session.
+        "oauth_state": c.sign({"kind": "hh_state", "p": world.a.member_id, "n": "x"}, 600, purpose=OAUTH_STATE),
     }
     for method, path in ROUTES:
         if kind == "not_bearer":
@@ -135,7 +135,7 @@ async def test_portal_b_never_reads_or_writes_portal_a(world: World) -> None:
     assert "lead" not in options["entity_types"]
     url = (await call(world, b.session, "GET", "/api/hh/authorize-url")).json()["url"]
     state = httpx.URL(url).params["state"]
-    assert crypto().verify(state)["p"] == b.member_id
+    assert crypto().verify(state, purpose=OAUTH_STATE)["p"] == b.member_id
 
     # A's settings (leads, A's stages) do not fit B's portal: refused, and A's stay as they were.
     assert_error(await call(world, b.session, "PUT", "/api/settings", json=a.settings), 422, "validation_error")
@@ -167,11 +167,9 @@ async def test_portal_b_never_reads_or_writes_portal_a(world: World) -> None:
     assert isinstance((await call(world, b.session, "GET", "/api/new-responses")).json()["count"], int)
     r = await call(world, b.session, "POST", "/api/feedback", json={"message": "Отзыв портала B", "contact": None})
     assert r.status_code == 201, r.text
-    client, _ = store(world.stack)
+    client, kept = store(world.stack)
     try:
-        import json
-
-        entries = [json.loads(e) for e in await client.lrange("rs:feedback", 0, -1)]
+        entries = await kept.feedback()
     finally:
         await client.aclose()
     assert [e["portal"] for e in entries if e["message"] == "Отзыв портала B"] == [b.member_id]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import re
+import secrets
 import tomllib
 
 import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from pydantic import ValidationError
 from rabota_common.settings import Settings
 
 from tests.deploy.files import (
@@ -90,9 +92,16 @@ def test_sandbox_variables_are_read_by_the_sandbox():
 
 
 def test_env_examples_parse_as_settings():
+    """The sandbox example parses as it is; the production template parses once its key is filled in, and its
+    placeholder key is refused (issue 14: a template key must never start a service outside the sandbox)."""
     for path in ENV_EXAMPLES:
         values = {k: v for k, v in env_file(path).items() if k in Settings.model_fields}
-        Settings(**values)
+        if values.get("SANDBOX") == "1":
+            Settings(**values)
+            continue
+        with pytest.raises(ValidationError, match="APP_SECRET_KEY is refused"):
+            Settings(**values)
+        Settings(**{**values, "APP_SECRET_KEY": secrets.token_urlsafe(48)})
 
 
 def _lock() -> dict[str, str]:

@@ -67,6 +67,7 @@ async def test_streams_and_object_store_are_r3_on_the_cluster(cluster: str):
 
 def test_replicas_default_to_one_for_a_single_server(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("NATS_STREAM_REPLICAS", raising=False)
+    monkeypatch.setenv("SANDBOX", "1")
     assert Settings().NATS_STREAM_REPLICAS == 1
     monkeypatch.setenv("NATS_STREAM_REPLICAS", "3")
     assert Settings().NATS_STREAM_REPLICAS == 3

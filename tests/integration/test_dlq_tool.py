@@ -21,30 +21,32 @@ def _found(portal: str, nid: str) -> dict:
 
 async def test_list_show_replay_and_cli(nats_url: str, redis_url: str) -> None:
     await ensure_jetstream(nats_url)
-    rt = build_runtime("ops-test", Settings(NATS_URL=nats_url, REDIS_URL=redis_url, METRICS_PORT=0))
+    rt = build_runtime("ops-test", Settings(SANDBOX=True, NATS_URL=nats_url, REDIS_URL=redis_url, METRICS_PORT=0))
     await rt.broker.connect()
     js = rt.broker.connection.jetstream()
     try:
-        await dead_letter(rt.broker, "mapper", "hh.negotiation.p1", 8, "TransientError: boom", _found("p1", "11"))
-        await dead_letter(rt.broker, "mapper", "hh.negotiation.p1", 1, "Настройки не сохранены", _found("p1", "12"))
-        await dead_letter(rt.broker, "mapper", "hh.negotiation.p2", 8, "TransientError: boom", _found("p2", "21"))
+        for subject, deliveries, reason, nid in (("hh.negotiation.p1", 8, "TransientError: boom", "11"),
+                                                 ("hh.negotiation.p1", 1, "Настройки не сохранены", "12"),
+                                                 ("hh.negotiation.p2", 8, "TransientError: boom", "21")):
+            await dead_letter(rt.broker, "mapper", subject, deliveries, reason, _found(subject.rsplit(".", 1)[1], nid),
+                              crypto=rt.crypto)
 
-        every = await list_letters(js)
+        every = await list_letters(js, crypto=rt.crypto)
         assert [(x.portal, x.letter.data["negotiation_id"]) for x in every] == [("p1", "11"), ("p1", "12"),
                                                                                ("p2", "21")]
-        p1 = await list_letters(js, portal="p1")
+        p1 = await list_letters(js, portal="p1", crypto=rt.crypto)
         assert [x.letter.data["negotiation_id"] for x in p1] == ["11", "12"]
-        assert await list_letters(js, stage="crm-writer") == []
-        shown = await get_letter(js, p1[1].id)
+        assert await list_letters(js, stage="crm-writer", crypto=rt.crypto) == []
+        shown = await get_letter(js, p1[1].id, crypto=rt.crypto)
         assert shown.letter.reason == "Настройки не сохранены" and shown.letter.deliveries == 1
 
         await replay(rt, js, p1[0])
         again = await js.get_msg("HH_NEGOTIATION", subject="hh.negotiation.p1")  # the last one on the subject
         assert NegotiationFound.model_validate_json(again.data or b"") == NegotiationFound.model_validate(
             _found("p1", "11"))
-        assert [x.letter.data["negotiation_id"] for x in await list_letters(js)] == ["12", "21"]
+        assert [x.letter.data["negotiation_id"] for x in await list_letters(js, crypto=rt.crypto)] == ["12", "21"]
 
-        env = {**os.environ, "NATS_URL": nats_url, "REDIS_URL": redis_url, "METRICS_PORT": "0"}
+        env = {**os.environ, "SANDBOX": "1", "NATS_URL": nats_url, "REDIS_URL": redis_url, "METRICS_PORT": "0"}
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run([sys.executable, "-m", "rabota_common.dlq", *args], env=env, capture_output=True,
@@ -59,7 +61,7 @@ async def test_list_show_replay_and_cli(nats_url: str, redis_url: str) -> None:
         assert json.loads(shown_cli.stdout)["data"]["negotiation_id"] == "21"
         replayed = await asyncio.to_thread(cli, "replay", "--portal", "p2")
         assert replayed.returncode == 0, replayed.stderr
-        assert [x.letter.data["negotiation_id"] for x in await list_letters(js)] == ["12"]
+        assert [x.letter.data["negotiation_id"] for x in await list_letters(js, crypto=rt.crypto)] == ["12"]
         last = await js.get_msg("HH_NEGOTIATION", subject="hh.negotiation.p2")
         assert json.loads(last.data or b"")["negotiation_id"] == "21"
         missing = await asyncio.to_thread(cli, "show", "9999")

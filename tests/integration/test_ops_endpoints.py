@@ -12,7 +12,7 @@ from rabota_common.settings import Settings
 
 async def test_healthz_readyz_metrics(nats_url: str, redis_url: str) -> None:
     await ensure_jetstream(nats_url)
-    rt = build_runtime("ops-test", Settings(NATS_URL=nats_url, REDIS_URL=redis_url, METRICS_PORT=0))
+    rt = build_runtime("ops-test", Settings(SANDBOX=True, NATS_URL=nats_url, REDIS_URL=redis_url, METRICS_PORT=0))
     server = OpsServer(rt.broker, rt.redis, 0, host="127.0.0.1")
     await server.start()
     base = f"http://127.0.0.1:{server.port}"
@@ -27,7 +27,7 @@ async def test_healthz_readyz_metrics(nats_url: str, redis_url: str) -> None:
 
             js = rt.broker.connection.jetstream()
             await js.pull_subscribe("hh.negotiation.*", durable="lag-probe", stream="HH_NEGOTIATION")
-            await dead_letter(rt.broker, "mapper", "hh.negotiation.p9", 8, "boom", {"x": 1})
+            await dead_letter(rt.broker, "mapper", "hh.negotiation.p9", 8, "boom", {"x": 1}, crypto=rt.crypto)
             await rt.broker.publish({"x": 1}, "hh.negotiation.p9", stream="HH_NEGOTIATION")
             metrics = await http.get(f"{base}/metrics")
             assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")

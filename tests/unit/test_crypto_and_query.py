@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rabota_common.b24_client import build_query, encode_command, quote_value
-from rabota_common.crypto import Crypto, TokenError
+from rabota_common.crypto import SESSION, Crypto, TokenError
 
 
 def test_encrypt_round_trip_and_ciphertext_hides_value():
@@ -19,18 +19,18 @@ def test_encrypt_round_trip_and_ciphertext_hides_value():
 
 def test_signed_tokens_reject_forgery_and_expiry(monkeypatch):
     crypto = Crypto("k1")
-    token = crypto.sign({"p": "portal"}, ttl_s=60)
-    assert crypto.verify(token)["p"] == "portal"
+    token = crypto.sign({"p": "portal"}, ttl_s=60, purpose=SESSION)
+    assert crypto.verify(token, purpose=SESSION)["p"] == "portal"
     raw, mac = token.split(".")
     with pytest.raises(TokenError):
-        crypto.verify(raw + "." + mac[:-2] + "AA")
+        crypto.verify(raw + "." + mac[:-2] + "AA", purpose=SESSION)
     with pytest.raises(TokenError):
-        Crypto("k2").verify(token)
+        Crypto("k2").verify(token, purpose=SESSION)
     with pytest.raises(TokenError):
-        crypto.verify("garbage")
-    expired = crypto.sign({"p": "x"}, ttl_s=-1)
+        crypto.verify("garbage", purpose=SESSION)
+    expired = crypto.sign({"p": "x"}, ttl_s=-1, purpose=SESSION)
     with pytest.raises(TokenError):
-        crypto.verify(expired)
+        crypto.verify(expired, purpose=SESSION)
     assert time.time() > 0
 
 

@@ -155,7 +155,7 @@ def _tidy(doc: dict[str, Any], consumers: dict[str, str]) -> dict[str, Any]:
 def render() -> str:
     """The document as JSON. Settings are fixed so the document never depends on the environment."""
     logging.getLogger("opentelemetry.trace").setLevel(logging.ERROR)
-    settings = Settings(NATS_URL="nats://nats:4222", TRACE_DIR=None, LOG_LEVEL="WARNING")
+    settings = Settings(SANDBOX=True, NATS_URL="nats://nats:4222", TRACE_DIR=None, LOG_LEVEL="WARNING")
     runtimes = _runtimes(settings)
     try:
         for rt in runtimes:

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from rabota_common import subjects
+from rabota_common.crypto import Crypto
 from rabota_common.metrics import DEAD_LETTERS
 from rabota_common.models import AppEvent, CrmCommand, DeadLetter, HhWebhookEvent, NegotiationFound
 from rabota_common.settings import Settings
@@ -151,9 +152,11 @@ async def republish(broker: NatsBroker, subject_name: str, data: dict[str, Any])
 
 
 async def dead_letter(broker: NatsBroker, stage: str, subject_name: str, delivered: int, reason: str,
-                      data: dict[str, Any]) -> None:
+                      data: dict[str, Any], *, crypto: Crypto) -> None:
+    """Move a message to the DLQ stream (kept 30 days): its body, personal data, is sealed; the reason is not."""
     portal = subjects.portal_of(subject_name)
-    letter = DeadLetter(stage=stage, subject=subject_name, reason=reason, deliveries=delivered, data=data)
+    letter = DeadLetter(stage=stage, subject=subject_name, reason=reason, deliveries=delivered,
+                        sealed=crypto.seal_json(data))
     await publish(broker, subjects.subject(subjects.DLQ, stage=stage, portal=portal), letter)
     DEAD_LETTERS.labels(stage, portal).inc()
     log.warning("dead letter stage=%s subject=%s reason=%s", stage, subject_name, reason)

@@ -64,7 +64,7 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
     """Settle a delivery whose work raised: dead-letter permanent errors, retry the rest until the last try."""
     DELIVERIES_FAILED.labels(stage).inc()
     if isinstance(exc, PermanentError):
-        await dead_letter(rt.broker, stage, delivery.subject, delivery.attempt, exc.reason, data)
+        await dead_letter(rt.broker, stage, delivery.subject, delivery.attempt, exc.reason, data, crypto=rt.crypto)
         await delivery.ack()
         return
     if isinstance(exc, HhAuthLost):
@@ -86,7 +86,8 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
     else:
         rt.log.error("%s failed on %s (delivery %s)", stage, delivery.subject, attempt, exc_info=exc)
     if attempt >= rt.settings.MAX_DELIVER:
-        await dead_letter(rt.broker, stage, delivery.subject, attempt, f"{type(exc).__name__}: {exc}", data)
+        await dead_letter(rt.broker, stage, delivery.subject, attempt, f"{type(exc).__name__}: {exc}", data,
+                          crypto=rt.crypto)
         await delivery.ack()
     else:
         await delivery.nack(delay)

@@ -6,7 +6,9 @@
   reimport --portal P --negotiation N  sync one negotiation again (the poller fetches it, as for a webhook)
   reimport --portal P --vacancy V      sync every negotiation of one vacancy again
 
-It reads the same settings (NATS_URL, REDIS_URL, ...) as the services and publishes through the same bus helpers.
+It reads the same settings (NATS_URL, REDIS_URL, APP_SECRET_KEY, ...) as the services and publishes through the
+same bus helpers. A letter's original message is stored encrypted (personal data); this tool decrypts it with
+APP_SECRET_KEY or one of APP_SECRET_KEY_OLD.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from datetime import datetime
 from typing import Any
 
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 from opentelemetry import propagate, trace
 
 from rabota_common import subjects
 from rabota_common.bus import publish, republish
+from rabota_common.crypto import Crypto
 from rabota_common.models import AppEvent, DeadLetter
 from rabota_common.runtime import Runtime, build_runtime
 from rabota_common.settings import get_settings
@@ -55,14 +59,21 @@ def _filter(portal: str | None, stage: str | None) -> str:
     return subjects.subject(subjects.DLQ, stage=stage or "*", portal=portal or "*")
 
 
-async def get_letter(js: JetStreamContext, letter_id: int) -> Letter:
-    raw = await js.get_msg(STREAM, seq=letter_id)
-    return Letter(id=int(raw.seq or letter_id), subject=str(raw.subject), time=raw.time,
-                  letter=DeadLetter.model_validate_json(raw.data or b"{}"), headers=dict(raw.headers or {}))
+def open_letter(raw: RawStreamMsg, crypto: Crypto, seq: int) -> Letter:
+    """A stored dead letter with its original message in clear (sealed, or in clear from before encryption)."""
+    letter = DeadLetter.model_validate_json(raw.data or b"{}")
+    if letter.sealed:
+        letter = letter.model_copy(update={"data": dict(crypto.unseal_json(letter.sealed)), "sealed": ""})
+    return Letter(id=int(raw.seq or seq), subject=str(raw.subject), time=raw.time, letter=letter,
+                  headers=dict(raw.headers or {}))
+
+
+async def get_letter(js: JetStreamContext, letter_id: int, *, crypto: Crypto) -> Letter:
+    return open_letter(await js.get_msg(STREAM, seq=letter_id), crypto, letter_id)
 
 
 async def list_letters(js: JetStreamContext, portal: str | None = None, stage: str | None = None,
-                       limit: int = 1000) -> list[Letter]:
+                       limit: int = 1000, *, crypto: Crypto) -> list[Letter]:
     """Dead letters matching the filter, oldest first, walking the stream by subject (no consumer is created)."""
     letters: list[Letter] = []
     seq = 1
@@ -71,9 +82,7 @@ async def list_letters(js: JetStreamContext, portal: str | None = None, stage: s
             raw = await js.get_msg(STREAM, seq=seq, subject=_filter(portal, stage), next=True)
         except NotFoundError:
             break
-        letters.append(Letter(id=int(raw.seq or seq), subject=str(raw.subject), time=raw.time,
-                              letter=DeadLetter.model_validate_json(raw.data or b"{}"),
-                              headers=dict(raw.headers or {})))
+        letters.append(open_letter(raw, crypto, seq))
         seq = int(raw.seq or seq) + 1
     return letters
 
@@ -124,16 +133,17 @@ async def run(args: argparse.Namespace) -> int:
     js = rt.broker.connection.jetstream()
     try:
         if args.command == "list":
-            for letter in await list_letters(js, args.portal, args.stage):
+            for letter in await list_letters(js, args.portal, args.stage, crypto=rt.crypto):
                 row = letter.summary()
                 print(json.dumps(row, ensure_ascii=False) if args.json else
                       f"{row['id']:>6}  {row['time'] or '-':<32}  {row['stage']:<10}  {row['subject']:<36}  "
                       f"x{row['deliveries']}  {row['reason']}")
         elif args.command == "show":
-            letter = await get_letter(js, args.id)
+            letter = await get_letter(js, args.id, crypto=rt.crypto)
             print(json.dumps({**letter.summary(), "data": letter.letter.data}, ensure_ascii=False, indent=2))
         elif args.command == "replay":
-            letters = [await get_letter(js, args.id)] if args.id else await list_letters(js, args.portal)
+            letters = ([await get_letter(js, args.id, crypto=rt.crypto)] if args.id else
+                       await list_letters(js, args.portal, crypto=rt.crypto))
             failed = 0
             for letter in letters:
                 try:

@@ -147,7 +147,10 @@ class DeadLetter(Message):
     subject: str
     reason: str
     deliveries: int
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(default_factory=dict,
+                                 description="the original message in clear: only in letters from before `sealed`")
+    sealed: str = Field(default="", description="the original message, JSON encrypted with the personal-data key "
+                                                "(python -m rabota_common.dlq show reads it)")
 
 
 # Token broker request/reply bodies.

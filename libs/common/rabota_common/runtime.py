@@ -70,7 +70,7 @@ class Runtime:
 def build_runtime(service: str, settings: Settings) -> Runtime:
     log = setup_logging(service, settings.LOG_LEVEL)
     provider = setup_telemetry(service, settings)
-    crypto = Crypto(settings.APP_SECRET_KEY.get_secret_value())
+    crypto = Crypto(settings.APP_SECRET_KEY.get_secret_value(), settings.old_secret_keys)
     redis = Redis.from_url(settings.REDIS_URL)
     http = make_http(settings)
     return Runtime(

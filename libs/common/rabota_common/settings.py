@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import re
+import sys
+from collections import Counter
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values the sandbox emulators accept (deploy/sandbox/README.md); never valid against the real APIs.
@@ -14,15 +18,56 @@ SANDBOX_B24_CLIENT_ID = "sandbox-b24-client"
 SANDBOX_B24_CLIENT_SECRET = "sandbox-b24-secret"
 SANDBOX_APP_SECRET_KEY = "sandbox-only-app-secret-key-change-me"
 
+# How to make a key (README, .env.example, the k8s secret template).
+KEY_ADVICE = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+# Words of template and placeholder values: a key containing one (any case) was typed, not generated.
+PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "example", "placeholder", "secret", "sandbox",
+                     "replace", "password", "default", "dummy", "your-key", "your_key", "todo", "fixme", "xxxx")
+MIN_KEY_BITS = 256  # at least 32 random bytes
+_ALPHABETS = ((re.compile(r"[0-9a-fA-F]+"), 4.0),  # hex
+              (re.compile(r"[0-9a-zA-Z]+"), math.log2(62)),
+              (re.compile(r"[0-9a-zA-Z_\-=]+|[0-9a-zA-Z+/=]+"), 6.0))  # base64 / base64url
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` cannot be APP_SECRET_KEY outside the sandbox (None: it can). Never repeats the key."""
+    lowered = key.strip().lower()
+    if not lowered:
+        return "it is empty"
+    if key == SANDBOX_APP_SECRET_KEY:
+        return "it is the sandbox key"
+    word = next((w for w in PLACEHOLDER_WORDS if w in lowered), None)
+    if word is not None:
+        return f"it is a placeholder (contains '{word}')"
+    # What the key's alphabet allows per character, at most: hex 4 bits, alphanumerics 5.95, base64 6, else 6.5.
+    per_char = next((bits for pattern, bits in _ALPHABETS if pattern.fullmatch(key)), 6.5)
+    if len(key) * per_char < MIN_KEY_BITS:
+        return f"it is too short ({len(key)} characters hold fewer than {MIN_KEY_BITS // 8} random bytes)"
+    counts = Counter(key)
+    entropy = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    if len(counts) < 12 or entropy < 3.0 or _repeats(key):
+        return "it is not random (too few distinct characters or a repeated pattern)"
+    return None
+
+
+def _repeats(key: str) -> bool:
+    """A key made of one short piece repeated ('abcabcabc…')."""
+    return any(key == (key[:size] * (len(key) // size + 1))[:len(key)] for size in range(1, len(key) // 2 + 1))
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+    # A refused value is never echoed in the error: it may be a secret.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True, hide_input_in_errors=True)
 
-    SANDBOX: bool = True
+    # Off unless set: the sandbox (SANDBOX=1) accepts the emulators' credentials and the sandbox key.
+    SANDBOX: bool = False
     NATS_URL: str = "nats://127.0.0.1:4222"
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
     PUBLIC_URL: str = "http://127.0.0.1:8000"
+    # At least 32 random bytes outside the sandbox (see KEY_ADVICE). Per-purpose keys are derived from it.
     APP_SECRET_KEY: SecretStr = SecretStr(SANDBOX_APP_SECRET_KEY)
+    # Previous keys after a rotation, comma-separated, newest first: they still decrypt and verify, never sign.
+    APP_SECRET_KEY_OLD: SecretStr = SecretStr("")
 
     HH_CLIENT_ID: str = SANDBOX_HH_CLIENT_ID
     HH_CLIENT_SECRET: SecretStr = SecretStr(SANDBOX_HH_CLIENT_SECRET)
@@ -62,15 +107,43 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _real_mode_needs_real_secrets(self) -> Settings:
-        if not self.SANDBOX and self.APP_SECRET_KEY.get_secret_value() == SANDBOX_APP_SECRET_KEY:
-            raise ValueError("APP_SECRET_KEY must be set outside the sandbox (SANDBOX=0)")
+        if self.SANDBOX:
+            return self
+        problem = secret_key_problem(self.APP_SECRET_KEY.get_secret_value())
+        if problem:
+            raise ValueError(f"APP_SECRET_KEY is refused outside the sandbox (SANDBOX=0): {problem}; {KEY_ADVICE}")
+        for i, old in enumerate(self.old_secret_keys, 1):
+            problem = secret_key_problem(old)
+            if problem:
+                raise ValueError(f"APP_SECRET_KEY_OLD key {i} is refused outside the sandbox: {problem}")
         return self
+
+    @property
+    def old_secret_keys(self) -> list[str]:
+        return [k.strip() for k in self.APP_SECRET_KEY_OLD.get_secret_value().split(",") if k.strip()]
 
     @property
     def hh_redirect_uri(self) -> str:
         return f"{self.PUBLIC_URL.rstrip('/')}/hh/callback"
 
 
+class ConfigurationError(SystemExit):
+    """A service refuses to start: the message says which setting and why, without values or a traceback."""
+
+
+def settings_errors(exc: ValidationError) -> str:
+    """The errors of a refused configuration, one line each, never the values (they may be secrets)."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        lines.append(f"  {where}: {error['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(f"rabota-sync: configuration refused:\n{settings_errors(exc)}", file=sys.stderr)
+        raise ConfigurationError(2) from None

@@ -24,6 +24,10 @@ def text(value: Any) -> str:
 
 SECRET_FIELDS = frozenset({"access_token", "refresh_token", "application_token"})
 
+# Personal data at rest is sealed (Crypto.seal: the personal-data key) by the helpers below.
+# What an entity-info record (the Other responses view) says about an applicant; its other fields are ids.
+PERSONAL_INFO_FIELDS = frozenset({"vacancy", "status", "created_at"})
+
 
 # status_reason of a portal whose app was removed without CLEAN: its data stays for a reinstall, its sessions end.
 UNINSTALLED_REASON = "Приложение удалено с портала"
@@ -123,6 +127,31 @@ class Store:
             name, value = text(k), text(v)
             data[name] = self.crypto.decrypt(value) if name in SECRET_FIELDS and value else value
         return data
+
+    def seal(self, plain: str) -> str:
+        """Personal data as stored: encrypted with the personal-data key."""
+        return self.crypto.seal(plain)
+
+    def unseal(self, stored: Any) -> str:
+        """A stored personal value in clear (a value from before encryption is returned as it is)."""
+        return self.crypto.unseal(text(stored))
+
+    def seal_json(self, data: Any) -> str:
+        return self.crypto.seal_json(data)
+
+    def unseal_json(self, stored: Any) -> Any:
+        return self.crypto.unseal_json(text(stored))
+
+    def seal_info(self, info: dict[str, Any]) -> dict[Any, Any]:
+        """An entity-info record (Other responses) as stored: its personal fields sealed, its ids in clear."""
+        return {k: self.seal(str(v)) if k in PERSONAL_INFO_FIELDS else str(v) for k, v in info.items()}
+
+    def open_info(self, raw: dict[Any, Any]) -> dict[str, str]:
+        return {text(k): self.unseal(v) if text(k) in PERSONAL_INFO_FIELDS else text(v) for k, v in raw.items()}
+
+    def open_failure(self, stored: Any) -> Failure:
+        """A stored failure record (holding the whole CRM command) in clear."""
+        return Failure.model_validate_json(self.unseal(stored))
 
     async def _get_model(self, key: str, model: type[M]) -> M | None:
         raw = await self.redis.hgetall(key)
@@ -305,24 +334,25 @@ class Store:
 
     # -- parked work (waits for a HeadHunter re-login, DESIGN F11) --------------------------------
     async def park(self, portal: str, subject_name: str, data: dict[str, Any]) -> None:
-        await self.redis.rpush(self.key(portal, "parked"), json.dumps({"subject": subject_name, "data": data}))
+        await self.redis.rpush(self.key(portal, "parked"), self.seal_json({"subject": subject_name, "data": data}))
 
     async def take_parked(self, portal: str, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
         """Pop up to `limit` parked messages (oldest first)."""
         raw = await self.redis.lpop(self.key(portal, "parked"), limit)
         out = []
         for item in raw or []:
-            body = json.loads(text(item))
+            body = self.unseal_json(item)
             out.append((str(body["subject"]), dict(body["data"])))
         return out
 
     # -- failures ------------------------------------------------------------------------------
     async def add_failure(self, portal: str, failure: Failure) -> None:
-        await self.redis.hset(self.key(portal, "failures"), failure.negotiation_id, failure.model_dump_json())
+        await self.redis.hset(self.key(portal, "failures"), failure.negotiation_id,
+                              self.seal(failure.model_dump_json()))
 
     async def failures(self, portal: str) -> list[Failure]:
         raw = await self.redis.hvals(self.key(portal, "failures"))
-        return sorted((Failure.model_validate_json(v) for v in raw), key=lambda f: f.at)
+        return sorted((self.open_failure(v) for v in raw), key=lambda f: f.at)
 
     async def clear_failure(self, portal: str, negotiation_id: str) -> None:
         await self.redis.hdel(self.key(portal, "failures"), negotiation_id)
@@ -336,7 +366,11 @@ class Store:
 
     # -- feedback ------------------------------------------------------------------------------
     async def add_feedback(self, portal: str, entry: dict[str, Any]) -> None:
-        await self.redis.rpush("rs:feedback", json.dumps(dict(entry, portal=portal)))
+        await self.redis.rpush("rs:feedback", self.seal_json(dict(entry, portal=portal)))
+
+    async def feedback(self, start: int = 0, end: int = -1) -> list[dict[str, Any]]:
+        """Feedback entries in clear, oldest first (for operators; the list is stored encrypted)."""
+        return [dict(self.unseal_json(item)) for item in await self.redis.lrange("rs:feedback", start, end)]
 
     # -- single-flight lock --------------------------------------------------------------------
     @asynccontextmanager

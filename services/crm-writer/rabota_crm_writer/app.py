@@ -106,12 +106,14 @@ async def _write_portal(rt: Runtime, raws: list[Msg]) -> None:
             cmd = CrmCommand.model_validate_json(raw.data)
         except ValidationError as exc:  # a message that can never be read goes to the DLQ at once
             await dead_letter(rt.broker, "crm-writer", raw.subject, int(raw.metadata.num_delivered),
-                              f"unreadable command: {exc.errors()[:3]}", {"raw": raw.data.decode(errors="replace")})
+                              f"unreadable command: {exc.errors(include_input=False, include_url=False)[:3]}",
+                              {"raw": raw.data.decode(errors="replace")}, crypto=rt.crypto)
             await raw.ack()
             continue
         if cmd.portal != portal_of(raw.subject):  # one portal's subject never writes into another portal
             await dead_letter(rt.broker, "crm-writer", raw.subject, int(raw.metadata.num_delivered),
-                              f"command for portal {cmd.portal} on {raw.subject}", cmd.model_dump(mode="json"))
+                              f"command for portal {cmd.portal} on {raw.subject}", cmd.model_dump(mode="json"),
+                              crypto=rt.crypto)
             await raw.ack()
             continue
         body.append(cmd)

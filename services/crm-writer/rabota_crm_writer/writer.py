@@ -110,7 +110,7 @@ async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
 
 async def failure_data(rt: Runtime, cmd: CrmCommand) -> dict[str, Any]:
     """The command as a failure record or a dead letter keeps it for a retry. Failure records sit in Redis
-    unencrypted until retried and dead letters 30 days, so an inline PDF moves to the object store (as large
+    (encrypted) until retried and dead letters 30 days, so an inline PDF moves to the object store (as large
     ones travel anyway): the PDF is kept 7 days, as before inline PDFs."""
     if cmd.resume_pdf is not None:
         name = f"{cmd.portal}.{cmd.negotiation_id}.pdf"
@@ -468,10 +468,10 @@ async def remember_written(rt: Runtime, cmd: CrmCommand, entity_id: int | None) 
         url = ENTITY_PATHS[cmd.entity_type].format(id=entity_id, type=cmd.entity_type_id)
         pipe.hset(rt.store.key(cmd.portal, "by-entity"), ref, cmd.applicant_key)
         pipe.zadd(rt.store.key(cmd.portal, "applicant", cmd.applicant_key), {ref: entity_id})
-        pipe.hset(rt.store.key(cmd.portal, "entity-info", ref), mapping={
+        pipe.hset(rt.store.key(cmd.portal, "entity-info", ref), mapping=rt.store.seal_info({
             "vacancy": cmd.vacancy_name, "status": cmd.status_name, "created_at": cmd.created_date, "url": url,
-            "negotiation_id": cmd.negotiation_id})
+            "negotiation_id": cmd.negotiation_id}))
     failure = (await pipe.execute())[0]
     if failure:
-        await rt.redis.delete(cause_key(rt, cmd.portal, Failure.model_validate_json(failure).reason))
+        await rt.redis.delete(cause_key(rt, cmd.portal, rt.store.open_failure(failure).reason))
         await rt.store.clear_failure(cmd.portal, cmd.negotiation_id)

@@ -11,12 +11,12 @@ from opentelemetry import trace
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.bus import publish
+from rabota_common.crypto import TokenError
 from rabota_common.errors import TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.hh_walk import TokenSource
 from rabota_common.models import INLINE_PDF_MAX, NegotiationFound
 from rabota_common.runtime import Runtime
-from rabota_common.store import text
 from rabota_common.subjects import negotiation_msg_id
 from rabota_common.telemetry import negotiation_attributes
 
@@ -50,7 +50,10 @@ async def cached_resume(rt: Runtime, portal: str, resume_id: str) -> CachedResum
     raw = await rt.redis.get(rt.store.key(portal, "resume-cache", resume_id))
     if not raw:
         return None
-    body = json.loads(rt.crypto.decrypt(text(raw)))
+    try:
+        body = json.loads(rt.store.unseal(raw))
+    except (TokenError, ValueError):
+        return None  # an entry sealed with another key (before the personal-data key): fetched again
     pdf = body.get("pdf_data")
     return CachedResume(dict(body["resume"]), body.get("pdf"), base64.b64decode(pdf) if pdf else None)
 
@@ -59,8 +62,8 @@ async def remember_resume(rt: Runtime, portal: str, resume_id: str, resume: dict
                           pdf_object: str | None, pdf: bytes | None) -> None:
     if resume_id:
         # Contacts and the PDF are personal data: the entry is encrypted like every other one.
-        sealed = rt.crypto.encrypt(json.dumps({"resume": resume, "pdf": pdf_object,
-                                               "pdf_data": base64.b64encode(pdf).decode() if pdf else None}))
+        sealed = rt.store.seal(json.dumps({"resume": resume, "pdf": pdf_object,
+                                           "pdf_data": base64.b64encode(pdf).decode() if pdf else None}))
         await rt.redis.set(rt.store.key(portal, "resume-cache", resume_id), sealed, ex=RESUME_CACHE_S)
 
 

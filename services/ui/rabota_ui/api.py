@@ -14,6 +14,7 @@ from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import publish
+from rabota_common.crypto import OAUTH_STATE
 from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, NewResponsesReply, TokenRequest
 from rabota_common.runtime import Runtime
 from rabota_common.store import text
@@ -182,7 +183,7 @@ def settings_problem(settings: SyncSettings, options: dict[str, Any]) -> str | N
 async def authorize_url(rt: RuntimeDep, session: SessionDep) -> dict[str, str]:
     nonce = secrets.token_urlsafe(16)
     await rt.store.remember_state(nonce, STATE_TTL_S)
-    state = rt.crypto.sign({"kind": "hh_state", "p": session.portal, "n": nonce}, STATE_TTL_S)
+    state = rt.crypto.sign({"kind": "hh_state", "p": session.portal, "n": nonce}, STATE_TTL_S, purpose=OAUTH_STATE)
     query = urlencode({"response_type": "code", "client_id": rt.settings.HH_CLIENT_ID, "state": state,
                        "redirect_uri": rt.settings.hh_redirect_uri})
     return {"url": f"{rt.settings.HH_AUTHORIZE_URL}?{query}"}
@@ -291,7 +292,7 @@ async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str 
     for raw_ref in refs[(page - 1) * per_page: page * per_page]:
         ref = text(raw_ref)
         info = await rt.redis.hgetall(rt.store.key(session.portal, "entity-info", ref))
-        data = {text(k): text(v) for k, v in info.items()}
+        data = rt.store.open_info(info)
         etype, eid = ref.split(":", 1)
         items.append({"entity_type": etype, "entity_id": int(eid), "url": data.get("url", ""),
                       "vacancy": data.get("vacancy", ""), "status": data.get("status", ""),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
-from rabota_common.crypto import TokenError
+from rabota_common.crypto import SESSION, TokenError
 from rabota_common.runtime import Runtime
 from rabota_common.store import UNINSTALLED_REASON
 
@@ -24,7 +24,8 @@ def get_runtime(request: Request) -> Runtime:
 
 
 def new_session(rt: Runtime, portal: str, user_id: int) -> str:
-    return rt.crypto.sign({"kind": "session", "p": portal, "u": user_id}, rt.settings.SESSION_TTL_S)
+    return rt.crypto.sign({"kind": "session", "p": portal, "u": user_id}, rt.settings.SESSION_TTL_S,
+                          purpose=SESSION)
 
 
 async def get_session(request: Request) -> Session:
@@ -33,7 +34,7 @@ async def get_session(request: Request) -> Session:
     if not header.lower().startswith("bearer "):
         raise ApiError(401, "no_session", "Нужна сессия приложения: откройте приложение в Битрикс24.")
     try:
-        body = rt.crypto.verify(header[7:].strip())
+        body = rt.crypto.verify(header[7:].strip(), purpose=SESSION)
     except TokenError as exc:
         raise ApiError(401, "bad_session", "Сессия истекла или недействительна: откройте приложение заново.") from exc
     if body.get("kind") != "session":

@@ -10,7 +10,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 from rabota_common import subjects
 from rabota_common.bus import publish
-from rabota_common.crypto import TokenError
+from rabota_common.crypto import OAUTH_STATE, TokenError
 from rabota_common.models import HhConnectReply, HhConnectRequest, HhWebhookEvent
 
 from rabota_ui.deps import RuntimeDep
@@ -25,7 +25,7 @@ _tracer = trace.get_tracer(__name__)
 @router.get("/hh/callback", response_class=HTMLResponse, dependencies=[Depends(rate_limited("hh_callback"))])
 async def callback(rt: RuntimeDep, state: str = "", code: str = "", error: str = "") -> Response:
     try:
-        body = rt.crypto.verify(state)
+        body = rt.crypto.verify(state, purpose=OAUTH_STATE)
         if body.get("kind") != "hh_state" or not await rt.store.consume_state(str(body.get("n", ""))):
             raise TokenError("replayed")
     except TokenError:
