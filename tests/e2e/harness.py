@@ -162,3 +162,14 @@ def read_spans(trace_dir: Path) -> list[dict[str, Any]]:
             if line.strip():
                 spans.append(json.loads(line))
     return spans
+
+
+async def until(what: str, limit_s: float, probe: Any) -> Any:
+    """Poll `probe` until it returns something truthy (returned), or fail after `limit_s`."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")

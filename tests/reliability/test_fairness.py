@@ -4,13 +4,9 @@ exactly. Behavioural, not a latency threshold: the latency itself is measured by
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any
-
 import pytest
 
-from tests.e2e.harness import Driver, manager_vacancies, second_portal, seed_admin_only, wait_subscriptions
+from tests.e2e.harness import Driver, manager_vacancies, second_portal, seed_admin_only, until, wait_subscriptions
 from tests.reliability.helpers import _connect, _deal_settings, _save, finish_import_exactly, hh_knobs
 
 N = 60
@@ -18,14 +14,7 @@ N = 60
 SLOW_HH = pytest.mark.stack_env({"HH_RATE": "4", "HH_BURST": "1"})
 
 
-async def _until(what: str, limit_s: float, probe: Any) -> Any:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        value = await probe()
-        if value:
-            return value
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+
 
 
 async def _deal_with_activity(driver: Driver, portal: str, nid: str) -> bool:
@@ -55,12 +44,12 @@ async def test_new_response_of_one_portal_overtakes_another_portals_import(drive
     async def underway() -> bool:
         return int((await driver.api("GET", "/import")).json()["processed"]) >= 5
 
-    await _until("portal A's import under way", 45, underway)
+    await until("portal A's import under way", 45, underway)
     created = await driver.http.post(f"{driver.stack.hh_url}/_sandbox/negotiations",
                                      json={"vacancy_id": vacancy, "kind": "response"})
     assert created.status_code == 201, created.text
     nid = str(created.json()["id"])
-    await _until("portal B's new response in its CRM", 45, lambda: _deal_with_activity(driver, "simple", nid))
+    await until("portal B's new response in its CRM", 45, lambda: _deal_with_activity(driver, "simple", nid))
     progress = (await driver.api("GET", "/import")).json()
     print(f"portal B's response arrived while portal A's import was at {progress['processed']} / {N}")
     assert progress["state"] != "done" and progress["processed"] <= N // 2, progress

@@ -5,27 +5,17 @@ substitutes exactly as Bitrix24 does, so a missed case shows here."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Driver
+from tests.e2e.harness import Driver, until, wait_subscriptions
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.stack_env({"HH_SANDBOX_NEGOTIATIONS": "4"})]
 
 HOSTILE = ["$result[e0]", "$result[unknown]", "$RESULT[x]", "$next[y]", "$result[c0][ID]"]
 
 
-async def _wait(predicate: Any, limit_s: float, what: str) -> Any:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_applicant_names_that_are_batch_references_stay_text(driver: Driver) -> None:
@@ -34,11 +24,7 @@ async def test_applicant_names_that_are_batch_references_stay_text(driver: Drive
     assert (await driver.connect_hh()).status_code == 200
     await driver.save_lead_settings()
 
-    async def subscribed() -> bool:
-        hooks = (await driver.http.get(f"{driver.stack.hh_url}/_sandbox/webhooks")).json()
-        return bool(hooks["subscriptions"])
-
-    await _wait(subscribed, 30, "the webhook subscription")
+    await wait_subscriptions(driver, 1)
     created: dict[str, str] = {}
     for i, name in enumerate(HOSTILE):
         r = await driver.http.post(f"{driver.stack.hh_url}/_sandbox/negotiations", json={
@@ -51,7 +37,7 @@ async def test_applicant_names_that_are_batch_references_stay_text(driver: Drive
         leads = {str(lead.get("ORIGIN_ID")): lead for lead in await driver.entities("demo", 1)}
         return leads if all(nid in leads for nid in created) else None
 
-    leads = await _wait(all_leads, 90, "a lead for every hostile applicant")
+    leads = await until("a lead for every hostile applicant", 90, all_leads)
     for nid, name in created.items():
         lead = leads[nid]
         assert isinstance(lead["NAME"], str) and isinstance(lead["LAST_NAME"], str), lead
