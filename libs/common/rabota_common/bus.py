@@ -50,18 +50,22 @@ def stream(name: str) -> JStream:
     return JStream(name, declare=False)
 
 
-def consumer_config(settings: Settings, ack_wait_s: float = 60.0, max_deliver: int | None = None) -> ConsumerConfig:
-    return ConsumerConfig(ack_wait=ack_wait_s, max_deliver=max_deliver or settings.MAX_DELIVER, max_ack_pending=1000)
+# JetStream never gives up on a message by itself: a transient cause may hold one for hours (issue 15), and
+# consume.fail decides when a failing one is dead-lettered (MAX_DELIVER tries of an unforeseen error).
+UNLIMITED_DELIVERIES = -1
+
+
+def consumer_config(settings: Settings, ack_wait_s: float = 60.0) -> ConsumerConfig:
+    return ConsumerConfig(ack_wait=ack_wait_s, max_deliver=UNLIMITED_DELIVERIES, max_ack_pending=1000)
 
 
 def durable_subscriber(broker: NatsBroker, settings: Settings, subject_filter: str, stream_name: str, durable: str,
-                       batch_size: int = 1, ack_wait_s: float = 60.0, max_deliver: int | None = None) -> Any:
-    """A durable pull consumer with explicit (manual) acks: the only kind of JetStream consumer we use.
-    `max_deliver` above MAX_DELIVER for work that counts its failures itself (see consume.settle)."""
+                       batch_size: int = 1, ack_wait_s: float = 60.0) -> Any:
+    """A durable pull consumer with explicit (manual) acks: the only kind of JetStream consumer we use."""
     return broker.subscriber(
         subject_filter, stream=stream(stream_name), durable=durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0), ack_policy=AckPolicy.MANUAL,
-        config=consumer_config(settings, ack_wait_s=ack_wait_s, max_deliver=max_deliver),
+        config=consumer_config(settings, ack_wait_s=ack_wait_s),
     )
 
 

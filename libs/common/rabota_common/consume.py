@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,13 +13,12 @@ from nats.aio.msg import Msg
 from opentelemetry import trace
 from pydantic import BaseModel
 
-from rabota_common.b24_client import B24Error
 from rabota_common.bus import dead_letter, retry_delay
-from rabota_common.errors import HhAuthLost, PermanentError, TransientError
-from rabota_common.hh_client import HhError
-from rabota_common.metrics import DELIVERIES_FAILED, DELIVERIES_PARKED, DELIVERIES_RETRIED
+from rabota_common.errors import HhAuthLost, TransientError
+from rabota_common.metrics import DELIVERIES_FAILED, DELIVERIES_PARKED, DELIVERIES_RETRIED, DELIVERIES_WAITING
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import portal_of
+from rabota_common.transience import Cause, backoff_s, classify
 
 _tracer = trace.get_tracer(__name__)
 
@@ -34,8 +34,12 @@ class Delivery:
         return str(self.raw.subject)
 
     @property
-    def attempt(self) -> int:
+    def deliveries(self) -> int:
         return int(self.raw.metadata.num_delivered)
+
+    @property
+    def attempt(self) -> int:
+        return self.deliveries
 
     async def ack(self) -> None:
         await self.raw.ack()
@@ -61,44 +65,61 @@ class CountedDelivery(Delivery):
 
 
 async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any], exc: BaseException) -> None:
-    """Settle a delivery whose work raised: dead-letter permanent errors, retry the rest until the last try."""
+    """Settle a delivery whose work raised (issue 15): dead-letter permanent errors; a transient cause waits
+    with capped backoff however long it lasts and never becomes a failure; anything else (a bug, a cause
+    nobody foresaw) gets MAX_DELIVER tries, then a dead letter that names it."""
     DELIVERIES_FAILED.labels(stage).inc()
-    if isinstance(exc, PermanentError):
-        await dead_letter(rt.broker, stage, delivery.subject, delivery.attempt, exc.reason, data, crypto=rt.crypto)
+    cause = classify(exc)
+    if cause.kind == "permanent":
+        await dead_letter(rt.broker, stage, delivery.subject, delivery.attempt, cause.reason, data, crypto=rt.crypto)
         await delivery.ack()
         return
     if isinstance(exc, HhAuthLost):
-        # Nothing is lost while the user logs in again: the poller republishes it on hh_connected.
-        try:
-            await rt.store.park(portal_of(delivery.subject), delivery.subject, data)
-        except Exception:
-            rt.log.exception("%s: parking failed, waiting instead", stage)
-            await delivery.nack(exc.delay_s or 600.0)
-            return
-        rt.log.warning("%s: %s; parked until re-login", stage, exc)
-        DELIVERIES_PARKED.labels(stage).inc()
-        await delivery.ack()
+        await _park(rt, stage, delivery, data, exc)
+        return
+    if cause.kind == "transient":
+        await wait_out(rt, stage, delivery, exc, cause)
         return
     attempt = delivery.attempt
-    delay = exc.delay_s if isinstance(exc, TransientError) and exc.delay_s else retry_delay(attempt)
-    if isinstance(exc, TransientError | HhError | B24Error):
-        rt.log.warning("%s: %s (delivery %s, retry in %.1fs)", stage, exc, attempt, delay)
-    else:
-        rt.log.error("%s failed on %s (delivery %s)", stage, delivery.subject, attempt, exc_info=exc)
+    delay = retry_delay(attempt)
+    rt.log.error("%s failed on %s (delivery %s)", stage, delivery.subject, attempt, exc_info=exc)
     if attempt >= rt.settings.MAX_DELIVER:
-        await dead_letter(rt.broker, stage, delivery.subject, attempt, f"{type(exc).__name__}: {exc}", data,
-                          crypto=rt.crypto)
+        await dead_letter(rt.broker, stage, delivery.subject, attempt, cause.reason, data, crypto=rt.crypto)
         await delivery.ack()
     else:
         await delivery.nack(delay)
         DELIVERIES_RETRIED.labels(stage).inc()
 
 
+async def wait_out(rt: Runtime, stage: str, delivery: Delivery, exc: BaseException, cause: Cause) -> None:
+    """Hand a delivery back to wait on a transient cause, and say so where /api/import shows it."""
+    delay = exc.delay_s if isinstance(exc, TransientError) and exc.delay_s else backoff_s(delivery.deliveries)
+    rt.log.warning("%s: waiting %.1fs on %s (%s, delivery %s)", stage, delay, cause.reason, exc, delivery.deliveries)
+    DELIVERIES_WAITING.labels(stage, cause.key).inc()
+    with contextlib.suppress(Exception):  # Redis may be the cause itself
+        await rt.store.note_waiting(portal_of(delivery.subject), cause.reason)
+    await delivery.nack(delay)
+
+
+async def _park(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any], exc: HhAuthLost) -> None:
+    """Nothing is lost while the user logs in again: the poller republishes it on hh_connected."""
+    try:
+        await rt.store.park(portal_of(delivery.subject), delivery.subject, data)
+    except Exception:
+        rt.log.warning("%s: parking failed, waiting instead", stage, exc_info=True)
+        await delivery.nack(exc.delay_s or 600.0)
+        return
+    rt.log.warning("%s: %s; parked until re-login", stage, exc)
+    DELIVERIES_PARKED.labels(stage).inc()
+    await delivery.ack()
+
+
 async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: BaseModel | dict[str, Any],
                  work: Callable[[], Awaitable[None]], failures: tuple[str, str] | None = None) -> None:
     """Run the work, then ack, retry or dead-letter. With `failures` (a Redis hash and field) the retries
-    count failures of the work instead of deliveries (the consumer's max_deliver must then be higher).
-    A model is dumped only if the work fails (a dump per message was ~5 % of the mapper's CPU)."""
+    count failures of the work instead of deliveries (a long task cut short by restarts is not used up by
+    them); transient causes are never counted. A model is dumped only if the work fails (a dump per
+    message was ~5 % of the mapper's CPU)."""
     delivery = Delivery(msg)
     # FastStream's consumer span: the delivery count is what tells a retry in a trace.
     trace.get_current_span().set_attributes({"rabota.attempt": delivery.attempt,
@@ -106,8 +127,11 @@ async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: BaseModel | di
     try:
         await work()
     except Exception as exc:
-        if failures is not None:
-            delivery = CountedDelivery(msg, int(await rt.redis.hincrby(failures[0], failures[1], 1)))
+        if failures is not None and classify(exc).kind != "transient":
+            try:
+                delivery = CountedDelivery(msg, int(await rt.redis.hincrby(failures[0], failures[1], 1)))
+            except Exception as store_exc:  # Redis is down: the work waits for it
+                exc = store_exc
         await fail(rt, stage, delivery, data.model_dump(mode="json") if isinstance(data, BaseModel) else data, exc)
         return
     await delivery.ack()

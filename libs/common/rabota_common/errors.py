@@ -4,11 +4,14 @@ from __future__ import annotations
 
 
 class TransientError(Exception):
-    """Worth retrying later (network, 5xx, rate limits, a token being refreshed)."""
+    """Worth retrying later (network, 5xx, rate limits, a token being refreshed). It never becomes a failure:
+    the message waits as long as it takes. `cause` is what a recruiter reads meanwhile (Russian, names the
+    party that is down)."""
 
-    def __init__(self, message: str, delay_s: float | None = None) -> None:
+    def __init__(self, message: str, delay_s: float | None = None, cause: str | None = None) -> None:
         super().__init__(message)
         self.delay_s = delay_s
+        self.cause = cause
 
 
 class PermanentError(Exception):

@@ -28,6 +28,9 @@ CRM_WRITES = Counter("rabota_crm_writes", "Negotiations written to Bitrix24 (crm
 DELIVERIES_FAILED = Counter("rabota_deliveries_failed", "Deliveries whose work raised", ["stage"])
 DELIVERIES_RETRIED = Counter("rabota_deliveries_retried", "Deliveries handed back for a later retry (nak)",
                              ["stage"])
+DELIVERIES_WAITING = Counter("rabota_deliveries_waiting",
+                              "Deliveries handed back to wait on a transient cause (never a failure)",
+                              ["stage", "cause"])
 DELIVERIES_PARKED = Counter("rabota_deliveries_parked", "Deliveries parked until the HeadHunter re-login",
                             ["stage"])
 DEAD_LETTERS = Counter("rabota_dead_letters", "Messages moved to the dead-letter stream", ["stage", "portal"])

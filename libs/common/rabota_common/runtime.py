@@ -20,6 +20,7 @@ from rabota_common.b24_client import B24Client
 from rabota_common.budget import SharedBucket
 from rabota_common.bus import ensure_jetstream, make_broker
 from rabota_common.crypto import Crypto
+from rabota_common.errors import TransientError
 from rabota_common.hh_client import HhClient
 from rabota_common.http import Http, make_http
 from rabota_common.metrics import OpsServer
@@ -27,8 +28,10 @@ from rabota_common.models import B24Token, HhToken, TokenRequest
 from rabota_common.settings import Settings
 from rabota_common.store import Store
 from rabota_common.telemetry import setup_logging, setup_telemetry
+from rabota_common.transience import AUTH_DOWN, NATS_ERRORS
 
 R = TypeVar("R", bound=BaseModel)
+REQUEST_ERRORS: tuple[type[BaseException], ...] = (*NATS_ERRORS, TimeoutError)
 
 
 @dataclass
@@ -50,7 +53,12 @@ class Runtime:
         await self.redis.aclose()
 
     async def _request(self, subject_name: str, body: BaseModel, reply: type[R]) -> R:
-        response = await self.broker.request(body, subject_name, timeout=30.0)
+        """A request to the token broker; the broker being down (no responders, no answer, NATS itself
+        reconnecting) is a transient cause that names the broker, not Bitrix24 or rabota.by."""
+        try:
+            response = await self.broker.request(body, subject_name, timeout=30.0)
+        except REQUEST_ERRORS as exc:
+            raise TransientError(f"token broker unreachable: {type(exc).__name__}", cause=AUTH_DOWN) from exc
         return reply.model_validate_json(response.body)
 
     async def b24_token(self, portal: str, stale_token: str | None = None) -> B24Token:

@@ -31,6 +31,9 @@ PERSONAL_INFO_FIELDS = frozenset({"vacancy", "status", "created_at"})
 
 # status_reason of a portal whose app was removed without CLEAN: its data stays for a reinstall, its sessions end.
 UNINSTALLED_REASON = "Приложение удалено с портала"
+# A transient cause is listed while seen within WAITING_RECENT_S; the record goes after WAITING_TTL_S without one.
+WAITING_RECENT_S = 120.0
+WAITING_TTL_S = 900
 
 
 class PortalRecord(BaseModel):
@@ -356,6 +359,25 @@ class Store:
 
     async def clear_failure(self, portal: str, negotiation_id: str) -> None:
         await self.redis.hdel(self.key(portal, "failures"), negotiation_id)
+
+    # -- waiting (transient causes) --------------------------------------------------------------
+    async def note_waiting(self, portal: str, reason: str, now: float | None = None) -> None:
+        """A message waits on a transient cause: kept as cause → last seen, the hash gone when none is seen
+        for WAITING_TTL_S (reasons are party names and codes, never personal data)."""
+        key = self.key(portal, "waiting")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, reason[:200], str(now if now is not None else time.time()))
+        pipe.expire(key, WAITING_TTL_S)
+        await pipe.execute()
+
+    async def waiting(self, portal: str, within_s: float = WAITING_RECENT_S, now: float | None = None) -> list[str]:
+        """The transient causes seen in the last `within_s` seconds, the most recent first."""
+        now = now if now is not None else time.time()
+        seen = [(float(text(v)), text(k)) for k, v in (await self.redis.hgetall(self.key(portal, "waiting"))).items()]
+        return [reason for at, reason in sorted(seen, reverse=True) if now - at <= within_s]
+
+    async def clear_waiting(self, portal: str) -> None:
+        await self.redis.delete(self.key(portal, "waiting"))
 
     # -- OAuth state (single use) --------------------------------------------------------------
     async def remember_state(self, nonce: str, ttl_s: int) -> None:

@@ -23,7 +23,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import ServiceUnavailableError
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
-from rabota_common.bus import dead_letter, retry_delay
+from rabota_common.bus import UNLIMITED_DELIVERIES, dead_letter, retry_delay
 from rabota_common.consume import Delivery, fail
 from rabota_common.metrics import CRM_WRITES
 from rabota_common.models import CrmCommand
@@ -31,6 +31,7 @@ from rabota_common.runtime import Runtime, build_runtime, service_app
 from rabota_common.settings import Settings
 from rabota_common.subjects import portal_of
 from rabota_common.telemetry import negotiation_attributes
+from rabota_common.transience import classify
 
 from rabota_crm_writer.writer import Outcome, failure_data, report, write_group
 
@@ -157,7 +158,9 @@ async def _settle(rt: Runtime, cmd: CrmCommand, d: Delivery, outcome: Outcome) -
     """Report, then ack (written) or fail (retry or dead-letter). Acked only after the effect and its record
     are durable: when Redis or NATS cannot take the report, the message comes back instead."""
     try:
-        await report(rt, cmd, outcome, final=d.attempt >= rt.settings.MAX_DELIVER)
+        final = outcome.error is not None and d.attempt >= rt.settings.MAX_DELIVER \
+            and classify(outcome.error).kind == "unknown"
+        await report(rt, cmd, outcome, final=final)
         if outcome.error is None:
             await d.ack()
             CRM_WRITES.labels(cmd.portal, "created" if outcome.created else "updated").inc()
@@ -192,7 +195,7 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
     js = rt.broker.connection.jetstream()
     sub = await js.pull_subscribe(
         "crm.command.*", durable="crm-writer", stream="CRM_COMMAND",
-        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_deliver=rt.settings.MAX_DELIVER,
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_deliver=UNLIMITED_DELIVERIES,
                               max_ack_pending=1000),
     )
     turns = PortalTurns()

@@ -20,6 +20,7 @@ from rabota_common.errors import PermanentError, TransientError
 from rabota_common.models import CrmCommand, CrmResult
 from rabota_common.runtime import Runtime
 from rabota_common.store import Failure
+from rabota_common.transience import classify
 
 from rabota_crm_writer import commands as c
 from rabota_crm_writer.notify import cause_key, notify_failure
@@ -57,7 +58,11 @@ class Session:
         if not ok or not token or not endpoint:
             if error and error.startswith("inactive"):
                 raise PermanentError("Портал Битрикс24 недоступен для приложения (нужна переустановка или оплата)")
-            raise TransientError(f"no Bitrix24 token: {error}")
+            if error == "unknown_portal":
+                raise PermanentError("Портал Битрикс24 не установлен или приложение с него удалено (token: "
+                                     "unknown_portal)", code="unknown_portal")
+            raise TransientError(f"no Bitrix24 token: {error}",
+                                 cause="сервис токенов не получил токен Битрикс24 (сервер авторизации не ответил)")
         self.token, self.endpoint = token, endpoint
 
     async def batch(self, cmds: dict[str, c.Cmd]) -> BatchResult:
@@ -70,7 +75,8 @@ class Session:
                 self._take(reply.ok, reply.access_token, reply.client_endpoint, reply.error)
                 return await self.rt.b24.batch(self.endpoint, self.token, cmds)
             if exc.throttled:
-                raise TransientError(str(exc), delay_s=5.0) from exc
+                raise TransientError(str(exc), delay_s=5.0,
+                                     cause=f"Битрикс24 ограничил частоту запросов ({exc.code})") from exc
             raise
 
 
@@ -435,13 +441,15 @@ async def _update(rt: Runtime, session: Session, portal: str, group: Group, plan
 
 
 async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome, final: bool = False) -> None:
-    """Count, record failures (permanent ones, or any on the last delivery), notify, tell the others."""
+    """Count, record failures (permanent ones, or an unforeseen one on its last try: `final`), notify, tell the
+    others. A transient cause is never recorded: the command waits for it (consume.fail)."""
     if outcome.ok:
         # A stale copy leaves the Other responses view with the status written last.
         await remember_written(rt, cmd, None if outcome.stale else outcome.entity_id)
     elif isinstance(outcome.error, PermanentError) or (final and outcome.error is not None):
         reason = outcome.error.reason if isinstance(outcome.error, PermanentError) else (
-            f"Битрикс24 не ответил после нескольких попыток: {outcome.error}")
+            f"Не удалось записать в Битрикс24 после {rt.settings.MAX_DELIVER} попыток: "
+            f"{classify(outcome.error).reason}")
         await rt.store.add_failure(cmd.portal, Failure(
             negotiation_id=cmd.negotiation_id, reason=reason, data=await failure_data(rt, cmd)))
         await notify_failure(rt, cmd, reason)

@@ -12,7 +12,7 @@ from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.bus import publish
 from rabota_common.crypto import TokenError
-from rabota_common.errors import TransientError
+from rabota_common.errors import PermanentError, TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.hh_walk import TokenSource
 from rabota_common.models import INLINE_PDF_MAX, NegotiationFound
@@ -72,9 +72,12 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
         negotiation_attributes(found.portal, found.negotiation_id, found.vacancy_id))
     raw = await rt.store.get_settings(found.portal)
     if raw is None:
+        if await rt.store.get_portal(found.portal) is None:
+            raise PermanentError("Портал Битрикс24 не установлен или приложение с него удалено", code="unknown_portal")
         # Only a store restored from backup or being refilled gets here (nothing is published before the
-        # settings are saved): wait for it instead of dead-lettering at once; after MAX_DELIVER it is a DLQ entry.
-        raise TransientError("Настройки синхронизации не найдены (хранилище восстанавливается?)", delay_s=30.0)
+        # settings are saved): wait for it instead of dead-lettering.
+        raise TransientError("sync settings missing", delay_s=30.0,
+                             cause="настройки синхронизации не найдены (хранилище восстанавливается?)")
     settings = SyncSettings.model_validate(raw)
     tokens = TokenSource(rt, found.portal)
     # The poller passes the item it listed; only a bare reference (a replay) costs a request here.

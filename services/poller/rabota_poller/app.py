@@ -26,8 +26,7 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
 
     # The listing resumes where it stopped, so a crash mid-walk costs no retry: failures are counted apart.
     @durable_subscriber(broker, settings, "app.import_requested.*", "APP", "poller-import",
-                        ack_wait_s=handlers.IMPORT_ACK_WAIT_S,
-                        max_deliver=settings.MAX_DELIVER * 10)
+                        ack_wait_s=handlers.IMPORT_ACK_WAIT_S)
     async def on_import(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event, lambda: handlers.run_import(rt, event, msg),
                      failures=(rt.store.key(event.portal, "import"), "listing_failures"))

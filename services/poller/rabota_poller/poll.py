@@ -34,6 +34,10 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
     if await rt.store.get_settings(portal) is None:
         return False
     progress = await rt.store.get_import(portal)
+    if progress.state == "idle":
+        # Saving the settings starts the initial import, which walks everything: a poll before it would
+        # publish the whole account ahead of it, untracked, and hold the import's first responses back.
+        return False
     if progress.state == "running" and time.time() - progress.started_at < IMPORT_STALE_S:
         return False  # the import walks everything anyway
     if not await rt.redis.set(_due_key(rt, portal), "1", nx=True, ex=next_slot_s(portal, rt.settings.POLL_INTERVAL_S)):

@@ -209,6 +209,8 @@ async def _import_answer(rt: Runtime, session: Session) -> dict[str, Any]:
         # The daily resume view limit of rabota.by is reached: the rest waits for tomorrow (mapper).
         "view_limit_reached": bool(await rt.redis.exists(rt.store.key(session.portal, "view-limit"))),
         "failures": [{"id": f.id, "negotiation_id": f.negotiation_id, "reason": f.reason} for f in failures],
+        # Transient causes responses wait on (never failures): the outage of a party, named in Russian.
+        "waiting": [f"ожидание: {reason}" for reason in await rt.store.waiting(session.portal)],
     }
 
 
