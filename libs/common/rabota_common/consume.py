@@ -18,9 +18,10 @@ from rabota_common.errors import HhAuthLost, TransientError
 from rabota_common.metrics import DELIVERIES_FAILED, DELIVERIES_PARKED, DELIVERIES_RETRIED, DELIVERIES_WAITING
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import portal_of
-from rabota_common.transience import Cause, backoff_s, classify
+from rabota_common.transience import BACKOFF_CAP_S, Cause, backoff_s, classify
 
 _tracer = trace.get_tracer(__name__)
+RESUMABLE_CAP_S = 10.0
 
 
 class Delivery:
@@ -64,7 +65,8 @@ class CountedDelivery(Delivery):
         return self.failures
 
 
-async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any], exc: BaseException) -> None:
+async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any], exc: BaseException,
+               cap_s: float = BACKOFF_CAP_S) -> None:
     """Settle a delivery whose work raised (issue 15): dead-letter permanent errors; a transient cause waits
     with capped backoff however long it lasts and never becomes a failure; anything else (a bug, a cause
     nobody foresaw) gets MAX_DELIVER tries, then a dead letter that names it."""
@@ -78,7 +80,7 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
         await _park(rt, stage, delivery, data, exc)
         return
     if cause.kind == "transient":
-        await wait_out(rt, stage, delivery, exc, cause)
+        await wait_out(rt, stage, delivery, exc, cause, cap_s)
         return
     attempt = delivery.attempt
     delay = retry_delay(attempt)
@@ -91,9 +93,11 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
         DELIVERIES_RETRIED.labels(stage).inc()
 
 
-async def wait_out(rt: Runtime, stage: str, delivery: Delivery, exc: BaseException, cause: Cause) -> None:
+async def wait_out(rt: Runtime, stage: str, delivery: Delivery, exc: BaseException, cause: Cause,
+                   cap_s: float = BACKOFF_CAP_S) -> None:
     """Hand a delivery back to wait on a transient cause, and say so where /api/import shows it."""
-    delay = exc.delay_s if isinstance(exc, TransientError) and exc.delay_s else backoff_s(delivery.deliveries)
+    delay = exc.delay_s if isinstance(exc, TransientError) and exc.delay_s else \
+        backoff_s(delivery.deliveries, cap_s=cap_s)
     rt.log.warning("%s: waiting %.1fs on %s (%s, delivery %s)", stage, delay, cause.reason, exc, delivery.deliveries)
     DELIVERIES_WAITING.labels(stage, cause.key).inc()
     with contextlib.suppress(Exception):  # Redis may be the cause itself
@@ -132,7 +136,10 @@ async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: BaseModel | di
                 delivery = CountedDelivery(msg, int(await rt.redis.hincrby(failures[0], failures[1], 1)))
             except Exception as store_exc:  # Redis is down: the work waits for it
                 exc = store_exc
-        await fail(rt, stage, delivery, data.model_dump(mode="json") if isinstance(data, BaseModel) else data, exc)
+        # A resumable task (failures counted) is redelivered by every restart and picks up where it stopped:
+        # its deliveries say nothing of how long the cause has lasted, so its waits stay short.
+        await fail(rt, stage, delivery, data.model_dump(mode="json") if isinstance(data, BaseModel) else data, exc,
+                   cap_s=RESUMABLE_CAP_S if failures is not None else BACKOFF_CAP_S)
         return
     await delivery.ack()
 
@@ -141,29 +148,56 @@ class InFlight:
     """Handle up to `limit` deliveries at once: the subscriber returns as soon as its work is started (so
     the pull loop fetches more) and waits only while `limit` are running. The pull loop of FastStream
     otherwise handles a batch one message at a time, and a handler that mostly waits on HeadHunter then
-    caps the whole service at one request round trip per message."""
+    caps the whole service at one request round trip per message.
+
+    Every delivery it holds (running, or waiting for a slot) is told "in progress" every HEARTBEAT_S, so the
+    consumer's ack wait can be short: a killed service's messages come back within it, not after a minute."""
+
+    HEARTBEAT_S = 5.0
 
     def __init__(self, limit: int, span_name: str) -> None:
         self._gate = asyncio.Semaphore(limit)
         self._tasks: set[asyncio.Task[None]] = set()
         self._span_name = span_name
+        self._held: set[Delivery] = set()
+        self._ticker: asyncio.Task[None] | None = None
 
-    async def start(self, work: Awaitable[None]) -> None:
-        await self._gate.acquire()
-        task = asyncio.create_task(self._run(work))  # copies the context: the consumer span is the parent
+    async def start(self, work: Awaitable[None], delivery: Delivery | None = None) -> None:
+        if delivery is not None:
+            self._held.add(delivery)
+            if self._ticker is None:
+                self._ticker = asyncio.create_task(self._beat())
+        try:
+            await self._gate.acquire()
+        except BaseException:
+            if delivery is not None:
+                self._held.discard(delivery)
+            raise
+        task = asyncio.create_task(self._run(work, delivery))  # copies the context: the consumer span is the parent
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, work: Awaitable[None]) -> None:
+    async def _run(self, work: Awaitable[None], delivery: Delivery | None) -> None:
         # The consumer's span ends when the subscriber returns, so the work gets a span of its own.
         try:
             with _tracer.start_as_current_span(self._span_name):
                 await work
         finally:
             self._gate.release()
+            if delivery is not None:
+                self._held.discard(delivery)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.HEARTBEAT_S)
+            for delivery in list(self._held):
+                with contextlib.suppress(Exception):  # settled meanwhile, or NATS away: the ack wait decides
+                    await delivery.in_progress()
 
     async def drain_on(self, stop: asyncio.Event) -> None:
         """A service loop: on SIGTERM, let the started work settle its messages before the broker closes."""
         await stop.wait()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30.0)
+        if self._ticker is not None:
+            self._ticker.cancel()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import nats.errors
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
@@ -32,6 +33,9 @@ from rabota_common.transience import AUTH_DOWN, NATS_ERRORS
 
 R = TypeVar("R", bound=BaseModel)
 REQUEST_ERRORS: tuple[type[BaseException], ...] = (*NATS_ERRORS, TimeoutError)
+NO_RESPONDER_ERRORS: tuple[type[BaseException], ...] = (nats.errors.NoRespondersError,
+                                                        nats.errors.ConnectionReconnectingError)
+AUTH_RESTART_WAIT_S = 15.0
 
 
 @dataclass
@@ -55,11 +59,21 @@ class Runtime:
     async def _request(self, subject_name: str, body: BaseModel, reply: type[R]) -> R:
         """A request to the token broker; the broker being down (no responders, no answer, NATS itself
         reconnecting) is a transient cause that names the broker, not Bitrix24 or rabota.by."""
-        try:
-            response = await self.broker.request(body, subject_name, timeout=30.0)
-        except REQUEST_ERRORS as exc:
-            raise TransientError(f"token broker unreachable: {type(exc).__name__}", cause=AUTH_DOWN) from exc
-        return reply.model_validate_json(response.body)
+        deadline = asyncio.get_running_loop().time() + AUTH_RESTART_WAIT_S
+        pause = 0.1
+        while True:
+            try:
+                response = await self.broker.request(body, subject_name, timeout=30.0)
+                return reply.model_validate_json(response.body)
+            except NO_RESPONDER_ERRORS as exc:
+                # A broker restarting (or its replicas rolling) answers again within seconds: wait here, with the
+                # message held, rather than hand every message of the moment back to JetStream.
+                if asyncio.get_running_loop().time() + pause > deadline:
+                    raise TransientError(f"token broker unreachable: {type(exc).__name__}", cause=AUTH_DOWN) from exc
+                await asyncio.sleep(pause)
+                pause = min(2.0, pause * 2)
+            except REQUEST_ERRORS as exc:  # no answer in 30 s: waited long enough here
+                raise TransientError(f"token broker unreachable: {type(exc).__name__}", cause=AUTH_DOWN) from exc
 
     async def b24_token(self, portal: str, stale_token: str | None = None) -> B24Token:
         """A valid Bitrix24 access token for the portal from the auth service."""

@@ -22,8 +22,10 @@ from rabota_common.hh_client import HhError
 
 Kind = Literal["permanent", "transient", "unknown"]
 
-BACKOFF_BASE_S = 2.0
-BACKOFF_CAP_S = 300.0  # at most five minutes between two tries of a waiting message
+BACKOFF_BASE_S = 1.0
+# At most a minute between two tries of a waiting message: an outage of minutes costs each message a few
+# cheap tries, and the import goes on within a minute of the recovery (jitter spreads the herd).
+BACKOFF_CAP_S = 60.0
 
 AUTH_DOWN = "сервис токенов недоступен"
 NATS_DOWN = "шина сообщений NATS недоступна или выбирает лидера"

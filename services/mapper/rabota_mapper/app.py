@@ -22,6 +22,8 @@ IN_FLIGHT = 16
 # and their HeadHunter requests yield to live ones (budget.bulk).
 LIVE_FILTER = "hh.negotiation.*"  # three tokens only: not hh.negotiation.import.{portal}
 BULK_FILTER = "hh.negotiation.import.*"
+# Held messages are told "in progress" every few seconds (InFlight): a killed mapper's come back within this.
+ACK_WAIT_S = 20.0
 
 
 def build(settings: Settings) -> tuple[FastStream, Runtime]:
@@ -41,13 +43,15 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
             **negotiation_attributes(found.portal, found.negotiation_id, found.vacancy_id),
             "rabota.attempt": Delivery(msg).attempt})
         await slots.start(settle(rt, "mapper", msg, found,
-                                 lambda: map_bulk(found) if is_bulk else map_negotiation(rt, found)))
+                                 lambda: map_bulk(found) if is_bulk else map_negotiation(rt, found)), Delivery(msg))
 
-    @durable_subscriber(broker, settings, LIVE_FILTER, "HH_NEGOTIATION", "mapper", batch_size=IN_FLIGHT)
+    @durable_subscriber(broker, settings, LIVE_FILTER, "HH_NEGOTIATION", "mapper", batch_size=IN_FLIGHT,
+                        ack_wait_s=ACK_WAIT_S)
     async def on_negotiation(found: NegotiationFound, msg: NatsMessage) -> None:
         await start(live, found, msg, is_bulk=False)
 
-    @durable_subscriber(broker, settings, BULK_FILTER, "HH_NEGOTIATION", "mapper-import", batch_size=IN_FLIGHT)
+    @durable_subscriber(broker, settings, BULK_FILTER, "HH_NEGOTIATION", "mapper-import", batch_size=IN_FLIGHT,
+                        ack_wait_s=ACK_WAIT_S)
     async def on_imported(found: NegotiationFound, msg: NatsMessage) -> None:
         await start(bulk, found, msg, is_bulk=True)
 
