@@ -14,8 +14,10 @@ from rabota_common.runtime import Runtime
 from rabota_poller.found import publish_found
 from rabota_poller.listing import remember_listing
 
-IMPORT_HEARTBEAT_S = 3.0
-IMPORT_ACK_WAIT_S = 10.0
+# The listing heartbeats its message: a killed poller's listing resumes on another (or the restarted) one within
+# the ack wait, from the vacancies it had not finished.
+IMPORT_HEARTBEAT_S = 2.0
+IMPORT_ACK_WAIT_S = 6.0
 
 
 async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
