@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -11,7 +12,9 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
+from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry.sdk.trace import TracerProvider
@@ -25,6 +28,34 @@ from rabota_common.models import AppEvent, CrmCommand, DeadLetter, HhWebhookEven
 from rabota_common.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _fetch_times_out_as_nats() -> None:
+    """Make every pull `fetch` timeout a nats.errors.TimeoutError, as nats-py documents it.
+
+    nats-py 2.16 raises a plain asyncio.TimeoutError from `fetch` of more than one message when its first
+    (no-wait) request is answered at the very end of the timeout (`_fetch_n`, since nats-io/nats.py#934); its
+    other paths raise nats.errors.TimeoutError. FastStream 0.7.8's pull loop suppresses only the latter, so
+    on an idle consumer the loop task died every few fetches and FastStream logged an ERROR with a
+    traceback («Task-N raised an exception, retrying…») before restarting it. Applied once, at import."""
+    original = JetStreamContext.PullSubscription.fetch
+    if getattr(original, "_nats_timeout", False):
+        return
+
+    @functools.wraps(original)
+    async def fetch(self: JetStreamContext.PullSubscription, *args: Any, **kwargs: Any) -> list[Msg]:
+        try:
+            return await original(self, *args, **kwargs)
+        except nats.errors.TimeoutError:
+            raise
+        except TimeoutError as exc:  # asyncio.TimeoutError is TimeoutError on 3.11
+            raise nats.errors.TimeoutError from exc
+
+    fetch._nats_timeout = True  # type: ignore[attr-defined]
+    JetStreamContext.PullSubscription.fetch = fetch  # type: ignore[method-assign]
+
+
+_fetch_times_out_as_nats()
 
 
 def nats_servers(nats_url: str) -> list[str]:
