@@ -136,6 +136,25 @@ class ProcessGroup:
                 proc.popen.wait(5)
         return proc.popen.returncode
 
+    def terminate(self, names: list[str], timeout: float) -> dict[str, float | None]:
+        """SIGTERM to the named processes at once; the seconds each took to exit, None for one still running
+        after `timeout` (then killed)."""
+        procs = [self.get(name) for name in names]
+        start = time.monotonic()
+        for proc in procs:
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        took: dict[str, float | None] = {}
+        for proc in procs:
+            try:
+                proc.popen.wait(max(0.0, start + timeout - time.monotonic()))
+                took[proc.name] = round(time.monotonic() - start, 1)
+            except subprocess.TimeoutExpired:
+                took[proc.name] = None
+                proc.popen.kill()
+                proc.popen.wait(5)
+        return took
+
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
             self.stop_one(proc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from types import TracebackType
 from typing import Any
 
 import nats
@@ -64,12 +65,43 @@ def nats_servers(nats_url: str) -> list[str]:
     return [url.strip() for url in nats_url.split(",") if url.strip()]
 
 
-def make_broker(settings: Settings, tracer_provider: TracerProvider) -> NatsBroker:
-    return NatsBroker(
+class Broker(NatsBroker):
+    """FastStream's NATS broker, whose stop does not wait on a NATS that is gone.
+
+    Without a connection nothing in flight can be acked or published: the handlers still running are not
+    waited for (their messages come back after the ack wait), and the connection is closed, not drained
+    (nats-py refuses to drain while it reconnects, and FastStream then fails the shutdown with a traceback
+    before the clients are closed). Connected, it stops as FastStream does: handlers finish within
+    graceful_timeout, then the connection drains."""
+
+    @property
+    def nats_up(self) -> bool:
+        return self._connection is not None and bool(self._connection.is_connected)
+
+    async def stop(self, exc_type: type[BaseException] | None = None, exc_val: BaseException | None = None,
+                   exc_tb: TracebackType | None = None) -> None:
+        if self._connection is not None and not self.nats_up:
+            log.warning("NATS unreachable at shutdown: in-flight messages are left to come back after their ack wait")
+            self.config.broker_config.graceful_timeout = None
+        try:
+            await super().stop(exc_type, exc_val, exc_tb)
+        except (nats.errors.ConnectionReconnectingError, nats.errors.ConnectionClosedError):
+            if self._connection is not None:
+                try:
+                    await self._connection.close()
+                except Exception as exc:  # nats-py flushing its buffer into the transport that went away
+                    log.warning("NATS connection closed uncleanly: %r", exc)
+                self._connection = None
+            self.config.disconnect()
+
+
+def make_broker(settings: Settings, tracer_provider: TracerProvider) -> Broker:
+    return Broker(
         nats_servers(settings.NATS_URL),
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider),
                      NatsPrometheusMiddleware(registry=REGISTRY)],
         graceful_timeout=30.0,
+        drain_timeout=5,  # the drain at shutdown: pending acks and publishes are flushed within a round trip
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,  # a cluster node that went away: the next one is tried within a second
         logger=logging.getLogger("faststream"),
