@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -9,8 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -72,6 +75,31 @@ def redis_server_binary() -> str:
     return found
 
 
+PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+# Every process is started from this one thread: the kernel sends a child its parent-death signal when the
+# *thread* that forked it ends, and a test's asyncio.to_thread worker (restart_service) ends with its loop.
+# This thread lives as long as the process that started the stack.
+_spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rabota-stack-spawn")
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: SIGKILL when the process that started it dies (Linux), so that no
+    nats-server, redis-server, emulator or service outlives a test run that was interrupted or killed."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # died before the line above: nobody is left to stop this one
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def spawn(argv: list[str], log: Any, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A process in its own session (a Ctrl-C to the test run reaches only the test run, which stops it in
+    order), tied to this process's life."""
+    parent = os.getpid()
+    return _spawner.submit(subprocess.Popen, argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                           start_new_session=True, preexec_fn=lambda: _die_with_parent(parent)).result()
+
+
 @dataclass
 class Proc:
     name: str
@@ -90,8 +118,8 @@ class ProcessGroup:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         log = log_path.open("ab")
-        popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                                 start_new_session=True)
+        with log:  # the child holds its own copy
+            popen = spawn(argv, log, {**os.environ, **(env or {})})
         self.procs.append(Proc(name, popen, log_path))
         return popen
 
@@ -107,6 +135,25 @@ class ProcessGroup:
                 proc.popen.kill()
                 proc.popen.wait(5)
         return proc.popen.returncode
+
+    def terminate(self, names: list[str], timeout: float) -> dict[str, float | None]:
+        """SIGTERM to the named processes at once; the seconds each took to exit, None for one still running
+        after `timeout` (then killed)."""
+        procs = [self.get(name) for name in names]
+        start = time.monotonic()
+        for proc in procs:
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        took: dict[str, float | None] = {}
+        for proc in procs:
+            try:
+                proc.popen.wait(max(0.0, start + timeout - time.monotonic()))
+                took[proc.name] = round(time.monotonic() - start, 1)
+            except subprocess.TimeoutExpired:
+                took[proc.name] = None
+                proc.popen.kill()
+                proc.popen.wait(5)
+        return took
 
     def stop_all(self) -> None:
         for proc in reversed(self.procs):

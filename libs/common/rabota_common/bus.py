@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from types import TracebackType
 from typing import Any
 
 import nats
@@ -11,7 +13,9 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
+from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry.sdk.trace import TracerProvider
@@ -27,18 +31,77 @@ from rabota_common.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def _fetch_times_out_as_nats() -> None:
+    """Make every pull `fetch` timeout a nats.errors.TimeoutError, as nats-py documents it.
+
+    nats-py 2.16 raises a plain asyncio.TimeoutError from `fetch` of more than one message when its first
+    (no-wait) request is answered at the very end of the timeout (`_fetch_n`, since nats-io/nats.py#934); its
+    other paths raise nats.errors.TimeoutError. FastStream 0.7.8's pull loop suppresses only the latter, so
+    on an idle consumer the loop task died every few fetches and FastStream logged an ERROR with a
+    traceback («Task-N raised an exception, retrying…») before restarting it. Applied once, at import."""
+    original = JetStreamContext.PullSubscription.fetch
+    if getattr(original, "_nats_timeout", False):
+        return
+
+    @functools.wraps(original)
+    async def fetch(self: JetStreamContext.PullSubscription, *args: Any, **kwargs: Any) -> list[Msg]:
+        try:
+            return await original(self, *args, **kwargs)
+        except nats.errors.TimeoutError:
+            raise
+        except TimeoutError as exc:  # asyncio.TimeoutError is TimeoutError on 3.11
+            raise nats.errors.TimeoutError from exc
+
+    fetch._nats_timeout = True  # type: ignore[attr-defined]
+    JetStreamContext.PullSubscription.fetch = fetch  # type: ignore[method-assign]
+
+
+_fetch_times_out_as_nats()
+
+
 def nats_servers(nats_url: str) -> list[str]:
     """NATS_URL names one server or, comma-separated, several nodes of a cluster: the client tries them all
     and reconnects to another when its node goes away."""
     return [url.strip() for url in nats_url.split(",") if url.strip()]
 
 
-def make_broker(settings: Settings, tracer_provider: TracerProvider) -> NatsBroker:
-    return NatsBroker(
+class Broker(NatsBroker):
+    """FastStream's NATS broker, whose stop does not wait on a NATS that is gone.
+
+    Without a connection nothing in flight can be acked or published: the handlers still running are not
+    waited for (their messages come back after the ack wait), and the connection is closed, not drained
+    (nats-py refuses to drain while it reconnects, and FastStream then fails the shutdown with a traceback
+    before the clients are closed). Connected, it stops as FastStream does: handlers finish within
+    graceful_timeout, then the connection drains."""
+
+    @property
+    def nats_up(self) -> bool:
+        return self._connection is not None and bool(self._connection.is_connected)
+
+    async def stop(self, exc_type: type[BaseException] | None = None, exc_val: BaseException | None = None,
+                   exc_tb: TracebackType | None = None) -> None:
+        if self._connection is not None and not self.nats_up:
+            log.warning("NATS unreachable at shutdown: in-flight messages are left to come back after their ack wait")
+            self.config.broker_config.graceful_timeout = None
+        try:
+            await super().stop(exc_type, exc_val, exc_tb)
+        except (nats.errors.ConnectionReconnectingError, nats.errors.ConnectionClosedError):
+            if self._connection is not None:
+                try:
+                    await self._connection.close()
+                except Exception as exc:  # nats-py flushing its buffer into the transport that went away
+                    log.warning("NATS connection closed uncleanly: %r", exc)
+                self._connection = None
+            self.config.disconnect()
+
+
+def make_broker(settings: Settings, tracer_provider: TracerProvider) -> Broker:
+    return Broker(
         nats_servers(settings.NATS_URL),
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider),
                      NatsPrometheusMiddleware(registry=REGISTRY)],
         graceful_timeout=30.0,
+        drain_timeout=5,  # the drain at shutdown: pending acks and publishes are flushed within a round trip
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,  # a cluster node that went away: the next one is tried within a second
         logger=logging.getLogger("faststream"),

@@ -197,7 +197,11 @@ class InFlight:
     async def drain_on(self, stop: asyncio.Event) -> None:
         """A service loop: on SIGTERM, let the started work settle its messages before the broker closes."""
         await stop.wait()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=30.0)
-        if self._ticker is not None:
-            self._ticker.cancel()
+        try:
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=30.0)
+        finally:  # late, or cancelled (NATS gone): unsettled, its messages come back after the ack wait
+            for task in set(self._tasks):
+                task.cancel()
+            if self._ticker is not None:
+                self._ticker.cancel()

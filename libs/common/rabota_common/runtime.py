@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -11,7 +10,6 @@ from typing import Any, TypeVar
 
 import nats.errors
 from faststream import FastStream
-from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -19,7 +17,7 @@ from redis.asyncio import Redis
 from rabota_common import subjects
 from rabota_common.b24_client import B24Client
 from rabota_common.budget import SharedBucket
-from rabota_common.bus import ensure_jetstream, make_broker
+from rabota_common.bus import Broker, ensure_jetstream, make_broker
 from rabota_common.crypto import Crypto
 from rabota_common.errors import TransientError
 from rabota_common.hh_client import HhClient
@@ -43,7 +41,7 @@ class Runtime:
     service: str
     settings: Settings
     tracer_provider: TracerProvider
-    broker: NatsBroker
+    broker: Broker
     redis: Redis
     store: Store
     http: Http
@@ -113,11 +111,41 @@ def build_runtime(service: str, settings: Settings) -> Runtime:
 
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
+# A loop's work in flight settles through NATS (acks, publishes): once NATS has been unreachable this long
+# during shutdown, the loops are cancelled instead of waited for, and their messages come back after the ack
+# wait. Enough to ride out a client reconnecting to another cluster node.
+NATS_GONE_S = 2.0
+
+
+async def drain(rt: Runtime, tasks: Sequence[asyncio.Task[None]], limit_s: float) -> None:
+    """Wait for the loops (asked to stop) to finish their work, up to `limit_s` and while NATS is there; cancel
+    the rest."""
+    clock = asyncio.get_running_loop().time
+    deadline = clock() + limit_s
+    gone_since: float | None = None
+    pending = {task for task in tasks if not task.done()}
+    while pending and clock() < deadline:
+        if rt.broker.nats_up:
+            gone_since = None
+        elif gone_since is None:
+            gone_since = clock()
+        if gone_since is not None and clock() - gone_since >= NATS_GONE_S:
+            rt.log.warning("NATS unreachable: %d loop(s) stopped without finishing their work", len(pending))
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(0.25, deadline - clock()))
+    for task in pending:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=5.0)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            rt.log.warning("a loop ended with %r", task.exception())
+
 
 def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) -> FastStream:
     """The FastStream app of a service: health and metrics endpoint (METRICS_PORT) and JetStream layout before
-    consumers start, background loops started after them and drained (asked to stop, then awaited) on SIGTERM,
-    clients closed last."""
+    consumers start, background loops started after them and drained (asked to stop, then awaited: see
+    `drain`) on SIGTERM, clients closed last."""
     app = FastStream(rt.broker, logger=rt.log)
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
@@ -137,9 +165,7 @@ def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) 
     @app.on_shutdown
     async def _drain() -> None:
         stop.set()
-        for task in tasks:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=drain_s)
+        await drain(rt, tasks, drain_s)
 
     @app.after_shutdown
     async def _close() -> None:

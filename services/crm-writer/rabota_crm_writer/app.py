@@ -224,6 +224,10 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
             task = asyncio.create_task(_write_batch(rt, turns, msgs, slots))
             batches.add(task)
             task.add_done_callback(batches.discard)
+    except asyncio.CancelledError:  # shutdown without NATS: what the batches hold cannot be settled now
+        for batch in batches:
+            batch.cancel()
+        raise
     finally:
         if batches:
             await asyncio.wait(set(batches))
