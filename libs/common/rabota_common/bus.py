@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import BadRequestError, ServiceUnavailableError
+from nats.js.errors import BadRequestError, NoStreamResponseError, ServiceUnavailableError
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
@@ -176,7 +176,7 @@ def stream_of(subject_name: str) -> str:
 # While a cluster node is lost the stream may have no leader for a few seconds (no responders, or no PubAck
 # in time) and the client may be reconnecting: such a publish is tried again, not given up.
 PUBLISH_RETRY_S = 30.0
-_TRANSIENT = (NoRespondersError, nats.errors.TimeoutError, TimeoutError, ServiceUnavailableError,
+_TRANSIENT = (NoRespondersError, nats.errors.TimeoutError, TimeoutError, ServiceUnavailableError, NoStreamResponseError,
               nats.errors.ConnectionReconnectingError, nats.errors.ConnectionClosedError)
 
 

@@ -27,7 +27,7 @@ from rabota_common.models import B24Token, HhToken, TokenRequest
 from rabota_common.settings import Settings
 from rabota_common.store import Store
 from rabota_common.telemetry import setup_logging, setup_telemetry
-from rabota_common.transience import AUTH_DOWN, NATS_ERRORS
+from rabota_common.transience import AUTH_DOWN, NATS_ERRORS, classify
 
 R = TypeVar("R", bound=BaseModel)
 REQUEST_ERRORS: tuple[type[BaseException], ...] = (*NATS_ERRORS, TimeoutError)
@@ -142,6 +142,37 @@ async def drain(rt: Runtime, tasks: Sequence[asyncio.Task[None]], limit_s: float
             rt.log.warning("a loop ended with %r", task.exception())
 
 
+LOOP_RESTART_MAX_S = 10.0
+
+
+async def supervised(rt: Runtime, loop: Loop, stop: asyncio.Event) -> None:
+    """Run a background loop until asked to stop, starting it again (after a short, growing pause) whenever
+    it dies: a pull loop whose consumer lost its leader subscribes afresh instead of leaving the service up
+    and idle while its messages wait (issue 15, liveness)."""
+    pause = 0.5
+    name = getattr(loop, "__qualname__", repr(loop))
+    while True:
+        started = asyncio.get_running_loop().time()
+        try:
+            await loop(stop)
+            return
+        except Exception as exc:
+            if stop.is_set():
+                raise
+            kind = classify(exc).kind
+            log = rt.log.warning if kind == "transient" else rt.log.error
+            log("loop %s ended with %r; starting it again in %.1fs", name, exc, pause,
+                exc_info=kind != "transient")
+        if asyncio.get_running_loop().time() - started > 60.0:
+            pause = 0.5  # it had run a while: a new trouble, not the same one again
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=pause)
+            return
+        except TimeoutError:
+            pass
+        pause = min(LOOP_RESTART_MAX_S, pause * 2)
+
+
 def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) -> FastStream:
     """The FastStream app of a service: health and metrics endpoint (METRICS_PORT) and JetStream layout before
     consumers start, background loops started after them and drained (asked to stop, then awaited: see
@@ -160,7 +191,7 @@ def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) 
 
     @app.after_startup
     async def _start_loops() -> None:
-        tasks.extend(asyncio.create_task(loop(stop)) for loop in loops)
+        tasks.extend(asyncio.create_task(supervised(rt, loop, stop)) for loop in loops)
 
     @app.on_shutdown
     async def _drain() -> None:

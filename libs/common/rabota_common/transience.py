@@ -13,7 +13,7 @@ import random
 from typing import Literal, NamedTuple
 
 import nats.errors
-from nats.js.errors import ServiceUnavailableError
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 from redis import exceptions as redis_errors
 
 from rabota_common.b24_client import B24Error
@@ -35,7 +35,7 @@ NETWORK = "нет связи"
 NATS_ERRORS: tuple[type[BaseException], ...] = (
     nats.errors.NoRespondersError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError,
     nats.errors.ConnectionReconnectingError, nats.errors.StaleConnectionError, nats.errors.OutboundBufferLimitError,
-    nats.errors.FlushTimeoutError, ServiceUnavailableError)
+    nats.errors.FlushTimeoutError, ServiceUnavailableError, NoStreamResponseError)
 REDIS_ERRORS: tuple[type[BaseException], ...] = (
     redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError,
     redis_errors.ReadOnlyError, redis_errors.TryAgainError, redis_errors.MasterDownError)
