@@ -11,6 +11,7 @@ from rabota_common.errors import HhAuthLost, TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.models import HhToken
 from rabota_common.runtime import Runtime
+from rabota_common.transience import REDIS_DOWN
 
 # How long a message waits when HeadHunter tokens are lost and it could not be parked.
 RELOGIN_DELAY_S = 600.0
@@ -55,7 +56,9 @@ class TokenSource:
         if token.error in ("relogin_required", "not_connected"):
             raise HhAuthLost(f"no HeadHunter token: {token.error}", delay_s=RELOGIN_DELAY_S)
         if not token.ok or not token.access_token:
-            raise TransientError(f"no HeadHunter token: {token.error}")
+            raise TransientError(f"no HeadHunter token: {token.error}",
+                                 cause=REDIS_DOWN if token.error == "store_unavailable" else
+                                 "сервис токенов не получил токен rabota.by (rabota.by не ответил)")
         return token
 
     async def call(self, fn: Any, *args: Any) -> Any:

@@ -17,15 +17,15 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
 
     @broker.subscriber(subjects.AUTH_B24_TOKEN, queue="auth")
     async def on_b24_token(req: TokenRequest) -> B24Token:
-        return await tokens.b24_token(rt, req)
+        return await tokens.store_guarded(tokens.b24_token(rt, req), B24Token(ok=False, error=tokens.STORE_DOWN))
 
     @broker.subscriber(subjects.AUTH_HH_TOKEN, queue="auth")
     async def on_hh_token(req: TokenRequest) -> HhToken:
-        return await tokens.hh_token(rt, req)
+        return await tokens.store_guarded(tokens.hh_token(rt, req), HhToken(ok=False, error=tokens.STORE_DOWN))
 
     @broker.subscriber(subjects.AUTH_HH_REVOKED, queue="auth")
     async def on_hh_revoked(req: TokenRequest) -> HhToken:
-        return await tokens.hh_revoked(rt, req)
+        return await tokens.store_guarded(tokens.hh_revoked(rt, req), HhToken(ok=False, error=tokens.STORE_DOWN))
 
     @broker.subscriber(subjects.AUTH_HH_CONNECT, queue="auth")
     async def on_hh_connect(req: HhConnectRequest) -> HhConnectReply:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
@@ -11,8 +13,20 @@ from rabota_common.hh_client import HhError, HhOAuthError
 from rabota_common.models import AppEvent, B24Token, HhConnectReply, HhConnectRequest, HhToken, TokenRequest
 from rabota_common.runtime import Runtime
 from rabota_common.store import HhAccount
+from rabota_common.transience import REDIS_ERRORS
 
 EXPIRY_MARGIN_S = 30.0
+STORE_DOWN = "store_unavailable"
+T = TypeVar("T")
+
+
+async def store_guarded(work: Awaitable[T], unavailable: T) -> T:
+    """Answer at once when Redis is down (the requester then waits on Redis, named as such) instead of
+    leaving it without a reply until its request times out and blames the broker."""
+    try:
+        return await work
+    except REDIS_ERRORS:
+        return unavailable
 
 
 async def b24_token(rt: Runtime, req: TokenRequest) -> B24Token:

@@ -20,7 +20,7 @@ from rabota_common.errors import PermanentError, TransientError
 from rabota_common.models import CrmCommand, CrmResult
 from rabota_common.runtime import Runtime
 from rabota_common.store import Failure
-from rabota_common.transience import classify
+from rabota_common.transience import REDIS_DOWN, classify
 
 from rabota_crm_writer import commands as c
 from rabota_crm_writer.notify import cause_key, notify_failure
@@ -61,8 +61,9 @@ class Session:
             if error == "unknown_portal":
                 raise PermanentError("Портал Битрикс24 не установлен или приложение с него удалено (token: "
                                      "unknown_portal)", code="unknown_portal")
-            raise TransientError(f"no Bitrix24 token: {error}",
-                                 cause="сервис токенов не получил токен Битрикс24 (сервер авторизации не ответил)")
+            cause = REDIS_DOWN if error == "store_unavailable" else \
+                "сервис токенов не получил токен Битрикс24 (сервер авторизации не ответил)"
+            raise TransientError(f"no Bitrix24 token: {error}", cause=cause)
         self.token, self.endpoint = token, endpoint
 
     async def batch(self, cmds: dict[str, c.Cmd]) -> BatchResult:
