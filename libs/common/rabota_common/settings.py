@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     PUBLIC_BURST_PER_IP: int = Field(default=2000, gt=0)
 
     POLL_INTERVAL_S: float = Field(default=300.0, gt=0)
-    SESSION_TTL_S: int = 3600
+    # Short: a dismissed user or a demoted admin keeps access at most this long (the page asks to reopen on 401).
+    SESSION_TTL_S: int = Field(default=900, ge=60, le=86400)
     HTTP_TIMEOUT_S: float = 30.0
     MAX_DELIVER: int = 8
     # Replicas of each JetStream stream and of the object store when first created: 3 on a 3-node cluster.

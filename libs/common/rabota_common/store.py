@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from rabota_common.crypto import Crypto
+from rabota_common.ids import is_member_id
+from rabota_common.ids import member_id as valid_member_id
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,6 +47,8 @@ class PortalRecord(BaseModel):
     status_reason: str = ""
     installed_by: int = 0
     webhook_secret: str = ""
+    # A new random value at every install: sessions carry it and end when it changes (reinstall, CLEAN wipe).
+    generation: str = ""
 
 
 class HhAccount(BaseModel):
@@ -108,7 +112,14 @@ class Store:
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
     def key(portal: str, *parts: str) -> str:
-        return ":".join(("rs", portal, *parts))
+        """`rs:{member_id}:…`; a portal id that is not a member_id never becomes (part of) a key."""
+        return ":".join(("rs", valid_member_id(portal), *parts))
+
+    async def track(self, portal: str, *keys: str) -> None:
+        """Remember per-portal keys whose names come from data (`resume-cache:<id>`, `notified:<digest>`…)
+        in the portal's index, so that a CLEAN uninstall finds them without a pattern."""
+        if keys:
+            await self.redis.sadd(self.key(portal, "index"), *keys)
 
     def _seal(self, data: dict[str, Any]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
@@ -164,33 +175,70 @@ class Store:
         return model.model_validate(data)
 
     # -- portals -------------------------------------------------------------------------------
-    async def save_portal(self, portal: PortalRecord) -> None:
-        await self.redis.hset(self.key(portal.member_id, "portal"), mapping=self._seal(portal.model_dump()))
-        await self.redis.sadd("rs:portals", portal.member_id)
+    async def save_portal(self, portal: PortalRecord, old_webhook_secret: str = "") -> None:
+        """Write a portal's record (replacing it); a rotated webhook secret's old mapping is removed."""
+        key = self.key(portal.member_id, "portal")
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping=self._seal(portal.model_dump()))
+        pipe.sadd("rs:portals", portal.member_id)
+        if old_webhook_secret and old_webhook_secret != portal.webhook_secret:
+            pipe.delete(f"rs:webhook-secret:{old_webhook_secret}")
         if portal.webhook_secret:
-            await self.redis.set(f"rs:webhook-secret:{portal.webhook_secret}", portal.member_id)
+            pipe.set(f"rs:webhook-secret:{portal.webhook_secret}", portal.member_id)
+        await pipe.execute()
 
     async def update_portal(self, member_id: str, **fields: Any) -> None:
         await self.redis.hset(self.key(member_id, "portal"), mapping=self._seal(fields))
 
     async def get_portal(self, member_id: str) -> PortalRecord | None:
+        if not is_member_id(member_id):
+            return None
         return await self._get_model(self.key(member_id, "portal"), PortalRecord)
 
     async def portals(self) -> list[str]:
-        return sorted(text(m) for m in await self.redis.smembers("rs:portals"))
+        return sorted(m for m in (text(v) for v in await self.redis.smembers("rs:portals")) if is_member_id(m))
 
     async def portal_by_webhook_secret(self, secret: str) -> str | None:
         value = await self.redis.get(f"rs:webhook-secret:{secret}")
-        return text(value) if value else None
+        portal = text(value) if value else None
+        return portal if is_member_id(portal) else None
+
+    # Every per-portal key with a fixed name (DESIGN §4); keys named after data are found through the
+    # hashes that list them (by-entity, listing:fingerprint) or the portal's index (Store.track).
+    FIXED_KEYS: tuple[tuple[str, ...], ...] = (
+        ("portal",), ("hh",), ("settings",), ("import",), ("import", "found"), ("import", "done"),
+        ("import", "walked"), ("failures",), ("parked",), ("ledger", "entity"), ("ledger", "contact"),
+        ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("crm-mode",), ("view-limit",),
+        ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
+        ("poll", "count"), ("listing", "fingerprint"), ("index",),
+    )
+
+    async def portal_keys(self, member_id: str) -> set[str]:
+        """The names of every key of one portal, without a pattern (no SCAN MATCH, no KEYS)."""
+        keys = {self.key(member_id, *parts) for parts in self.FIXED_KEYS}
+        by_entity = await self.redis.hgetall(self.key(member_id, "by-entity"))
+        for ref, applicant in by_entity.items():
+            keys.add(self.key(member_id, "entity-info", text(ref)))
+            keys.add(self.key(member_id, "applicant", text(applicant)))
+        for vacancy in await self.redis.hkeys(self.key(member_id, "listing", "fingerprint")):
+            keys.add(self.key(member_id, "listing", "ids", text(vacancy)))
+        prefix = self.key(member_id, "")
+        keys |= {k for k in (text(v) for v in await self.redis.smembers(self.key(member_id, "index")))
+                 if k.startswith(prefix)}
+        return keys
 
     async def wipe_portal(self, member_id: str) -> int:
-        """Delete every key of one portal (ONAPPUNINSTALL with CLEAN=1) and nothing else."""
+        """Delete every key of one portal (ONAPPUNINSTALL with CLEAN=1) and nothing else: its keys by name,
+        its webhook-secret mapping and its membership of rs:portals."""
+        valid_member_id(member_id)
         portal = await self.get_portal(member_id)
         if portal and portal.webhook_secret:
             await self.redis.delete(f"rs:webhook-secret:{portal.webhook_secret}")
+        names = sorted(await self.portal_keys(member_id))
         deleted = 0
-        async for key in self.redis.scan_iter(match=f"rs:{member_id}:*", count=500):
-            deleted += await self.redis.delete(key)
+        for start in range(0, len(names), 500):
+            deleted += int(await self.redis.delete(*names[start:start + 500]))
         await self.redis.srem("rs:portals", member_id)
         return deleted
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rabota_common.ids import member_id
+
 HH_WEBHOOK = "hh.webhook.{portal}"
 HH_NEGOTIATION = "hh.negotiation.{portal}"
 # Bulk negotiations (an import walk, a vacancy's re-import) have their own subject and mapper consumer, so that
@@ -48,6 +50,13 @@ STREAMS: tuple[StreamSpec, ...] = (
 
 
 def subject(template: str, **parts: str) -> str:
+    """A subject from its template; the portal token must be a member_id (a `.`, `*` or `>` in it would route
+    the message into another portal's subjects), and no other part may hold a separator or wildcard."""
+    if "portal" in parts:
+        member_id(parts["portal"])
+    for name, value in parts.items():
+        if not value or any(c in value for c in ".*> \t\r\n"):
+            raise ValueError(f"bad subject token {name}={value!r}")
     return template.format(**parts)
 
 

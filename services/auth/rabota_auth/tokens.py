@@ -38,6 +38,10 @@ async def b24_token(rt: Runtime, req: TokenRequest) -> B24Token:
             await rt.store.update_portal(req.portal, status="inactive", status_reason=f"{reason}: {exc.code}")
             rt.log.warning("portal %s marked inactive after refresh error %s", req.portal, exc.code)
             return B24Token(ok=False, error=f"inactive: {exc.code}")
+        if body.get("member_id") and body.get("member_id") != req.portal:
+            # The OAuth server names another portal for this token: never store its endpoint or tokens here.
+            rt.log.warning("refresh of portal %s answered another member_id", req.portal)
+            return B24Token(ok=False, error="transient")
         # The rotated refresh token is stored before anyone can use the new access token.
         await rt.store.update_portal(
             req.portal,

@@ -64,7 +64,9 @@ async def remember_resume(rt: Runtime, portal: str, resume_id: str, resume: dict
         # Contacts and the PDF are personal data: the entry is encrypted like every other one.
         sealed = rt.store.seal(json.dumps({"resume": resume, "pdf": pdf_object,
                                            "pdf_data": base64.b64encode(pdf).decode() if pdf else None}))
-        await rt.redis.set(rt.store.key(portal, "resume-cache", resume_id), sealed, ex=RESUME_CACHE_S)
+        key = rt.store.key(portal, "resume-cache", resume_id)
+        await rt.redis.set(key, sealed, ex=RESUME_CACHE_S)
+        await rt.store.track(portal, key)  # a CLEAN uninstall finds it by name
 
 
 async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:

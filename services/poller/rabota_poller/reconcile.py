@@ -95,9 +95,10 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
                 state = (item.get("employer_state") or {}).get("id")
                 if nid in busy or not needs_sync(known.get(nid), status_key(settings, state, item.get("source"))):
                     continue
-                if not await rt.redis.set(rt.store.key(portal, "poll", "sent", f"{nid}:{state}"), "1",
-                                          nx=True, ex=SENT_TTL_S):
+                sent_key = rt.store.key(portal, "poll", "sent", f"{nid}:{state}")
+                if not await rt.redis.set(sent_key, "1", nx=True, ex=SENT_TTL_S):
                     continue
+                await rt.store.track(portal, sent_key)  # a CLEAN uninstall finds it by name
                 found = NegotiationFound(
                     portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id, vacancy_name=page.vacancy_name,
                     employer_state=state, updated_at=item.get("updated_at"), source="poll", item=item,

@@ -19,7 +19,7 @@ from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, NewRespon
 from rabota_common.runtime import Runtime
 from rabota_common.store import text
 
-from rabota_ui.deps import RuntimeDep, Session, SessionDep
+from rabota_ui.deps import AdminSessionDep, RuntimeDep, Session, SessionDep
 from rabota_ui.errors import ApiError, describe
 
 router = APIRouter(prefix="/api")
@@ -65,6 +65,8 @@ async def status(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
         },
         "sync_active": bool(hh and hh.access_token and not hh.relogin_required and settings
                             and progress.state in ("running", "done")),
+        # Who the session belongs to: only a portal administrator may change anything (403 forbidden).
+        "user": {"id": session.user_id, "is_admin": session.is_admin},
     }
 
 
@@ -129,7 +131,7 @@ async def get_settings(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
 
 
 @router.put("/settings")
-async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: AdminSessionDep) -> dict[str, Any]:
     try:
         settings = SyncSettings.model_validate(body)
     except ValidationError as exc:
@@ -180,7 +182,7 @@ def settings_problem(settings: SyncSettings, options: dict[str, Any]) -> str | N
 
 
 @router.get("/hh/authorize-url")
-async def authorize_url(rt: RuntimeDep, session: SessionDep) -> dict[str, str]:
+async def authorize_url(rt: RuntimeDep, session: AdminSessionDep) -> dict[str, str]:
     nonce = secrets.token_urlsafe(16)
     await rt.store.remember_state(nonce, STATE_TTL_S)
     state = rt.crypto.sign({"kind": "hh_state", "p": session.portal, "n": nonce}, STATE_TTL_S, purpose=OAUTH_STATE)
@@ -190,7 +192,7 @@ async def authorize_url(rt: RuntimeDep, session: SessionDep) -> dict[str, str]:
 
 
 @router.post("/hh/logout")
-async def logout(rt: RuntimeDep, session: SessionDep) -> dict[str, bool]:
+async def logout(rt: RuntimeDep, session: AdminSessionDep) -> dict[str, bool]:
     response = await rt.broker.request(TokenRequest(portal=session.portal), subjects.AUTH_HH_LOGOUT, timeout=30.0)
     return {"ok": HhConnectReply.model_validate_json(response.body).ok}
 
@@ -213,7 +215,7 @@ async def _import_answer(rt: Runtime, session: Session) -> dict[str, Any]:
 
 
 @router.post("/import", status_code=202)
-async def start_import(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+async def start_import(rt: RuntimeDep, session: AdminSessionDep) -> dict[str, Any]:
     hh = await rt.store.get_hh(session.portal)
     if not hh or not hh.access_token:
         raise ApiError(409, "hh_not_connected", "Сначала войдите в аккаунт работодателя rabota.by.")
@@ -237,7 +239,7 @@ async def get_import(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/failures/{failure_id}/retry", status_code=202)
-async def retry_failure(failure_id: str, rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+async def retry_failure(failure_id: str, rt: RuntimeDep, session: AdminSessionDep) -> dict[str, Any]:
     for failure in await rt.store.failures(session.portal):
         if failure.id == failure_id:
             command = CrmCommand.model_validate(failure.data)

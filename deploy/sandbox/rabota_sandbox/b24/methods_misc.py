@@ -52,6 +52,12 @@ def m_user_current(ctx: Ctx, params: dict[str, Any]) -> Any:
     return row
 
 
+@method("user.admin")
+def m_user_admin(ctx: Ctx, params: dict[str, Any]) -> Any:
+    """Whether the token's user may manage the app's settings (a portal administrator): a boolean."""
+    return bool(ctx.user.admin)
+
+
 USER_FILTER_KEYS = {"ID", "ACTIVE", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "WORK_POSITION", "UF_DEPARTMENT",
                     "USER_TYPE", "NAME_SEARCH", "IS_ONLINE", "XML_ID"}
 
