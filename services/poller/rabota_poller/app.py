@@ -43,6 +43,11 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
         await settle(rt, "poller", msg, event,
                      lambda: handlers.connected(rt, event, msg))
 
+    # A reinstall rotates the portal's webhook secret: a connected account's subscription follows it.
+    @durable_subscriber(broker, settings, "app.installed.*", "APP", "poller-installed")
+    async def on_installed(event: AppEvent, msg: NatsMessage) -> None:
+        await settle(rt, "poller", msg, event, lambda: handlers.repoint_subscription(rt, event.portal))
+
     @durable_subscriber(broker, settings, "app.reimport_requested.*", "APP", "poller-reimport", ack_wait_s=120.0)
     async def on_reimport(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event, lambda: handlers.reimport(rt, event, msg))

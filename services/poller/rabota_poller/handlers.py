@@ -140,6 +140,14 @@ async def ensure_subscription(rt: Runtime, portal: str) -> None:
     rt.log.info("webhook subscription %s of portal %s points at the ui", sub_id, portal)
 
 
+async def repoint_subscription(rt: Runtime, portal: str) -> None:
+    """After a reinstall (a new webhook secret): point a connected account's subscription at the new URL."""
+    account = await rt.store.get_hh(portal)
+    if account is None or not account.access_token or account.relogin_required:
+        return
+    await ensure_subscription(rt, portal)
+
+
 async def connected(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     """hh_connected: point the webhook at us; after a re-login resume parked work and catch up on
     what arrived meanwhile (the password change dropped the subscription, so no webhook came)."""
