@@ -13,6 +13,9 @@ from rabota_crm_writer import commands as c
 from rabota_crm_writer.notify import notify_failure
 from rabota_crm_writer.writer import LedgerRef, ledger_ref
 
+P1 = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"  # member_ids: 32 lowercase hex characters
+P2 = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"  # member_ids: 32 lowercase hex characters
+
 
 def test_ledger_ref_round_trip_and_legacy_form() -> None:
     ref = LedgerRef.parse(ledger_ref("deal", 12, "response", 0))
@@ -48,11 +51,11 @@ async def test_one_notification_per_portal_and_cause(redis_client: Any) -> None:
 
     rt: Any = SimpleNamespace(redis=redis_client, store=store, b24=b24, b24_token=b24_token,
                               log=logging.getLogger("test"))
-    cmd: Any = SimpleNamespace(portal="p1", responsible_id=3)
+    cmd: Any = SimpleNamespace(portal=P1, responsible_id=3)
     assert await notify_failure(rt, cmd, "Не заполнено обязательное поле X")
     assert not await notify_failure(rt, cmd, "Не заполнено обязательное поле X")
     assert await notify_failure(rt, cmd, "Другая причина")
-    other: Any = SimpleNamespace(portal="p2", responsible_id=3)
+    other: Any = SimpleNamespace(portal=P2, responsible_id=3)
     assert await notify_failure(rt, other, "Не заполнено обязательное поле X")
     assert [m for m, _ in b24.calls] == ["im.notify.system.add"] * 3
     assert b24.calls[0][1]["USER_ID"] == 3 and "обязательное поле" in b24.calls[0][1]["MESSAGE"]
