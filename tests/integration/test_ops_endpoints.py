@@ -34,7 +34,7 @@ async def test_healthz_readyz_metrics(nats_url: str, redis_url: str) -> None:
             metrics = await http.get(f"{base}/metrics")
             assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
             text = metrics.text
-            assert 'rabota_dead_letters_total{portal=P9,stage="mapper"}' in text
+            assert f'rabota_dead_letters_total{{portal="{P9}",stage="mapper"}}' in text
             assert 'rabota_consumer_pending{consumer="lag-probe",stream="HH_NEGOTIATION"} 1.0' in text
             assert (await http.get(f"{base}/nothing")).status_code == 404
         taken = OpsServer(rt.broker, rt.redis, server.port, host="127.0.0.1")  # a second process on one host
