@@ -37,6 +37,10 @@ class Driver:
         assert "Готово" in r.text
         r = await self.http.post(f"{self.stack.b24_url}/_sandbox/portals/{portal}/install-finish")
         r.raise_for_status()
+        # The installer's REFRESH_ID and ONAPPINSTALL's refresh token are real sandbox tokens: the app proves
+        # both with the OAuth server, and a genuine ONAPPINSTALL is accepted.
+        delivery = r.json().get("delivery")
+        assert delivery is None or delivery["status"] == 200, delivery
 
     async def open_app(self, portal: str = "demo", **extra: Any) -> str:
         r = await self.post_frame("/b24/app", await self.frame(portal, "app", **extra))
