@@ -126,7 +126,12 @@ async def follow_rename(rt: Runtime, portal: PortalRecord, domain: str) -> Porta
 
 @router.post("/b24/app", response_class=HTMLResponse, dependencies=[Depends(rate_limited("b24_app"))])
 async def main_page(request: Request, rt: RuntimeDep) -> Response:
-    frame = await read_frame(request)  # a bad member_id is a 400 JSON answer
+    try:
+        frame = await read_frame(request)
+    except ApiError as exc:
+        if exc.error == "bad_member_id":
+            raise  # a 400 JSON answer
+        return render(rt, "error.html", status_code=exc.status, message=exc.message)
     try:
         portal = await rt.store.get_portal(frame.member_id)
         if portal is None:
