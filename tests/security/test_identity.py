@@ -269,4 +269,4 @@ async def test_bad_events_get_4xx(driver: Driver) -> None:
 def test_sessions_are_short_by_default() -> None:
     from rabota_common.settings import Settings
 
-    assert Settings(_env_file=None).SESSION_TTL_S <= 900  # a dismissed user loses access within it
+    assert Settings(_env_file=None, SANDBOX=True).SESSION_TTL_S <= 900  # a dismissed user loses access within it
