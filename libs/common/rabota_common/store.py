@@ -235,6 +235,7 @@ class Store:
         portal = await self.get_portal(member_id)
         if portal and portal.webhook_secret:
             await self.redis.delete(f"rs:webhook-secret:{portal.webhook_secret}")
+        await self.release_hh_account(member_id)
         names = sorted(await self.portal_keys(member_id))
         deleted = 0
         for start in range(0, len(names), 500):
@@ -254,7 +255,88 @@ class Store:
         return await self._get_model(self.key(portal, "hh"), HhAccount)
 
     async def delete_hh(self, portal: str) -> None:
+        await self.release_hh_account(portal)
         await self.redis.delete(self.key(portal, "hh"))
+
+    # -- one portal per HeadHunter account ----------------------------------------------------------
+    @staticmethod
+    def _hh_account_key(hh_user_id: str) -> str:
+        return f"rs:hh-account:{hh_user_id}"
+
+    async def hh_account_owner(self, hh_user_id: str) -> str | None:
+        value = await self.redis.get(self._hh_account_key(hh_user_id))
+        return text(value) if value else None
+
+    async def claim_hh_account(self, hh_user_id: str, portal: str) -> str | None:
+        """Bind a HeadHunter user to this portal. Answers the other portal that holds it (nothing bound
+        then), or None when it is this portal's now. A stale binding (its portal no longer holds that
+        account) is taken over."""
+        key = self._hh_account_key(hh_user_id)
+        if await self.redis.set(key, portal, nx=True):
+            return None
+        owner = await self.hh_account_owner(hh_user_id)
+        if owner is None or owner == portal:
+            await self.redis.set(key, portal)
+            return None
+        held = await self.get_hh(owner)
+        if held is not None and held.user_id == hh_user_id:
+            record = await self.get_portal(owner)
+            if record is not None and record.status_reason != UNINSTALLED_REASON:
+                return owner
+            # The app was removed from that portal (its data kept for a reinstall): the account moves here,
+            # and the removed portal keeps none of its tokens.
+            await self.redis.delete(self.key(owner, "hh"))
+        # Compare-and-set: only the stale owner's binding is replaced, never a concurrent new one.
+        swapped = await self.redis.eval(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2]) return 1 end "
+            "return 0", 1, key, owner, portal)
+        return None if swapped else await self.hh_account_owner(hh_user_id)
+
+    async def release_hh_account(self, portal: str, hh_user_id: str | None = None) -> None:
+        """Drop the binding of the portal's HeadHunter user (or of `hh_user_id`) if this portal holds it."""
+        if hh_user_id is None:
+            raw = await self.redis.hget(self.key(portal, "hh"), "user_id")
+            hh_user_id = text(raw) if raw else ""
+        if hh_user_id:
+            await self.redis.eval(
+                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+                1, self._hh_account_key(hh_user_id), portal)
+
+    async def remember_last_hh(self, portal: str, account: HhAccount) -> None:
+        """Who was connected before a logout: the next login with another account resets the sync state."""
+        await self.redis.hset(self.key(portal, "hh-last"), mapping={"user_id": account.user_id,
+                                                                    "employer_id": account.employer_id})
+
+    async def last_hh(self, portal: str) -> tuple[str, str] | None:
+        raw = await self.redis.hgetall(self.key(portal, "hh-last"))
+        if not raw:
+            return None
+        data = {text(k): text(v) for k, v in raw.items()}
+        return data.get("user_id", ""), data.get("employer_id", "")
+
+    async def reset_sync_state(self, portal: str) -> None:
+        """Forget what the portal's previous HeadHunter account synced (another account was connected):
+        import progress, the ledger (and its epoch, so the writer checks the CRM before it creates),
+        parked work, failures and the walk caches. Settings and the CRM's own data stay."""
+        await self.redis.delete(
+            self.key(portal, "import"), self.key(portal, "import", "found"), self.key(portal, "import", "done"),
+            self.key(portal, "import", "walked"),
+            self.key(portal, "ledger", "entity"), self.key(portal, "ledger", "contact"),
+            self.key(portal, "ledger", "written-at"), self.key(portal, "ledger", "epoch"),
+            self.key(portal, "parked"), self.key(portal, "failures"), self.key(portal, "view-limit"),
+            self.key(portal, "relogin-notified"), self.key(portal, "listing", "fingerprint"),
+            self.key(portal, "poll", "fingerprint"), self.key(portal, "poll", "count"),
+        )
+
+    async def rotate_webhook_secret(self, portal: str) -> str:
+        """A new secret in the portal's webhook URL; the old URL answers 404 from now on."""
+        record = await self.get_portal(portal)
+        new = secrets.token_urlsafe(24)
+        await self.redis.set(f"rs:webhook-secret:{new}", portal)
+        await self.update_portal(portal, webhook_secret=new)
+        if record is not None and record.webhook_secret:
+            await self.redis.delete(f"rs:webhook-secret:{record.webhook_secret}")
+        return new
 
     # -- settings ------------------------------------------------------------------------------
     async def put_settings(self, portal: str, settings: dict[str, Any]) -> None:
@@ -406,11 +488,13 @@ class Store:
         await self.redis.hdel(self.key(portal, "failures"), negotiation_id)
 
     # -- OAuth state (single use) --------------------------------------------------------------
-    async def remember_state(self, nonce: str, ttl_s: int) -> None:
-        await self.redis.set(f"rs:oauth-state:{nonce}", "1", ex=ttl_s)
+    async def remember_state(self, nonce: str, ttl_s: int, owner: str = "1") -> None:
+        await self.redis.set(f"rs:oauth-state:{nonce}", owner, ex=ttl_s)
 
-    async def consume_state(self, nonce: str) -> bool:
-        return bool(await self.redis.getdel(f"rs:oauth-state:{nonce}"))
+    async def consume_state(self, nonce: str, owner: str = "1") -> bool:
+        """True once for a remembered nonce of this owner (`{portal}:{user}`), never again."""
+        value = await self.redis.getdel(f"rs:oauth-state:{nonce}")
+        return bool(value) and secrets.compare_digest(text(value), owner)
 
     # -- feedback ------------------------------------------------------------------------------
     async def add_feedback(self, portal: str, entry: dict[str, Any]) -> None:

@@ -9,13 +9,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import publish
-from rabota_common.crypto import OAUTH_STATE
-from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, NewResponsesReply, TokenRequest
+from rabota_common.crypto import OAUTH_STATE, TokenError
+from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, HhConnectRequest, NewResponsesReply, TokenRequest
 from rabota_common.runtime import Runtime
 from rabota_common.store import text
 
@@ -181,14 +181,55 @@ def settings_problem(settings: SyncSettings, options: dict[str, Any]) -> str | N
     return None
 
 
+def _state_owner(session: Session) -> str:
+    return f"{session.portal}:{session.user_id}"
+
+
 @router.get("/hh/authorize-url")
 async def authorize_url(rt: RuntimeDep, session: AdminSessionDep) -> dict[str, str]:
+    # The state names this session's portal and user and is remembered for them: only the app window that
+    # asked for it can complete the login (POST /hh/connect), once, within STATE_TTL_S.
     nonce = secrets.token_urlsafe(16)
-    await rt.store.remember_state(nonce, STATE_TTL_S)
-    state = rt.crypto.sign({"kind": "hh_state", "p": session.portal, "n": nonce}, STATE_TTL_S, purpose=OAUTH_STATE)
+    await rt.store.remember_state(nonce, STATE_TTL_S, owner=_state_owner(session))
+    state = rt.crypto.sign({"kind": "hh_state", "p": session.portal, "u": session.user_id, "n": nonce}, STATE_TTL_S,
+                           purpose=OAUTH_STATE)
     query = urlencode({"response_type": "code", "client_id": rt.settings.HH_CLIENT_ID, "state": state,
                        "redirect_uri": rt.settings.hh_redirect_uri})
     return {"url": f"{rt.settings.HH_AUTHORIZE_URL}?{query}"}
+
+
+class HhConnectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=512)
+    state: str = Field(min_length=1, max_length=2048)
+
+
+BAD_STATE = "Ссылка входа недействительна, устарела или открыта не из этого окна приложения. Нажмите «Войти» ещё раз."
+
+
+@router.post("/hh/connect")
+async def connect(body: HhConnectBody, rt: RuntimeDep, session: AdminSessionDep) -> dict[str, Any]:
+    """Completes the rabota.by login the callback page handed over: the state must be this session's."""
+    try:
+        claims = rt.crypto.verify(body.state, purpose=OAUTH_STATE)
+    except TokenError as exc:
+        raise ApiError(400, "bad_state", BAD_STATE) from exc
+    if (claims.get("kind") != "hh_state" or claims.get("p") != session.portal
+            or claims.get("u") != session.user_id):
+        raise ApiError(403, "foreign_state", "Этот вход начат в другом портале или другим пользователем. "
+                                             "Нажмите «Войти» в своём приложении.")
+    if not await rt.store.consume_state(str(claims.get("n", "")), owner=_state_owner(session)):
+        raise ApiError(400, "bad_state", BAD_STATE)
+    try:
+        response = await rt.broker.request(HhConnectRequest(portal=session.portal, code=body.code),
+                                           subjects.AUTH_HH_CONNECT, timeout=30.0)
+    except TimeoutError as exc:
+        raise ApiError(504, "hh_timeout", "rabota.by отвечает слишком долго. Нажмите «Войти» ещё раз.") from exc
+    reply = HhConnectReply.model_validate_json(response.body)
+    if not reply.ok:
+        status = 409 if reply.error == "account_taken" else 400
+        raise ApiError(status, reply.error or "hh_connect_failed", reply.message or "Вход в rabota.by не выполнен.")
+    return {"ok": True, "employer_name": reply.employer_name, "manager_name": reply.manager_name}
 
 
 @router.post("/hh/logout")

@@ -20,7 +20,7 @@ from rabota_ui.deps import RuntimeDep, new_session
 from rabota_ui.errors import ApiError
 from rabota_ui.frame import BAD_MEMBER_ID, current_user, normal_domain, read_frame, user_is_admin
 from rabota_ui.identity import check_app, confirm_portal
-from rabota_ui.pages import render
+from rabota_ui.pages import portal_ancestors, render
 from rabota_ui.ratelimit import rate_limited
 
 router = APIRouter()
@@ -102,7 +102,7 @@ async def install(request: Request, rt: RuntimeDep) -> Response:
     problems = await setup_portal(rt, record.client_endpoint, record.access_token)
     await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="installed", portal=frame.member_id),
                   AppEvent(portal=frame.member_id, event="installed", data={"user_id": int(user["ID"])}))
-    return render(rt, "install.html", problems=problems)
+    return render(rt, "install.html", frame_ancestors=portal_ancestors(record), problems=problems)
 
 
 async def follow_rename(rt: Runtime, portal: PortalRecord, domain: str) -> PortalRecord:
@@ -150,7 +150,8 @@ async def main_page(request: Request, rt: RuntimeDep) -> Response:
         await rt.store.update_portal(frame.member_id, generation=generation)
     session = new_session(rt, frame.member_id, int(user["ID"]), is_admin, generation)
     view = "other_responses" if frame.placement_options.get("view") == "other_responses" else "main"
-    return render(rt, "app.html", session=session, view=view, options=frame.placement_options, is_admin=is_admin)
+    return render(rt, "app.html", frame_ancestors=portal_ancestors(portal), session=session, view=view,
+                  options=frame.placement_options, is_admin=is_admin)
 
 
 def _nested(form: dict[str, str], prefix: str) -> dict[str, str]:

@@ -10,12 +10,11 @@ from opentelemetry import trace
 from pydantic import ValidationError
 from rabota_common import subjects
 from rabota_common.bus import publish
-from rabota_common.crypto import OAUTH_STATE, TokenError
-from rabota_common.models import HhConnectReply, HhConnectRequest, HhWebhookEvent
+from rabota_common.models import HhWebhookEvent
 
 from rabota_ui.deps import RuntimeDep
 from rabota_ui.errors import ApiError
-from rabota_ui.pages import render
+from rabota_ui.pages import origin_of, render
 from rabota_ui.ratelimit import rate_limited
 
 router = APIRouter()
@@ -24,25 +23,12 @@ _tracer = trace.get_tracer(__name__)
 
 @router.get("/hh/callback", response_class=HTMLResponse, dependencies=[Depends(rate_limited("hh_callback"))])
 async def callback(rt: RuntimeDep, state: str = "", code: str = "", error: str = "") -> Response:
-    try:
-        body = rt.crypto.verify(state, purpose=OAUTH_STATE)
-        if body.get("kind") != "hh_state" or not await rt.store.consume_state(str(body.get("n", ""))):
-            raise TokenError("replayed")
-    except TokenError:
-        return render(rt, "hh_result.html", status_code=400, ok=False,
-                      message="Ссылка входа недействительна или уже использована. Нажмите «Войти» ещё раз.")
-    if error:
-        return render(rt, "hh_result.html", status_code=400, ok=False,
-                      message="Доступ к аккаунту rabota.by не предоставлен.")
-    if not code:
-        return render(rt, "hh_result.html", status_code=400, ok=False, message="rabota.by не передал код входа.")
-    response = await rt.broker.request(HhConnectRequest(portal=str(body["p"]), code=code),
-                                       subjects.AUTH_HH_CONNECT, timeout=30.0)
-    reply = HhConnectReply.model_validate_json(response.body)
-    if not reply.ok:
-        return render(rt, "hh_result.html", status_code=400, ok=False, message=reply.message or "Ошибка входа")
-    return render(rt, "hh_result.html", ok=True,
-                  message=f"Аккаунт работодателя «{reply.employer_name}» подключён. Вернитесь в приложение.")
+    """rabota.by's redirect. It connects nothing: the page hands `code` and `state` to the app window that
+    opened it (postMessage to the app's own origin), which completes the login with POST /api/hh/connect
+    and its session. Neither value is logged or kept here."""
+    return render(rt, "hh_result.html", frame_ancestors="'none'", b24_js_url="",
+                  app_origin=origin_of(rt.settings.PUBLIC_URL),
+                  code=code[:512], state=state[:2048], error=error[:100])
 
 
 @router.post("/hh/webhook/{secret}", dependencies=[Depends(rate_limited("hh_webhook"))])
