@@ -21,7 +21,7 @@ ROUTES = [
     ("GET", "/api/status"), ("GET", "/api/settings"), ("PUT", "/api/settings"), ("GET", "/api/options"),
     ("GET", "/api/hh/authorize-url"), ("POST", "/api/import"), ("GET", "/api/import"),
     ("GET", "/api/new-responses"), ("GET", "/api/other-responses"), ("POST", "/api/failures/{failure_id}/retry"),
-    ("POST", "/api/feedback"), ("POST", "/api/hh/logout"),
+    ("POST", "/api/feedback"), ("POST", "/api/hh/logout"), ("POST", "/api/hh/connect"),
 ]
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 # Every /api answer of this module, scanned for secrets by test_security.
@@ -135,7 +135,11 @@ async def test_portal_b_never_reads_or_writes_portal_a(world: World) -> None:
     assert "lead" not in options["entity_types"]
     url = (await call(world, b.session, "GET", "/api/hh/authorize-url")).json()["url"]
     state = httpx.URL(url).params["state"]
-    assert crypto().verify(state, purpose=OAUTH_STATE)["p"] == b.member_id
+    claims = crypto().verify(state, purpose=OAUTH_STATE)
+    assert claims["p"] == b.member_id and claims["u"] == 1, claims
+    # B's login state does not complete a login in A's session (nor A's in B's).
+    r = await call(world, a.session, "POST", "/api/hh/connect", json={"code": "x", "state": state})
+    assert_error(r, 403, "foreign_state")
 
     # A's settings (leads, A's stages) do not fit B's portal: refused, and A's stay as they were.
     assert_error(await call(world, b.session, "PUT", "/api/settings", json=a.settings), 422, "validation_error")
