@@ -2,8 +2,9 @@
 
 Portal page → install (installer iframe, «Готово» → BX24.installFinish) → main page in the iframe →
 «Войти» opens the rabota.by authorize page in a popup → admin@sandbox.by approves → the callback page hands
-code and state to the app window and closes, the app completes the login → the Authorization tab shows the employer → «Настройки»: responsible, Лид, save → import progress and result → the lead in the
-portal's CRM → its timeline activity's «Другие отклики» opens the app slider → «Обратная связь» sent.
+code and state to the app window and closes, the app completes the login → the Authorization tab shows the
+employer → «Настройки»: responsible, Лид, save → import progress and result → the lead in the portal's CRM
+→ its timeline activity's «Другие отклики» opens the app slider → «Обратная связь» sent.
 Screenshots of every tab at 800 and 1200 px go to test-artifacts/screenshots/.
 """
 
