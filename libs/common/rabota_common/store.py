@@ -211,7 +211,7 @@ class Store:
         ("import", "walked"), ("failures",), ("parked",), ("ledger", "entity"), ("ledger", "contact"),
         ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("crm-mode",), ("view-limit",),
         ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
-        ("poll", "count"), ("listing", "fingerprint"), ("index",),
+        ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("index",),
     )
 
     async def portal_keys(self, member_id: str) -> set[str]:
