@@ -10,6 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from opentelemetry import trace
 
+from rabota_common.errors import PermanentError
+from rabota_common.hh_ids import is_message_id, is_numeric_id
 from rabota_common.http import Http, HttpError, HttpResponse
 from rabota_common.metrics import HH_ERRORS, HH_REQUESTS
 from rabota_common.settings import Settings
@@ -68,6 +70,33 @@ def _count(error: HhError) -> None:
     HH_ERRORS.labels(str(error.status), _error_type(error)).inc()
 
 
+class HhBadId(PermanentError):
+    """An identifier that is not of HeadHunter's documented form: refused before any request is made."""
+
+    def __init__(self, kind: str, value: object) -> None:
+        super().__init__(f"Неверный идентификатор rabota.by ({kind}): {str(value)[:40]!r}", code="bad_hh_id")
+
+
+def _numeric(kind: str, value: object) -> str:
+    if not is_numeric_id(value):
+        raise HhBadId(kind, value)
+    return str(value)
+
+
+def _subscription(value: object) -> str:
+    if not is_message_id(value) or str(value).strip(".") == "":
+        raise HhBadId("subscription", value)
+    return str(value)
+
+
+def _check_path(path: str) -> None:
+    """A path we build never walks: no dot segments, encoded or not, and nothing but the path."""
+    lowered = path.lower()
+    segments = lowered.replace("%2f", "/").replace("%5c", "/").replace("\\", "/").split("/")
+    if any(seg.replace("%2e", ".") in (".", "..") for seg in segments) or any(c in lowered for c in "?#"):
+        raise HhBadId("path", path)
+
+
 class HhOAuthError(Exception):
     def __init__(self, status: int, error: str, description: str) -> None:
         self.status = status
@@ -98,7 +127,13 @@ class HhClient:
         return headers
 
     def _url(self, path_or_url: str, params: dict[str, Any] | None = None) -> str:
-        url = path_or_url if path_or_url.startswith("http") else f"{self._base}{path_or_url}"
+        # Absolute URLs come from HeadHunter's own answers (resume, collection, action URLs) and are taken as
+        # they are; a path is ours, built from checked ids, and never walks (`../`).
+        if path_or_url.startswith("http"):
+            url = path_or_url
+        else:
+            _check_path(path_or_url)
+            url = f"{self._base}{path_or_url}"
         parts = urlparse(url)
         query = dict(parse_qsl(parts.query))
         query.update({k: str(v) for k, v in (params or {}).items() if v is not None})
@@ -217,7 +252,8 @@ class HhClient:
         items: list[dict[str, Any]] = []
         page = 0
         while True:
-            body = await self.get(token, f"/employers/{employer_id}/managers", {"page": page, "per_page": 200})
+            body = await self.get(token, f"/employers/{_numeric('employer', employer_id)}/managers",
+                                  {"page": page, "per_page": 200})
             items.extend(body.get("items", []))
             page += 1
             if page >= int(body.get("pages", 1)):
@@ -227,21 +263,24 @@ class HhClient:
         items: list[dict[str, Any]] = []
         page = 0
         while True:
-            body = await self.get(token, f"/employers/{employer_id}/vacancies/active",
-                                  {"manager_id": manager_id, "page": page, "per_page": PER_PAGE})
+            body = await self.get(token, f"/employers/{_numeric('employer', employer_id)}/vacancies/active",
+                                  {"manager_id": _numeric("manager", manager_id), "page": page, "per_page": PER_PAGE})
             items.extend(body.get("items", []))
             page += 1
             if page >= int(body.get("pages", 1)):
                 return items
 
     async def negotiation_collections(self, token: str, vacancy_id: str) -> dict[str, Any]:
-        return dict(await self.get(token, "/negotiations", {"vacancy_id": vacancy_id}))
+        return dict(await self.get(token, "/negotiations", {"vacancy_id": _numeric("vacancy", vacancy_id)}))
 
     async def collection_page(self, token: str, url: str, page: int) -> dict[str, Any]:
         return dict(await self.get(token, url, {"page": page, "per_page": PER_PAGE}))
 
     async def negotiation(self, token: str, negotiation_id: str) -> dict[str, Any]:
-        return dict(await self.get(token, f"/negotiations/{negotiation_id}"))
+        return dict(await self.get(token, f"/negotiations/{_numeric('negotiation', negotiation_id)}"))
+
+    async def vacancy(self, token: str, vacancy_id: str) -> dict[str, Any]:
+        return dict(await self.get(token, f"/vacancies/{_numeric('vacancy', vacancy_id)}"))
 
     async def negotiation_action(self, token: str, action_url: str, arguments: dict[str, str] | None = None) -> None:
         """`PUT /negotiations/{action}/{nid}` (change-negotiation-action): the URL is taken from the
@@ -259,7 +298,8 @@ class HhClient:
 
     async def update_subscription(self, token: str, subscription_id: str, url: str, actions: list[str]) -> None:
         body = {"url": url, "actions": [{"type": a, "settings": {"vacancies_only_mine": False}} for a in actions]}
-        await self._send("PUT", self._url(f"/webhook/subscriptions/{subscription_id}"), token, json=body)
+        await self._send("PUT", self._url(f"/webhook/subscriptions/{_subscription(subscription_id)}"), token,
+                         json=body)
 
     async def unsubscribe(self, token: str, subscription_id: str) -> None:
-        await self._send("DELETE", self._url(f"/webhook/subscriptions/{subscription_id}"), token)
+        await self._send("DELETE", self._url(f"/webhook/subscriptions/{_subscription(subscription_id)}"), token)

@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     PUBLIC_RATE_PER_IP: float = Field(default=1000.0, gt=0, description="requests per second per client IP")
     PUBLIC_BURST_PER_IP: int = Field(default=2000, gt=0)
 
+    # Request bodies of the public surface: larger ones get 413 before they are parsed. HeadHunter's webhooks
+    # are a few hundred bytes of ids; Bitrix24's frames and events, and /api bodies, are small forms and JSON.
+    MAX_BODY_BYTES: int = Field(default=1024 * 1024, gt=0, description="largest request body, bytes")
+    WEBHOOK_MAX_BODY_BYTES: int = Field(default=64 * 1024, gt=0, description="largest webhook body, bytes")
+    # Webhooks of one portal received but not yet handled by the poller: above this the receiver answers 429
+    # (HeadHunter delivers it again later), so one portal's flood never fills the poller's consumer.
+    WEBHOOK_PENDING_PER_PORTAL: int = Field(default=100, gt=0)
+    # The poller handles this many webhooks of one portal at a time, and this many of all portals.
+    WEBHOOK_IN_FLIGHT_PER_PORTAL: int = Field(default=4, gt=0)
+    WEBHOOK_IN_FLIGHT: int = Field(default=32, gt=0)
+
     POLL_INTERVAL_S: float = Field(default=300.0, gt=0)
     # Short: a dismissed user or a demoted admin keeps access at most this long (the page asks to reopen on 401).
     SESSION_TTL_S: int = Field(default=900, ge=60, le=86400)

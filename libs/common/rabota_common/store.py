@@ -211,7 +211,7 @@ class Store:
         ("import", "walked"), ("failures",), ("parked",), ("ledger", "entity"), ("ledger", "contact"),
         ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("crm-mode",), ("view-limit",),
         ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
-        ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("index",),
+        ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("webhooks-pending",), ("index",),
     )
 
     async def portal_keys(self, member_id: str) -> set[str]:
@@ -337,6 +337,34 @@ class Store:
         if record is not None and record.webhook_secret:
             await self.redis.delete(f"rs:webhook-secret:{record.webhook_secret}")
         return new
+    # -- webhooks in flight ---------------------------------------------------------------------
+    async def webhook_account(self, portal: str) -> tuple[str, str]:
+        """(subscription_id, user_id) of the connected HeadHunter account, "" when unknown: one HMGET, no
+        decryption, so that the webhook receiver answers within HeadHunter's 2 seconds."""
+        sub, user = await self.redis.hmget(self.key(portal, "hh"), ["subscription_id", "user_id"])
+        return (text(sub) if sub else "", text(user) if user else "")
+
+    async def webhook_pending_add(self, portal: str, message: str, cap: int, horizon_s: float = 600.0) -> bool:
+        """Count one received webhook of the portal as pending until the poller settles it (`webhook_done`);
+        False, and nothing counted, when `cap` are pending. Entries older than `horizon_s` are dropped, so a
+        count lost to a crash heals by itself; a redelivered copy (same message) counts once."""
+        key = self.key(portal, "webhooks-pending")
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now - horizon_s)
+            pipe.zcard(key)
+            pipe.zscore(key, message)
+            _, pending, known = await pipe.execute()
+        if known is None and int(pending) >= cap:
+            return False
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {message: now})
+            pipe.expire(key, int(horizon_s) + 60)
+            await pipe.execute()
+        return True
+
+    async def webhook_done(self, portal: str, message: str) -> None:
+        await self.redis.zrem(self.key(portal, "webhooks-pending"), message)
 
     # -- settings ------------------------------------------------------------------------------
     async def put_settings(self, portal: str, settings: dict[str, Any]) -> None:

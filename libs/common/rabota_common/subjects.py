@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rabota_common.ids import member_id
 
@@ -63,6 +64,12 @@ def subject(template: str, **parts: str) -> str:
 def portal_of(subject_name: str) -> str:
     """The member_id is always the last token of a portal-scoped subject."""
     return subject_name.rsplit(".", 1)[-1]
+
+
+def webhook_key(event: Any) -> str:
+    """A webhook's identity (HeadHunter's id is unique per user+app within one action type): its Nats-Msg-Id
+    after the portal, and its entry among the portal's pending webhooks."""
+    return f"{event.action_type}:{event.id}"
 
 
 def negotiation_msg_id(portal: str, negotiation_id: str, state: str | None, scope: str | None) -> str:

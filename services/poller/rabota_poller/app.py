@@ -6,7 +6,7 @@ from faststream import FastStream
 from faststream.nats import NatsMessage
 from rabota_common import subjects
 from rabota_common.bus import durable_subscriber
-from rabota_common.consume import settle
+from rabota_common.consume import Delivery, PortalInFlight, settle
 from rabota_common.errors import HhAuthLost
 from rabota_common.models import AppEvent, HhWebhookEvent, NewResponsesReply, TokenRequest
 from rabota_common.runtime import Runtime, build_runtime, service_app
@@ -32,11 +32,21 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
         await settle(rt, "poller", msg, event, lambda: handlers.run_import(rt, event, msg),
                      failures=(rt.store.key(event.portal, "import"), "listing_failures"))
 
+    # Portals are served side by side, each with a few webhooks in flight: one portal's flood waits behind
+    # its own cap, never ahead of another portal's new response.
+    webhooks = PortalInFlight(settings.WEBHOOK_IN_FLIGHT, settings.WEBHOOK_IN_FLIGHT_PER_PORTAL, "poller webhook")
+
     @durable_subscriber(broker, settings, "hh.webhook.*", "HH_WEBHOOK", "poller-webhook", batch_size=10)
     async def on_webhook(event: HhWebhookEvent, msg: NatsMessage) -> None:
         portal = portal_of(msg.raw_message.subject)
-        await settle(rt, "poller", msg, event,
-                     lambda: handlers.expand_webhook(rt, portal, event))
+
+        async def work() -> None:
+            try:
+                await settle(rt, "poller", msg, event, lambda: handlers.expand_webhook(rt, portal, event))
+            finally:
+                await handlers.webhook_settled(rt, portal, event)
+
+        webhooks.start(portal, Delivery(msg), work)
 
     @durable_subscriber(broker, settings, "app.hh_connected.*", "APP", "poller-connected")
     async def on_connected(event: AppEvent, msg: NatsMessage) -> None:
@@ -77,4 +87,4 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
             rt.log.warning("new responses count of %s failed: %s", req.portal, exc)
             return NewResponsesReply(ok=False, error="unavailable")
 
-    return service_app(rt, loops=[lambda stop: poll_loop(rt, stop)]), rt
+    return service_app(rt, loops=[lambda stop: poll_loop(rt, stop), webhooks.drain_on]), rt

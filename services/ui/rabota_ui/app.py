@@ -14,6 +14,7 @@ from rabota_common.runtime import build_runtime
 from rabota_common.settings import Settings
 
 from rabota_ui import api, b24_routes, hh_routes
+from rabota_ui.bodylimit import BodyLimit
 from rabota_ui.errors import install_handlers
 
 OPS_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -35,6 +36,8 @@ def create_app(settings: Settings) -> FastAPI:
                   telemetry={"exclude": lambda scope: scope.get("path") in OPS_PATHS})
     app.state.rt = rt
     install_handlers(app)
+    # Outermost but for Starlette's own error middleware: 413 before any body is parsed.
+    app.add_middleware(BodyLimit, limit=settings.MAX_BODY_BYTES, webhook_limit=settings.WEBHOOK_MAX_BODY_BYTES)
     app.include_router(b24_routes.router)
     app.include_router(hh_routes.router)
     app.include_router(api.router)

@@ -1,0 +1,96 @@
+"""Request-body size limit of the public surface: a pure ASGI middleware that answers 413 before anything
+parses the body, by its Content-Length and, for a body without one (chunked), by counting what arrives."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+WEBHOOK_PREFIX = "/hh/webhook/"
+TOO_LARGE = {"error": "payload_too_large", "message": "Тело запроса слишком большое."}
+
+
+class BodyTooLarge(Exception):
+    """Raised into the application by `receive` when a streamed body passes the limit."""
+
+
+async def _answer_413(send: Send) -> None:
+    body = json.dumps(TOO_LARGE, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """`limit` bytes for every request body, `webhook_limit` for HeadHunter's webhooks (tiny JSON)."""
+
+    def __init__(self, app: ASGIApp, limit: int, webhook_limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.webhook_limit = webhook_limit
+
+    def _limit_of(self, scope: Scope) -> int:
+        path = str(scope.get("path", ""))
+        return min(self.limit, self.webhook_limit) if path.startswith(WEBHOOK_PREFIX) else self.limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit_of(scope)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _answer_413(send)
+            return
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge()
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except BodyTooLarge:
+            if not started:
+                await _answer_413(send)
+        except Exception as exc:
+            # A handler may wrap what `receive` raised (a framework's body parser): still the body's size.
+            if not _caused_by_size(exc) or started:
+                raise
+            await _answer_413(send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _caused_by_size(exc: BaseException | None) -> bool:
+    seen: set[int] = set()
+    current: Any = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, BodyTooLarge):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
