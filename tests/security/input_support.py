@@ -23,7 +23,6 @@ STACK_ENV = {"HH_RATE": "60", "HH_BURST": "20", "HH_SANDBOX_NEGOTIATIONS": "6",
              "WEBHOOK_PENDING_PER_PORTAL": "10", "WEBHOOK_IN_FLIGHT_PER_PORTAL": "2"}
 NEW_RESPONSE = "NEW_RESPONSE_OR_INVITATION_VACANCY"
 NEGOTIATION_ROUTE = "GET /negotiations/{id}"
-RESUME_ROUTE = "GET /resumes/{resume_id}"
 
 
 @dataclass
@@ -60,6 +59,8 @@ async def _account(stack: Stack, code: str, driver: Driver) -> Account:
 
 
 async def build_world(stack: Stack, http: httpx.AsyncClient) -> World:
+    r = await http.put(f"{stack.hh_url}/_sandbox/knobs", json={"rate_limit_rps": None})
+    assert r.status_code == 200, r.text
     a = Driver(stack, http)
     await a.install("demo")
     await a.open_app("demo")
@@ -110,6 +111,12 @@ async def hh_stats(stack: Stack, http: httpx.AsyncClient) -> dict[str, int]:
     return dict(r.json()["by_route"])
 
 
+async def hh_status_counts(stack: Stack, http: httpx.AsyncClient) -> dict[str, int]:
+    r = await http.get(f"{stack.hh_url}/_sandbox/stats")
+    r.raise_for_status()
+    return dict(r.json()["status"])
+
+
 async def wait_for(predicate: Callable[[], Awaitable[bool]], limit_s: float, what: str) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -141,3 +148,12 @@ async def admin_only_negotiation(http: httpx.AsyncClient, stack: Stack) -> str:
                                    params={"vacancy_id": vacancy})).json()
     assert negotiations, "the admin's vacancy has no negotiation"
     return str(negotiations[0]["id"])
+
+
+async def known_negotiations(stack: Stack, account: Account) -> set[str]:
+    """The negotiations the writer's ledger holds an entity for (a junk lead would be one of them)."""
+    client, st = store(stack)
+    try:
+        return await st.known_negotiations(account.member_id)
+    finally:
+        await client.aclose()

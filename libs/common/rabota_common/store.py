@@ -101,6 +101,17 @@ return 1
 """
 
 
+# Atomic check-and-add of a pending webhook: concurrent requests of one portal never pass the cap together.
+_PENDING_ADD = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
 class Store:
     """Typed access to every Redis key the product uses."""
 
@@ -348,20 +359,10 @@ class Store:
         """Count one received webhook of the portal as pending until the poller settles it (`webhook_done`);
         False, and nothing counted, when `cap` are pending. Entries older than `horizon_s` are dropped, so a
         count lost to a crash heals by itself; a redelivered copy (same message) counts once."""
-        key = self.key(portal, "webhooks-pending")
-        now = time.time()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(key, "-inf", now - horizon_s)
-            pipe.zcard(key)
-            pipe.zscore(key, message)
-            _, pending, known = await pipe.execute()
-        if known is None and int(pending) >= cap:
-            return False
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(key, {message: now})
-            pipe.expire(key, int(horizon_s) + 60)
-            await pipe.execute()
-        return True
+        added = await self.redis.register_script(_PENDING_ADD)(
+            keys=[self.key(portal, "webhooks-pending")],
+            args=[time.time() - horizon_s, time.time(), message, cap, int(horizon_s) + 60])
+        return bool(added)
 
     async def webhook_done(self, portal: str, message: str) -> None:
         await self.redis.zrem(self.key(portal, "webhooks-pending"), message)

@@ -12,6 +12,22 @@ WEBHOOK_PREFIX = "/hh/webhook/"
 TOO_LARGE = {"error": "payload_too_large", "message": "Тело запроса слишком большое."}
 
 
+# A client that sends a body past the limit (most send it all before reading the answer) gets it read and
+# dropped up to this much, so that it sees the 413 instead of a reset connection; beyond it, the connection
+# is closed.
+DRAIN_MAX = 16 * 1024 * 1024
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class BodyTooLarge(Exception):
     """Raised into the application by `receive` when a streamed body passes the limit."""
 
@@ -43,6 +59,8 @@ class BodyLimit:
         limit = self._limit_of(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
+            if declared <= DRAIN_MAX:
+                await _drain(receive, declared)
             await _answer_413(send)
             return
         received = 0
@@ -54,6 +72,8 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    if message.get("more_body", False):
+                        await _drain(receive, DRAIN_MAX - received)
                     raise BodyTooLarge()
             return message
 
