@@ -156,7 +156,8 @@ async def test_topic_id_cannot_walk_the_headhunter_api(world: World, http: httpx
     stats_before = await hh_stats(world.stack, http)
     statuses_at_start = await hh_status_counts(world.stack, http)
     # A resume that does not exist: were it fetched, HeadHunter would answer 404, which nothing else here asks.
-    walks = [f"../resumes/{resume_id}", "../resumes/0123456789abcdef0123456789abcdef012345", f"..%2Fresumes%2F{resume_id}", f"1/../../resumes/{resume_id}",
+    walks = [f"../resumes/{resume_id}", "../resumes/0123456789abcdef0123456789abcdef012345",
+             f"..%2Fresumes%2F{resume_id}", f"1/../../resumes/{resume_id}",
              "../me", "1?page=2", "1#x", " 1", "1 ", "-1", "1.0", "１２３", "0x1f", "9" * 40]
     for topic in walks:
         r = await http.post(url, json=event(world.a, topic), timeout=5.0)

@@ -4,7 +4,6 @@ parses the body, by its Content-Length and, for a body without one (chunked), by
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -64,34 +63,32 @@ class BodyLimit:
             await _answer_413(send)
             return
         received = 0
-        started = False
+        too_large = False
 
         async def counted_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    too_large = True
                     if message.get("more_body", False):
                         await _drain(receive, DRAIN_MAX - received)
                     raise BodyTooLarge()
             return message
 
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            # Whatever the application answers to a body it could not have (its error handlers' 500, say),
+            # the client gets the 413.
+            if not too_large:
+                await send(message)
 
         try:
-            await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge:
-            if not started:
-                await _answer_413(send)
-        except Exception as exc:
-            # A handler may wrap what `receive` raised (a framework's body parser): still the body's size.
-            if not _caused_by_size(exc) or started:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not too_large:
                 raise
+        if too_large:
             await _answer_413(send)
 
 
@@ -104,13 +101,3 @@ def _content_length(scope: Scope) -> int | None:
                 return None
     return None
 
-
-def _caused_by_size(exc: BaseException | None) -> bool:
-    seen: set[int] = set()
-    current: Any = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, BodyTooLarge):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False

@@ -11,8 +11,6 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rabota_ui.bodylimit import TOO_LARGE, BodyTooLarge
-
 # Russian wording of pydantic's error types (the rest fall back to a generic phrase).
 _RU = {
     "missing": "обязательное поле", "extra_forbidden": "неизвестное поле", "int_parsing": "нужно целое число",
@@ -54,11 +52,6 @@ def install_handlers(app: FastAPI) -> None:
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.error, "message": exc.message}, status_code=exc.status,
                             headers=exc.headers)
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
-        # A streamed body passed the limit while a handler read it (BodyLimit answers the declared ones).
-        return JSONResponse(TOO_LARGE, status_code=413, headers={"Connection": "close"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
