@@ -35,7 +35,7 @@ class RecordingHttp:
 
 def client() -> tuple[HhClient, RecordingHttp]:
     http = RecordingHttp()
-    return HhClient(http, Settings(HH_API_URL="https://api.hh.ru")), http  # type: ignore[arg-type]
+    return HhClient(http, Settings(SANDBOX=True, HH_API_URL="https://api.hh.ru")), http  # type: ignore[arg-type]
 
 
 WALKS = ["../resumes/" + RESUME, "..%2Fresumes%2F" + RESUME, "1/../2", "1?x=2", "1#x", "", " 1", "-1", "1.5",
