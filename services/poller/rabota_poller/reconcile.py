@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rabota_common.app_settings import SyncSettings, status_key
+from rabota_common.entity_ref import LedgerRef
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import NegotiationFound
 from rabota_common.runtime import Runtime
@@ -28,12 +29,8 @@ Heartbeat = Callable[[], Awaitable[None]]
 
 
 def ledger_states(raw: dict[Any, Any]) -> dict[str, str]:
-    """negotiation id → the status key the CRM entity carries (`{type}:{id}:{state}[:{activity}]`)."""
-    out: dict[str, str] = {}
-    for k, v in raw.items():
-        parts = text(v).split(":")
-        out[text(k)] = parts[2] if len(parts) > 2 else "?"
-    return out
+    """negotiation id → the status key the CRM entity carries (a `LedgerRef`)."""
+    return {text(k): LedgerRef.parse(text(v)).state for k, v in raw.items()}
 
 
 def index_fingerprint(index: dict[str, Any]) -> str:

@@ -8,16 +8,16 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import publish
 from rabota_common.crypto import OAUTH_STATE, TokenError
+from rabota_common.entity_ref import DEAL, LEAD, MAX_ID, EntityRef, is_smart_process
 from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, HhConnectRequest, NewResponsesReply, TokenRequest
 from rabota_common.runtime import Runtime
-from rabota_common.store import text
 
 from rabota_ui.deps import AdminSessionDep, RuntimeDep, Session, SessionDep
 from rabota_ui.errors import ApiError, describe
@@ -314,32 +314,56 @@ async def new_responses(rt: RuntimeDep, session: SessionDep) -> dict[str, int]:
     return {"count": reply.count}
 
 
+OTHER_PER_PAGE = 20
+OTHER_MAX_PAGE = 10_000
+OTHER_TYPES = {"lead": LEAD, "deal": DEAL, "smart_process": 0}
+
+
+def requested_entity(entity_type: str, entity_type_id: int | None, entity_id: int,
+                     settings: dict[str, Any] | None) -> EntityRef:
+    """The entity the Other responses view is opened for, with its type: `entity_type` (lead, deal or
+    smart_process) and, for a smart process, `entity_type_id` (the card's entityTypeId; without it the
+    smart process of the current settings, as `?entity_type=&entity_id=` always meant)."""
+    if entity_type not in OTHER_TYPES and (entity_type or entity_type_id is None):
+        raise ApiError(422, "validation_error", "Укажите entity_type (lead, deal или smart_process) и entity_id.")
+    if entity_id <= 0:
+        raise ApiError(422, "validation_error", "Укажите entity_id — номер сущности CRM.")
+    etid = OTHER_TYPES.get(entity_type, 0) or entity_type_id or 0
+    if not etid and settings and settings.get("entity_type") == "smart_process":
+        etid = int(settings.get("smart_process_type_id") or 0)
+    if not etid:
+        raise ApiError(422, "validation_error", "Укажите entity_type_id смарт-процесса.")
+    smart = entity_type == "smart_process" or (not entity_type and etid not in (LEAD, DEAL))
+    if (entity_type_id is not None and entity_type_id != etid) or smart != is_smart_process(etid):
+        raise ApiError(422, "validation_error", "entity_type_id не соответствует типу сущности.")
+    return EntityRef(etid, entity_id)
+
+
 @router.get("/other-responses")
-async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str = "", entity_id: int = 0,
-                          applicant: str = "", page: int = 1) -> dict[str, Any]:
+async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str = "",
+                          entity_id: int = Query(0, le=MAX_ID), entity_type_id: int | None = Query(None, le=MAX_ID),
+                          applicant: str | None = None, page: int = Query(1, le=OTHER_MAX_PAGE)) -> dict[str, Any]:
+    """Every entity written for the applicant of one entity (this type and id only), 20 a page."""
+    if applicant is not None:
+        raise ApiError(422, "validation_error",
+                       "Параметр applicant не поддерживается: укажите сущность CRM (entity_type и entity_id).")
     if page < 1:
         raise ApiError(422, "validation_error", "Номер страницы начинается с 1.")
-    key = applicant
+    ref = requested_entity(entity_type, entity_type_id, entity_id, await rt.store.get_settings(session.portal))
+    key = await rt.store.entity_applicant(session.portal, ref)
     if not key:
-        if entity_type not in ("lead", "deal", "smart_process") or entity_id <= 0:
-            raise ApiError(422, "validation_error", "Укажите entity_type и entity_id.")
-        raw = await rt.redis.hget(rt.store.key(session.portal, "by-entity"), f"{entity_type}:{entity_id}")
-        if not raw:
-            raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")
-        key = text(raw)
-    refs = await rt.redis.zrange(rt.store.key(session.portal, "applicant", key), 0, -1)
-    total = len(refs)
-    per_page = 20
-    pages = max(1, math.ceil(total / per_page))
-    items = []
-    for raw_ref in refs[(page - 1) * per_page: page * per_page]:
-        ref = text(raw_ref)
-        info = await rt.redis.hgetall(rt.store.key(session.portal, "entity-info", ref))
-        data = rt.store.open_info(info)
-        etype, eid = ref.split(":", 1)
-        items.append({"entity_type": etype, "entity_id": int(eid), "url": data.get("url", ""),
-                      "vacancy": data.get("vacancy", ""), "status": data.get("status", ""),
-                      "created_at": data.get("created_at", "")})
+        raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")
+    entities = await rt.store.applicant_entities(session.portal, key)
+    total = len(entities)
+    pages = max(1, math.ceil(total / OTHER_PER_PAGE))
+    if page > pages:
+        raise ApiError(422, "validation_error", f"Нет страницы {page}: всего страниц {pages}.")
+    chosen = entities[(page - 1) * OTHER_PER_PAGE: page * OTHER_PER_PAGE]
+    infos = await rt.store.entity_infos(session.portal, [info_key for _, info_key in chosen])
+    items = [{"entity_type": ref.entity_type, "entity_id": ref.entity_id, "entity_type_id": ref.entity_type_id,
+              "url": data.get("url", ""), "vacancy": data.get("vacancy", ""), "status": data.get("status", ""),
+              "created_at": data.get("created_at", "")}
+             for (ref, _), data in zip(chosen, infos, strict=True)]
     return {"items": items, "page": page, "pages": pages, "total": total}
 
 
