@@ -7,11 +7,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from rabota_common.crypto import Crypto
+from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_common.models import B24Token
 from rabota_common.store import Store
 from rabota_crm_writer import commands as c
 from rabota_crm_writer.notify import notify_failure
-from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_crm_writer.writer import ledger_ref
 
 P1 = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"  # member_ids: 32 lowercase hex characters
