@@ -7,10 +7,9 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
-from rabota_common.models import EXTENDED_STATUSES
 from rabota_common.crypto import Crypto
 from rabota_common.entity_ref import EntityRef
-from rabota_common.models import AppEvent
+from rabota_common.models import EXTENDED_STATUSES, AppEvent
 from rabota_common.store import Store
 
 PORTAL = "0123456789abcdef0123456789abcdef"
