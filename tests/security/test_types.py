@@ -82,7 +82,8 @@ def test_entity_and_type_must_agree(entity_type: str, etid: int | None, eid: int
 
 
 def test_smart_process_without_a_type_and_no_smart_process_settings_is_refused() -> None:
-    with pytest.raises(ApiError):
+    with pytest.raises(ApiError) as err:
         requested_entity("smart_process", None, 42, {"entity_type": "lead"})
+    assert err.value.status == 404
     assert requested_entity("lead", None, 5, None) == EntityRef(1, 5)
     assert requested_entity("deal", 2, 7, None) == EntityRef(2, 7)

@@ -331,8 +331,8 @@ def requested_entity(entity_type: str, entity_type_id: int | None, entity_id: in
     etid = OTHER_TYPES.get(entity_type, 0) or entity_type_id or 0
     if not etid and settings and settings.get("entity_type") == "smart_process":
         etid = int(settings.get("smart_process_type_id") or 0)
-    if not etid:
-        raise ApiError(422, "validation_error", "Укажите entity_type_id смарт-процесса.")
+    if not etid:  # no type named and none in the settings: no smart-process item of ours can be meant
+        raise ApiError(404, "not_found", "Смарт-процесс не указан (entity_type_id): сущность не найдена.")
     smart = entity_type == "smart_process" or (not entity_type and etid not in (LEAD, DEAL))
     if (entity_type_id is not None and entity_type_id != etid) or smart != is_smart_process(etid):
         raise ApiError(422, "validation_error", "entity_type_id не соответствует типу сущности.")
