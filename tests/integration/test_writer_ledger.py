@@ -38,7 +38,7 @@ def test_ledger_ref_round_trip_and_legacy_form() -> None:
 
 async def test_entity_records_are_typed_and_old_ones_still_read(redis_client: Any) -> None:
     store = Store(redis_client, Crypto("k"))
-    p = "p-types"
+    p = "e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5"  # a member_id
     info = {"vacancy": "V", "status": "S", "created_at": "2026-01-01", "negotiation_id": "n1"}
     # Before the upgrade: an untyped lead, and item 42 of smart process 1038 (its URL names the type).
     await redis_client.hset(store.key(p, "by-entity"), mapping={"lead:5": "app1", "smart_process:42": "app1"})

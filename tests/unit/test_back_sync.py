@@ -7,6 +7,7 @@ from typing import Any
 from rabota_common.app_settings import SyncSettings
 from rabota_poller.backsync import pick_action, statuses_of_stage
 
+PORTAL = "d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4"  # a member_id: 32 lowercase hex characters
 SETTINGS = SyncSettings(responsible_id=1, entity_type="lead", extended=True, back_sync=True, stage_map={
     "response": "NEW", "consider": "IN_PROCESS", "phone_interview": "IN_PROCESS", "assessment": "IN_PROCESS",
     "interview": "PROCESSED", "offer": "PROCESSED", "hired": "CONVERTED", "discard": "JUNK"})
@@ -51,15 +52,15 @@ async def _decide(redis_client: Any, ledger: str, entity: tuple[int, int], setti
 
     store = Store(redis_client, Crypto("k"))
     await redis_client.flushdb()
-    await store.put_settings("p", settings)
-    await store.set_entity("p", "n1", ledger)
-    await redis_client.hset(store.key("p", "entity-info", info_key), mapping={"negotiation_id": "n1", "url": "/x/"})
+    await store.put_settings(PORTAL, settings)
+    await store.set_entity(PORTAL, "n1", ledger)
+    await redis_client.hset(store.key(PORTAL, "entity-info", info_key), mapping={"negotiation_id": "n1", "url": "/x/"})
 
     async def acting(*_: Any, **__: Any) -> Any:
         raise AssertionError("back-sync went on to act")
 
     rt: Any = SimpleNamespace(store=store, redis=redis_client, b24_token=acting, log=logging.getLogger("t"))
-    event = AppEvent(portal="p", event="crm_entity_updated",
+    event = AppEvent(portal=PORTAL, event="crm_entity_updated",
                      data={"entity_type_id": entity[0], "entity_id": entity[1]})
     try:
         return await back_sync(rt, event)
