@@ -175,9 +175,10 @@ async def test_portal_b_never_reads_or_writes_portal_a(world: World) -> None:
     assert isinstance((await call(world, b.session, "GET", "/api/new-responses")).json()["count"], int)
     r = await call(world, b.session, "POST", "/api/feedback", json={"message": "Отзыв портала B", "contact": None})
     assert r.status_code == 201, r.text
-    client, kept = store(world.stack)
+    client, st = store(world.stack)
     try:
-        entries = await kept.feedback()
+        entries = await st.feedback(b.member_id)  # the portal's own capped list (no global list)
+        assert not [e for e in await st.feedback(a.member_id) if e["message"] == "Отзыв портала B"]
     finally:
         await client.aclose()
     assert [e["portal"] for e in entries if e["message"] == "Отзыв портала B"] == [b.member_id]

@@ -12,7 +12,7 @@ from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.errors import NoRespondersError
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
@@ -75,6 +75,10 @@ async def ensure_jetstream(nats_url: str, replicas: int = 1) -> None:
                 name=spec.name,
                 subjects=list(spec.subjects),
                 max_age=spec.max_age_s,
+                max_bytes=spec.max_bytes,
+                max_msgs=spec.max_msgs,
+                max_msg_size=spec.max_msg_size,
+                discard=DiscardPolicy.OLD,
                 storage=StorageType.FILE,
                 num_replicas=replicas,
                 duplicate_window=120.0,

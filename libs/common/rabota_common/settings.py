@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     # benchmark from loopback stay far below them; a client hammering an endpoint gets 429 + Retry-After.
     PUBLIC_RATE_PER_IP: float = Field(default=1000.0, gt=0, description="requests per second per client IP")
     PUBLIC_BURST_PER_IP: int = Field(default=2000, gt=0)
+    # Behind a reverse proxy: its addresses (comma-separated IPs or CIDRs). When the peer is one of them, the
+    # per-IP limit keys on the right-most X-Forwarded-For address that is not a trusted proxy; otherwise on
+    # the peer itself (an untrusted peer's X-Forwarded-For is ignored). Empty: no proxy is trusted.
+    TRUSTED_PROXIES: str = ""
+    # The session API (/api): a token bucket per portal user, shared by every ui replica.
+    API_RATE_PER_SESSION: float = Field(default=30.0, gt=0, description="requests per second per portal user")
+    API_BURST_PER_SESSION: int = Field(default=600, gt=0)
+    # Feedback: per portal user, and at most FEEDBACK_MAX_PER_PORTAL entries kept per portal (oldest dropped).
+    FEEDBACK_PER_HOUR: float = Field(default=20.0, gt=0)
+    FEEDBACK_BURST: int = Field(default=5, gt=0)
+    FEEDBACK_MAX_PER_PORTAL: int = Field(default=500, gt=0)
 
     # Request bodies of the public surface: larger ones get 413 before they are parsed. HeadHunter's webhooks
     # are a few hundred bytes of ids; Bitrix24's frames and events, and /api bodies, are small forms and JSON.

@@ -223,7 +223,8 @@ class Store:
         ("import", "walked"), ("failures",), ("parked",), ("ledger", "entity"), ("ledger", "contact"),
         ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("crm-mode",), ("view-limit",),
         ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
-        ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("webhooks-pending",), ("index",),
+        ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("webhooks-pending",), ("feedback",),
+        ("index",),
     )
 
     async def portal_keys(self, member_id: str) -> set[str]:
@@ -253,6 +254,7 @@ class Store:
         for start in range(0, len(names), 500):
             deleted += int(await self.redis.delete(*names[start:start + 500]))
         await self.redis.srem("rs:portals", member_id)
+        await self.redis.srem("rs:feedback-portals", member_id)
         return deleted
 
     # -- HeadHunter account --------------------------------------------------------------------
@@ -616,12 +618,34 @@ class Store:
         return bool(value) and secrets.compare_digest(text(value), owner)
 
     # -- feedback ------------------------------------------------------------------------------
-    async def add_feedback(self, portal: str, entry: dict[str, Any]) -> None:
-        await self.redis.rpush("rs:feedback", self.seal_json(dict(entry, portal=portal)))
+    async def add_feedback(self, portal: str, entry: dict[str, Any], keep: int = 500) -> None:
+        """Append to the portal's feedback list (encrypted: it holds personal data), keeping its newest `keep`
+        entries; operators read it with `Store.feedback(portal)`, and `rs:feedback-portals` lists the portals
+        that sent any."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.rpush(self.key(portal, "feedback"), self.seal_json(dict(entry, portal=portal)))
+        pipe.ltrim(self.key(portal, "feedback"), -keep, -1)
+        pipe.sadd("rs:feedback-portals", portal)
+        await pipe.execute()
 
-    async def feedback(self, start: int = 0, end: int = -1) -> list[dict[str, Any]]:
-        """Feedback entries in clear, oldest first (for operators; the list is stored encrypted)."""
-        return [dict(self.unseal_json(item)) for item in await self.redis.lrange("rs:feedback", start, end)]
+    async def feedback(self, portal: str, start: int = 0, end: int = -1) -> list[dict[str, Any]]:
+        """One portal's feedback entries in clear, oldest first (an entry from before encryption reads as is)."""
+        return [dict(self.unseal_json(raw)) for raw in await self.redis.lrange(self.key(portal, "feedback"), start, end)]
+
+    async def feedback_portals(self) -> list[str]:
+        return sorted(text(m) for m in await self.redis.smembers("rs:feedback-portals"))
+
+    # -- failure retries (single flight) -------------------------------------------------------
+    async def claim_retry(self, portal: str, failure_id: str, ttl_s: int) -> bool:
+        """True for the first retry of a failure within ttl_s; False while one is already in flight."""
+        key = self.key(portal, "retry", failure_id)
+        if not await self.redis.set(key, "1", nx=True, ex=ttl_s):
+            return False
+        await self.track(portal, key)  # a CLEAN uninstall finds it by name
+        return True
+
+    async def release_retry(self, portal: str, failure_id: str) -> None:
+        await self.redis.delete(self.key(portal, "retry", failure_id))
 
     # -- single-flight lock --------------------------------------------------------------------
     @asynccontextmanager

@@ -33,20 +33,28 @@ RESUMES_BUCKET = "resumes"
 RESUMES_TTL_S = 7 * 24 * 3600
 
 
+MIB = 1024 * 1024
+DAY_S = 24 * 3600
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     name: str
     subjects: tuple[str, ...]
     max_age_s: float
+    # Every stream is bounded (no tenant can fill the disk): the oldest messages go first beyond these.
+    max_bytes: int = 1024 * MIB
+    max_msgs: int = 1_000_000
+    max_msg_size: int = 8 * MIB
 
 
 STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec("HH_WEBHOOK", ("hh.webhook.*",), 7 * 24 * 3600),
-    StreamSpec("HH_NEGOTIATION", ("hh.negotiation.>",), 7 * 24 * 3600),
-    StreamSpec("CRM_COMMAND", ("crm.command.*",), 7 * 24 * 3600),
-    StreamSpec("CRM_RESULT", ("crm.result.*",), 7 * 24 * 3600),
-    StreamSpec("APP", ("app.*.*",), 7 * 24 * 3600),
-    StreamSpec("DLQ", ("dlq.*.*",), 30 * 24 * 3600),
+    StreamSpec("HH_WEBHOOK", ("hh.webhook.*",), 7 * DAY_S, max_bytes=512 * MIB, max_msg_size=2 * MIB),
+    StreamSpec("HH_NEGOTIATION", ("hh.negotiation.>",), 7 * DAY_S, max_bytes=1024 * MIB, max_msg_size=2 * MIB),
+    StreamSpec("CRM_COMMAND", ("crm.command.*",), 7 * DAY_S, max_bytes=4096 * MIB, max_msgs=2_000_000),
+    StreamSpec("CRM_RESULT", ("crm.result.*",), 1 * DAY_S, max_bytes=256 * MIB, max_msg_size=1 * MIB),
+    StreamSpec("APP", ("app.*.*",), 7 * DAY_S, max_bytes=256 * MIB, max_msgs=200_000, max_msg_size=1 * MIB),
+    StreamSpec("DLQ", ("dlq.*.*",), 30 * DAY_S, max_bytes=2048 * MIB, max_msgs=500_000),
 )
 
 

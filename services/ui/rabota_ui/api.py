@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
@@ -21,8 +21,13 @@ from rabota_common.runtime import Runtime
 
 from rabota_ui.deps import AdminSessionDep, RuntimeDep, Session, SessionDep
 from rabota_ui.errors import ApiError, describe
+from rabota_ui.ratelimit import feedback_limited, session_limited
 
-router = APIRouter(prefix="/api")
+# Every /api call counts against its portal user's bucket (API_RATE_PER_SESSION, API_BURST_PER_SESSION).
+router = APIRouter(prefix="/api", dependencies=[Depends(session_limited)])
+# A failure's retry in flight: further retries of it answer the same 202 and publish nothing (single flight);
+# at least JetStream's dedupe window, so the Nats-Msg-Id drops any duplicate that slips through.
+RETRY_IN_FLIGHT_S = 120
 STATE_TTL_S = 600
 NEW_RESPONSES_TIMEOUT_S = 120.0
 
@@ -143,9 +148,8 @@ async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: AdminSessi
     problem = settings_problem(settings, await portal_options(rt, session.portal))
     if problem:
         raise ApiError(422, "validation_error", f"Настройки не сохранены: {problem}")
+    # No app.settings_saved event: nothing consumes it (the services read the settings from Redis).
     await rt.store.put_settings(session.portal, settings.model_dump(mode="json"))
-    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="settings_saved", portal=session.portal),
-                  AppEvent(portal=session.portal, event="settings_saved", data={"user_id": session.user_id}))
     return settings.model_dump(mode="json")
 
 
@@ -288,7 +292,16 @@ async def retry_failure(failure_id: str, rt: RuntimeDep, session: AdminSessionDe
                 break
             # The record stays until the writer has written it (the writer clears it then): a retry that
             # fails again, or a message lost on the way, never makes a failure disappear unwritten.
-            await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=session.portal), command)
+            # Single flight: while this failure's retry is in flight, another click gets the same 202 and
+            # publishes nothing; the message id makes JetStream drop a duplicate all the same.
+            if not await rt.store.claim_retry(session.portal, failure_id, RETRY_IN_FLIGHT_S):
+                return {"ok": True}
+            try:
+                await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=session.portal), command,
+                              msg_id=f"retry:{session.portal}:{failure_id}")
+            except Exception:
+                await rt.store.release_retry(session.portal, failure_id)
+                raise
             return {"ok": True}
     raise ApiError(404, "not_found", "Ошибка с таким номером не найдена.")
 
@@ -372,10 +385,11 @@ class FeedbackBody(BaseModel):
     contact: str | None = Field(default=None, max_length=200)
 
 
-@router.post("/feedback", status_code=201)
+@router.post("/feedback", status_code=201, dependencies=[Depends(feedback_limited)])
 async def feedback(body: FeedbackBody, rt: RuntimeDep, session: SessionDep) -> dict[str, bool]:
+    # Rate-limited per portal user (FEEDBACK_PER_HOUR, FEEDBACK_BURST) and capped per portal
+    # (FEEDBACK_MAX_PER_PORTAL). No app.feedback event: nothing consumes it; operators read the list.
     await rt.store.add_feedback(session.portal, {"user_id": session.user_id, "message": body.message,
-                                                "contact": body.contact, "at": time.time()})
-    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="feedback", portal=session.portal),
-                  AppEvent(portal=session.portal, event="feedback", data={"user_id": session.user_id}))
+                                                "contact": body.contact, "at": time.time()},
+                                keep=rt.settings.FEEDBACK_MAX_PER_PORTAL)
     return {"ok": True}
