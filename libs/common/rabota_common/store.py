@@ -635,6 +635,14 @@ class Store:
     async def feedback_portals(self) -> list[str]:
         return sorted(text(m) for m in await self.redis.smembers("rs:feedback-portals"))
 
+    # -- «Новые отклики»: HeadHunter's negotiation ids, cached about a minute per portal ---------
+    async def get_new_responses_seen(self, portal: str) -> set[str] | None:
+        raw = await self.redis.get(self.key(portal, "new-responses", "seen"))
+        return None if raw is None else {str(i) for i in json.loads(text(raw))}
+
+    async def put_new_responses_seen(self, portal: str, seen: set[str], ttl_s: int) -> None:
+        await self.redis.set(self.key(portal, "new-responses", "seen"), json.dumps(sorted(seen)), ex=ttl_s)
+
     # -- failure retries (single flight) -------------------------------------------------------
     async def claim_retry(self, portal: str, failure_id: str, ttl_s: int) -> bool:
         """True for the first retry of a failure within ttl_s; False while one is already in flight."""

@@ -77,7 +77,8 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
 
         await settle(rt, "poller", msg, event, work)
 
-    @broker.subscriber(subjects.POLLER_NEW_RESPONSES, queue="poller")
+    # Several at once: one portal's walk never holds another portal's count (each portal has its own lock).
+    @broker.subscriber(subjects.POLLER_NEW_RESPONSES, queue="poller", max_workers=8)
     async def on_new_responses(req: TokenRequest) -> NewResponsesReply:
         try:
             return NewResponsesReply(ok=True, count=await count_new(rt, req.portal))
