@@ -7,5 +7,7 @@ from rabota_ui.app import create_app
 
 if __name__ == "__main__":
     settings = get_settings()
+    # proxy_headers off: uvicorn would trust X-Forwarded-For from any loopback peer; the ui reads it only from
+    # TRUSTED_PROXIES (rabota_ui.ratelimit.client_address).
     uvicorn.run(create_app(settings), host=settings.UI_HOST, port=settings.UI_PORT,
-                log_level=settings.LOG_LEVEL.lower(), timeout_graceful_shutdown=20)
+                log_level=settings.LOG_LEVEL.lower(), timeout_graceful_shutdown=20, proxy_headers=False)
