@@ -630,7 +630,8 @@ class Store:
 
     async def feedback(self, portal: str, start: int = 0, end: int = -1) -> list[dict[str, Any]]:
         """One portal's feedback entries in clear, oldest first (an entry from before encryption reads as is)."""
-        return [dict(self.unseal_json(raw)) for raw in await self.redis.lrange(self.key(portal, "feedback"), start, end)]
+        stored = await self.redis.lrange(self.key(portal, "feedback"), start, end)
+        return [dict(self.unseal_json(raw)) for raw in stored]
 
     async def feedback_portals(self) -> list[str]:
         return sorted(text(m) for m in await self.redis.smembers("rs:feedback-portals"))

@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
@@ -385,8 +385,9 @@ class FeedbackBody(BaseModel):
     contact: str | None = Field(default=None, max_length=200)
 
 
-@router.post("/feedback", status_code=201, dependencies=[Depends(feedback_limited)])
-async def feedback(body: FeedbackBody, rt: RuntimeDep, session: SessionDep) -> dict[str, bool]:
+@router.post("/feedback", status_code=201)
+async def feedback(body: FeedbackBody, request: Request, rt: RuntimeDep, session: SessionDep) -> dict[str, bool]:
+    await feedback_limited(request, session)  # after validation: only feedback that would be stored counts
     # Rate-limited per portal user (FEEDBACK_PER_HOUR, FEEDBACK_BURST) and capped per portal
     # (FEEDBACK_MAX_PER_PORTAL). No app.feedback event: nothing consumes it; operators read the list.
     await rt.store.add_feedback(session.portal, {"user_id": session.user_id, "message": body.message,
