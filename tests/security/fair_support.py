@@ -22,3 +22,16 @@ async def seed_portal(redis_url: str, member_id: str) -> tuple[aioredis.Redis, S
 
 def session_for(member_id: str, user_id: int) -> str:
     return Crypto(SANDBOX_APP_SECRET_KEY).sign({"kind": "session", "p": member_id, "u": user_id}, 3600)
+
+
+def failed_command(member_id: str, negotiation_id: str) -> dict[str, object]:
+    """A CrmCommand as a failure record keeps it (the writer left it failed)."""
+    from rabota_common.models import ActivityContent, ContactData, CrmCommand
+
+    cmd = CrmCommand(portal=member_id, negotiation_id=negotiation_id, vacancy_id="1", kind="response",
+                     hh_status="response", entity_type="lead", entity_type_id=1, responsible_id=1,
+                     title="Отклик", contact=ContactData(name="Иван"), comments="", created_date="01-12-2026",
+                     status_name="Отклик", vacancy_name="Вакансия", applicant_key=negotiation_id,
+                     activity=ActivityContent(title="Отклик", vacancy="Вакансия", full_name="Иван",
+                                              applicant_key=negotiation_id))
+    return cmd.model_dump(mode="json")

@@ -102,3 +102,33 @@ async def test_every_stream_is_bounded(nats_url: str) -> None:
             assert config.max_msgs and config.max_msgs > 0, spec.name
     finally:
         await nc.close()
+
+
+async def test_retry_flood_publishes_one_command_per_failure(ui_only: Stack) -> None:
+    import asyncio
+
+    from rabota_common.store import Failure
+
+    from tests.security.fair_support import failed_command
+
+    client, store = await seed_portal(ui_only.redis_url, PORTAL_B)
+    await store.add_failure(PORTAL_B, Failure(id="f1", negotiation_id="501", reason="x",
+                                              data=failed_command(PORTAL_B, "501")))
+    await store.add_failure(PORTAL_B, Failure(id="f2", negotiation_id="502", reason="x",
+                                              data=failed_command(PORTAL_B, "502")))
+    nc = await nats.connect(ui_only.nats_url)
+    try:
+        js = nc.jetstream()
+        before = (await js.stream_info("CRM_COMMAND")).state.messages
+        async with httpx.AsyncClient(base_url=ui_only.public_url, timeout=30.0) as http:
+            hdr = {"Authorization": f"Bearer {session_for(PORTAL_B, 3)}"}
+            answers = await asyncio.gather(*(http.post("/api/failures/f1/retry", headers=hdr) for _ in range(15)))
+            assert {r.status_code for r in answers} <= {202, 429}, [r.text for r in answers]
+            assert all(r.json() == {"ok": True} for r in answers if r.status_code == 202)
+            # Another failure of the portal is still retried once.
+            other = {"Authorization": f"Bearer {session_for(PORTAL_B, 4)}"}
+            assert (await http.post("/api/failures/f2/retry", headers=other)).status_code == 202
+        assert (await js.stream_info("CRM_COMMAND")).state.messages - before == 2
+    finally:
+        await nc.close()
+        await client.aclose()
