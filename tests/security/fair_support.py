@@ -4,24 +4,28 @@ Redis (the identity flow is not under test here) and a session of one of its use
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from rabota_common.crypto import Crypto
+from rabota_common.crypto import SESSION, Crypto
 from rabota_common.settings import SANDBOX_APP_SECRET_KEY
 from rabota_common.store import PortalRecord, Store
 
 PORTAL_A = "a" * 32
 PORTAL_B = "b" * 32
+GENERATION = "f00dfeed"  # the install generation of the seeded portals; sessions carry it
 
 
 async def seed_portal(redis_url: str, member_id: str) -> tuple[aioredis.Redis, Store]:
     client = aioredis.Redis.from_url(redis_url)
     store = Store(client, Crypto(SANDBOX_APP_SECRET_KEY))
     await store.save_portal(PortalRecord(member_id=member_id, domain=f"{member_id[:6]}.bitrix24.by",
-                                         client_endpoint=f"https://{member_id[:6]}.bitrix24.by/rest/"))
+                                         client_endpoint=f"https://{member_id[:6]}.bitrix24.by/rest/",
+                                         generation=GENERATION))
     return client, store
 
 
-def session_for(member_id: str, user_id: int) -> str:
-    return Crypto(SANDBOX_APP_SECRET_KEY).sign({"kind": "session", "p": member_id, "u": user_id}, 3600)
+def session_for(member_id: str, user_id: int, is_admin: bool = True) -> str:
+    """A session as the ui issues it (deps.new_session): role and install generation, session-signing key."""
+    return Crypto(SANDBOX_APP_SECRET_KEY).sign(
+        {"kind": "session", "p": member_id, "u": user_id, "a": is_admin, "g": GENERATION}, 3600, purpose=SESSION)
 
 
 def failed_command(member_id: str, negotiation_id: str) -> dict[str, object]:
