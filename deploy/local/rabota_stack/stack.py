@@ -89,6 +89,8 @@ class Stack:
                 "HH_AUTHORIZE_URL": f"{self.hh_url}/oauth/authorize",
                 "B24_OAUTH_URL": self.b24_url,
                 "B24_JS_URL": f"{self.b24_url}/api/v1/",
+                # The sandbox's portals are plain http on loopback: admitted explicitly (issue 14).
+                "B24_ALLOWED_HOSTS": f"127.0.0.1:{self.config.b24_port},localhost:{self.config.b24_port}",
             })
         else:
             env["SANDBOX"] = "0"

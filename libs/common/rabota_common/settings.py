@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     B24_CLIENT_SECRET: SecretStr = SecretStr(SANDBOX_B24_CLIENT_SECRET)
     B24_OAUTH_URL: str = "https://oauth.bitrix.info"
     B24_JS_URL: str = "https://api.bitrix24.com/api/v1/"
+    # Comma-separated `host` or `host:port` entries admitted as Bitrix24 endpoints although they are not public
+    # https portals (on-premise portals, the sandbox): http and private addresses are allowed for them.
+    B24_ALLOWED_HOSTS: str = ""
     B24_RATE: float = Field(default=2.0, gt=0)
     B24_BURST: int = Field(default=50, gt=0)
 
@@ -117,6 +120,9 @@ class Settings(BaseSettings):
     # Short: a dismissed user or a demoted admin keeps access at most this long (the page asks to reopen on 401).
     SESSION_TTL_S: int = Field(default=900, ge=60, le=86400)
     HTTP_TIMEOUT_S: float = 30.0
+    # Caps on answers read from HeadHunter and Bitrix24: reading stops beyond them with a clear error.
+    HTTP_MAX_JSON_BYTES: int = Field(default=2 * 1024 * 1024, gt=0)
+    HTTP_MAX_PDF_BYTES: int = Field(default=16 * 1024 * 1024, gt=0)
     MAX_DELIVER: int = 8
     # Replicas of each JetStream stream and of the object store when first created: 3 on a 3-node cluster.
     NATS_STREAM_REPLICAS: int = Field(default=1, ge=1, le=5)
