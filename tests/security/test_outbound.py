@@ -72,3 +72,31 @@ def test_address_classes() -> None:
                 "::1", "::ffff:10.0.0.1", "fe80::1", "fc00::1", "224.0.0.1", "240.0.0.1", "::"):
         assert not is_public(bad), bad
     assert is_public("93.184.216.34") and is_public("2606:2800:220:1:248:1893:25c8:1946")
+
+
+async def test_hh_token_goes_only_to_headhunter_hosts_and_pdfs_are_capped() -> None:
+    from rabota_common.hh_client import HhClient, HhRefused
+
+    async with recording_server(b'{"id": "r1"}') as hh, recording_server(b'{"id": "stolen"}') as foreign:
+        settings = Settings(HH_API_URL=f"http://127.0.0.1:{hh.port}", HH_ALLOWED_HOSTS=f"127.0.0.1:{hh.port}",
+                            HTTP_MAX_PDF_BYTES=2048)
+        http = Http(settings)
+        client = HhClient(http, settings, retries=0)
+        try:
+            for url in (f"http://127.0.0.1:{foreign.port}/resumes/r1", f"http://localhost:{foreign.port}/x.pdf",
+                        f"http://127.0.0.1:{hh.port}@127.0.0.1:{foreign.port}/resumes/r1",
+                        "https://evil.example/resumes/r1"):
+                with pytest.raises(HhRefused) as caught:
+                    await client.get("secret-token", url)
+                assert caught.value.code == "HOST_NOT_ALLOWED"
+                with pytest.raises(HhRefused):
+                    await client.download("secret-token", url)
+            assert foreign.requests == []
+            # The genuine host works; an oversized PDF stops at the cap with a clear, permanent error.
+            assert (await client.get("secret-token", f"http://127.0.0.1:{hh.port}/resumes/r1"))["id"] == "r1"
+            hh.body = b"%PDF" + b"x" * 4096
+            with pytest.raises(HhRefused) as big:
+                await client.download("secret-token", f"http://127.0.0.1:{hh.port}/resumes/r1/download/a.pdf")
+            assert big.value.code == "RESPONSE_TOO_LARGE"
+        finally:
+            await http.aclose()

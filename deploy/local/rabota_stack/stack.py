@@ -87,6 +87,7 @@ class Stack:
                 "SANDBOX": "1",
                 "HH_API_URL": self.hh_url,
                 "HH_AUTHORIZE_URL": f"{self.hh_url}/oauth/authorize",
+                "HH_ALLOWED_HOSTS": f"127.0.0.1:{self.config.hh_port}",
                 "B24_OAUTH_URL": self.b24_url,
                 "B24_JS_URL": f"{self.b24_url}/api/v1/",
                 # The sandbox's portals are plain http on loopback: admitted explicitly (issue 14).

@@ -12,7 +12,7 @@ from opentelemetry import trace
 
 from rabota_common.errors import PermanentError
 from rabota_common.hh_ids import is_message_id, is_numeric_id
-from rabota_common.http import Http, HttpError, HttpResponse
+from rabota_common.http import BodyTooLarge, Http, HttpError, HttpResponse
 from rabota_common.metrics import HH_ERRORS, HH_REQUESTS
 from rabota_common.settings import Settings
 
@@ -95,6 +95,9 @@ def _check_path(path: str) -> None:
     segments = lowered.replace("%2f", "/").replace("%5c", "/").replace("\\", "/").split("/")
     if any(seg.replace("%2e", ".") in (".", "..") for seg in segments) or any(c in lowered for c in "?#"):
         raise HhBadId("path", path)
+class HhRefused(PermanentError):
+    """Permanent: a URL outside the HeadHunter hosts (HOST_NOT_ALLOWED, no request made, the token never left),
+    or an answer over its size cap (RESPONSE_TOO_LARGE)."""
 
 
 class HhOAuthError(Exception):
@@ -119,6 +122,25 @@ class HhClient:
         self._base = settings.HH_API_URL.rstrip("/")
         self._throttle = throttle
         self._retries = retries
+        api = urlparse(self._base)
+        self._plain_http = api.scheme == "http"  # a test or sandbox deployment configured over http
+        self._hosts = {e.strip().lower() for e in settings.HH_ALLOWED_HOSTS.split(",") if e.strip()}
+        self._hosts.add(f"{(api.hostname or '').lower()}:{api.port or (80 if self._plain_http else 443)}")
+
+    def check_url(self, url: str) -> None:
+        """The bearer token goes only to the HeadHunter hosts: HH_API_URL's and HH_ALLOWED_HOSTS."""
+        try:
+            parts = urlparse(url)
+            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+        except ValueError:
+            port, parts = 0, urlparse("")
+        host = (parts.hostname or "").lower()
+        ok = (parts.scheme == "https" or (parts.scheme == "http" and self._plain_http)) and bool(host) and (
+            parts.username is None and "@" not in parts.netloc) and (
+            f"{host}:{port}" in self._hosts or (host in self._hosts and port == 443))
+        if not ok:
+            raise HhRefused(f"Ссылка HeadHunter ведёт на посторонний адрес ({host or 'без хоста'}): "
+                            "запрос не отправлен", code="HOST_NOT_ALLOWED")
 
     def _headers(self, token: str | None) -> dict[str, str]:
         headers = {"HH-User-Agent": self._settings.HH_USER_AGENT, "Accept": "application/json"}
@@ -144,6 +166,7 @@ class HhClient:
         """One request within the shared budget, traced (see `_send_retrying` for what is retried)."""
         # The token travels in a header; the path is safe to show without the query and without a resume
         # file's name (the applicant's name).
+        self.check_url(url)
         path = urlparse(url).path
         path = path.split("/download/", 1)[0] + "/download" if "/download/" in path else path
         with _tracer.start_as_current_span(f"HeadHunter {method}", kind=trace.SpanKind.CLIENT, attributes={
@@ -167,6 +190,9 @@ class HhClient:
                 await self._throttle()
             try:
                 response = await self._http.request(method, url, headers=self._headers(token), **kwargs)
+            except BodyTooLarge as exc:
+                raise HhRefused(f"Ответ HeadHunter больше {exc.limit // (1024 * 1024)} МБ",
+                                code="RESPONSE_TOO_LARGE") from exc
             except HttpError as exc:
                 error = HhError(599, [{"type": "network", "value": str(exc)}], None)
                 _count(error)
@@ -205,7 +231,7 @@ class HhClient:
         return response.json()
 
     async def download(self, token: str, url: str) -> bytes:
-        response = await self._send("GET", self._url(url), token)
+        response = await self._send("GET", self._url(url), token, max_bytes=self._settings.HTTP_MAX_PDF_BYTES)
         return response.content
 
     # -- OAuth -------------------------------------------------------------------------------

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     HH_API_URL: str = "https://api.hh.ru"
     HH_AUTHORIZE_URL: str = "https://rabota.by/oauth/authorize"
     HH_HOST: str = "rabota.by"
+    # Hosts (`host` or `host:port`) that may receive the HeadHunter token besides HH_API_URL's: the documented
+    # hosts of resume and PDF links. A link to any other host fails without a request.
+    HH_ALLOWED_HOSTS: str = "api.hh.ru,hh.ru,rabota.by,api.rabota.by"
     HH_RATE: float = Field(default=6.0, gt=0, description="HeadHunter requests per second, whole deployment")
     HH_BURST: int = Field(default=2, gt=0)
 

@@ -13,7 +13,7 @@ from rabota_common.app_settings import SyncSettings
 from rabota_common.bus import publish
 from rabota_common.crypto import TokenError
 from rabota_common.errors import TransientError
-from rabota_common.hh_client import HhError
+from rabota_common.hh_client import HhError, HhRefused
 from rabota_common.hh_walk import TokenSource
 from rabota_common.models import INLINE_PDF_MAX, NegotiationFound
 from rabota_common.runtime import Runtime
@@ -101,7 +101,15 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
                 raise
         pdf_url = ((resume or {}).get("download") or {}).get("pdf", {}).get("url")
         if resume is not None and pdf_url:
-            pdf = await tokens.call(rt.hh.download, pdf_url)
+            try:
+                pdf = await tokens.call(rt.hh.download, pdf_url)
+            except HhRefused as exc:
+                if exc.code != "RESPONSE_TOO_LARGE":
+                    raise
+                # Too large a PDF: the applicant is still written, with the resume link, without the file.
+                rt.log.warning("resume PDF of negotiation %s skipped: %s", found.negotiation_id, exc.reason)
+                pdf = None
+        if pdf is not None:
             if len(pdf) > INLINE_PDF_MAX:  # too big to travel in the command
                 resume_object = f"{found.portal}.{found.negotiation_id}.pdf"
                 store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
