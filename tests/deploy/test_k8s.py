@@ -82,7 +82,9 @@ def test_services_scale_with_probes_limits_and_scrape_annotations():
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}, name
         assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
         assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
-        assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port["containerPort"])
+        # Prometheus scrapes METRICS_PORT (9100) everywhere: the ui's public port has no /metrics (issue 14).
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == "9100"
+        assert 9100 in {p["containerPort"] for p in container["ports"]}, name
         assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
         refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
         assert refs == {"rabota-config", "rabota-secrets"}

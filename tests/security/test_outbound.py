@@ -100,3 +100,33 @@ async def test_hh_token_goes_only_to_headhunter_hosts_and_pdfs_are_capped() -> N
             assert big.value.code == "RESPONSE_TOO_LARGE"
         finally:
             await http.aclose()
+
+
+def test_access_log_lines_carry_no_webhook_secret_and_no_oauth_code() -> None:
+    import logging
+
+    from rabota_common.telemetry import scrub_access_log
+
+    scrub_access_log()
+    logger = logging.getLogger("uvicorn.access")
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Keep()
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    try:  # the format and arguments uvicorn's access logger uses
+        fmt = '%s - "%s %s HTTP/%s" %d'
+        logger.info(fmt, "1.2.3.4:5", "POST", "/hh/webhook/S3CRETsecret?x=1", "1.1", 200)
+        logger.info(fmt, "1.2.3.4:5", "GET", "/hh/callback?code=C0DEvalue&state=ST4TEvalue", "1.1", 200)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    assert len(lines) == 2
+    text = "\n".join(lines)
+    assert "S3CRETsecret" not in text and "C0DEvalue" not in text and "ST4TEvalue" not in text
+    assert "/hh/webhook/{secret}" in lines[0] and "/hh/callback?code=[redacted]&state=[redacted]" in lines[1]

@@ -10,7 +10,6 @@ from typing import Any
 
 from rabota_stack.nats_cluster import NatsNode, write_confs
 from rabota_stack.processes import (
-    METRICS_SERVICES,
     SERVICES,
     ProcessGroup,
     free_port,
@@ -38,15 +37,15 @@ class StackConfig:
     # instead of the single server; 0: the single server.
     nats_cluster: int = 0
     nats_nodes: list[NatsNode] = field(default_factory=list)
-    # METRICS_PORT of each non-ui service (/healthz, /readyz, /metrics); the ui serves them on ui_port.
+    # METRICS_PORT of each service (/healthz, /readyz, /metrics); the ui's public port has no /metrics.
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(zip(
-        METRICS_SERVICES, range(9101, 9101 + len(METRICS_SERVICES)), strict=True)))
+        SERVICES, range(9100, 9100 + len(SERVICES)), strict=True)))
 
     @classmethod
     def ephemeral(cls, data_dir: Path, nats_cluster: int = 0, **kw: Any) -> StackConfig:
         """Free ports everywhere: for tests, so that stacks never share state."""
         ports = {name: free_port() for name in ("nats_port", "redis_port", "ui_port", "hh_port", "b24_port")}
-        metrics = {name: free_port() for name in METRICS_SERVICES}
+        metrics = {name: free_port() for name in SERVICES}
         nodes = [NatsNode(f"nats-{i}", free_port(), free_port(), free_port()) for i in range(nats_cluster)]
         return cls(data_dir=data_dir, metrics_ports=metrics, nats_cluster=nats_cluster, nats_nodes=nodes,
                    **ports, **kw)  # type: ignore[arg-type]
@@ -70,7 +69,7 @@ class Stack:
     # -- environment of the product's services -------------------------------------------------
     def metrics_url(self, name: str) -> str:
         """Base URL of a service's /healthz, /readyz and /metrics."""
-        return self.public_url if name == "ui" else f"http://127.0.0.1:{self.config.metrics_ports[name]}"
+        return f"http://127.0.0.1:{self.config.metrics_ports[name]}"
 
     def service_env(self, name: str | None = None) -> dict[str, str]:
         env = {
