@@ -133,6 +133,9 @@ async def check_ops_endpoints(driver: Driver, portal: str, count: int) -> None:
         ready = await driver.http.get(f"{base}/readyz")
         assert ready.status_code == 200 and ready.json()["nats"] and ready.json()["redis"], name
         assert (await driver.http.get(f"{base}/metrics")).status_code == 200, name
+    # Issue 14: the ui's public port has no /metrics (it is on the ui's METRICS_PORT, checked above).
+    assert (await driver.http.get(f"{driver.stack.public_url}/metrics")).status_code == 404
+    assert (await driver.http.get(f"{driver.stack.public_url}/readyz")).status_code == 200
     poller = (await driver.http.get(f"{driver.stack.metrics_url('poller')}/metrics")).text
     assert f'rabota_responses_found_total{{portal="{portal}",source="import"}} {float(count)}' in poller
     writer = (await driver.http.get(f"{driver.stack.metrics_url('crm_writer')}/metrics")).text
