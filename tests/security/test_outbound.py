@@ -11,10 +11,12 @@ from rabota_common.outbound import endpoint_problem, is_public
 from rabota_common.settings import Settings
 
 from tests.security.outbound_support import recording_server
+from tests.security.secrets_support import strong_key
 
 
 def _client(allowed: str = "", **kw: object) -> tuple[Http, B24Client]:
-    settings = Settings(B24_ALLOWED_HOSTS=allowed, **kw)  # type: ignore[arg-type]
+    # Production settings (SANDBOX=0), so with a strong key, as the secrets work requires outside the sandbox.
+    settings = Settings(APP_SECRET_KEY=strong_key(), B24_ALLOWED_HOSTS=allowed, **kw)  # type: ignore[arg-type]
     http = Http(settings)
     return http, B24Client(http, settings)
 
@@ -78,7 +80,8 @@ async def test_hh_token_goes_only_to_headhunter_hosts_and_pdfs_are_capped() -> N
     from rabota_common.hh_client import HhClient, HhRefused
 
     async with recording_server(b'{"id": "r1"}') as hh, recording_server(b'{"id": "stolen"}') as foreign:
-        settings = Settings(HH_API_URL=f"http://127.0.0.1:{hh.port}", HH_ALLOWED_HOSTS=f"127.0.0.1:{hh.port}",
+        settings = Settings(APP_SECRET_KEY=strong_key(), HH_API_URL=f"http://127.0.0.1:{hh.port}",
+                            HH_ALLOWED_HOSTS=f"127.0.0.1:{hh.port}",
                             HTTP_MAX_PDF_BYTES=2048)
         http = Http(settings)
         client = HhClient(http, settings, retries=0)
