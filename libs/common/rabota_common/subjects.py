@@ -37,6 +37,12 @@ MIB = 1024 * 1024
 DAY_S = 24 * 3600
 
 
+def resume_object_name(portal: str, negotiation_id: str) -> str:
+    """The key of a negotiation's resume PDF in the `resumes` object store. The crm-writer reads only the key
+    of its command's own portal and negotiation, so a command can never pull in another portal's PDF."""
+    return f"{portal}.{negotiation_id}.pdf"
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     name: str

@@ -100,6 +100,11 @@ async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
         return cmd.resume_pdf
     if not cmd.resume_object:
         return None
+    if cmd.resume_object != subjects.resume_object_name(cmd.portal, cmd.negotiation_id):
+        # Another portal's (or another negotiation's) PDF: refused, never fetched.
+        rt.log.warning("portal %s: resume object %r is not this negotiation's; PDF refused", cmd.portal,
+                       cmd.resume_object)
+        return None
     store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
     try:
         result = await store.get(cmd.resume_object)
@@ -114,7 +119,7 @@ async def failure_data(rt: Runtime, cmd: CrmCommand) -> dict[str, Any]:
     (encrypted) until retried and dead letters 30 days, so an inline PDF moves to the object store (as large
     ones travel anyway): the PDF is kept 7 days, as before inline PDFs."""
     if cmd.resume_pdf is not None:
-        name = f"{cmd.portal}.{cmd.negotiation_id}.pdf"
+        name = subjects.resume_object_name(cmd.portal, cmd.negotiation_id)
         store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
         await store.put(name, cmd.resume_pdf)
         cmd = cmd.model_copy(update={"resume_pdf": None, "resume_object": name})

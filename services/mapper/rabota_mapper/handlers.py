@@ -111,7 +111,7 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
                 pdf = None
         if pdf is not None:
             if len(pdf) > INLINE_PDF_MAX:  # too big to travel in the command
-                resume_object = f"{found.portal}.{found.negotiation_id}.pdf"
+                resume_object = subjects.resume_object_name(found.portal, found.negotiation_id)
                 store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
                 await store.put(resume_object, pdf)
                 pdf = None
