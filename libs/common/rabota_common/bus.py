@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Any
 
 import nats
@@ -11,6 +12,9 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from faststream.nats.security import NatsCredentials, NatsSecurity, NatsUserPassword
+from faststream.security import BaseSecurity
+from nats.aio.client import DEFAULT_INBOX_PREFIX
 from nats.errors import NoRespondersError
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, ServiceUnavailableError
@@ -18,7 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
-from rabota_common import subjects
+from rabota_common import nats_auth, subjects
 from rabota_common.crypto import Crypto
 from rabota_common.metrics import DEAD_LETTERS
 from rabota_common.models import AppEvent, CrmCommand, DeadLetter, HhWebhookEvent, NegotiationFound
@@ -33,9 +37,53 @@ def nats_servers(nats_url: str) -> list[str]:
     return [url.strip() for url in nats_url.split(",") if url.strip()]
 
 
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.NATS_TLS_CA or settings.NATS_TLS_CERT):
+        return None
+    context = ssl.create_default_context(cafile=settings.NATS_TLS_CA)
+    if settings.NATS_TLS_CERT:
+        context.load_cert_chain(settings.NATS_TLS_CERT, settings.NATS_TLS_KEY)
+    return context
+
+
+def inbox_prefix(settings: Settings) -> str | None:
+    """The reply inboxes of this connection: its user may subscribe to no other (rabota_common.nats_auth)."""
+    if settings.NATS_INBOX_PREFIX:
+        return settings.NATS_INBOX_PREFIX
+    return nats_auth.inbox_prefix(settings.NATS_USER) if settings.NATS_USER else None
+
+
+def nats_options(settings: Settings) -> dict[str, Any]:
+    """nats.connect() keyword arguments for the credentials, TLS and inbox prefix in the settings: every NATS
+    connection of the product (the broker, ensure_jetstream) is made with them."""
+    options: dict[str, Any] = {}
+    if settings.NATS_USER:
+        options["user"] = settings.NATS_USER
+        options["password"] = settings.NATS_PASSWORD.get_secret_value() if settings.NATS_PASSWORD else ""
+    if settings.NATS_CREDS:
+        options["user_credentials"] = settings.NATS_CREDS
+    if (tls := _tls_context(settings)) is not None:
+        options["tls"] = tls
+    if (prefix := inbox_prefix(settings)) is not None:
+        options["inbox_prefix"] = prefix
+    return options
+
+
+def _security(settings: Settings) -> BaseSecurity | None:
+    tls = _tls_context(settings)
+    if settings.NATS_CREDS:
+        return NatsCredentials(settings.NATS_CREDS, ssl_context=tls)
+    if settings.NATS_USER:
+        password = settings.NATS_PASSWORD.get_secret_value() if settings.NATS_PASSWORD else ""
+        return NatsUserPassword(settings.NATS_USER, password, ssl_context=tls)
+    return NatsSecurity(ssl_context=tls, use_ssl=True) if tls is not None else None
+
+
 def make_broker(settings: Settings, tracer_provider: TracerProvider) -> NatsBroker:
     return NatsBroker(
         nats_servers(settings.NATS_URL),
+        security=_security(settings),
+        inbox_prefix=inbox_prefix(settings) or DEFAULT_INBOX_PREFIX,
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider),
                      NatsPrometheusMiddleware(registry=REGISTRY)],
         graceful_timeout=30.0,
@@ -65,9 +113,11 @@ def durable_subscriber(broker: NatsBroker, settings: Settings, subject_filter: s
     )
 
 
-async def ensure_jetstream(nats_url: str, replicas: int = 1) -> None:
-    """Create the streams and the `resumes` object store; safe to run from every replica at start."""
-    nc = await nats.connect(nats_servers(nats_url), connect_timeout=5, max_reconnect_attempts=3)
+async def ensure_jetstream(nats_url: str, replicas: int = 1, settings: Settings | None = None) -> None:
+    """Create the streams and the `resumes` object store; safe to run from every replica at start. `settings`
+    gives the connection's credentials and TLS (nats_options)."""
+    nc = await nats.connect(nats_servers(nats_url), connect_timeout=5, max_reconnect_attempts=3,
+                            **(nats_options(settings) if settings is not None else {}))
     try:
         js = nc.jetstream()
         for spec in subjects.STREAMS:

@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     # Off unless set: the sandbox (SANDBOX=1) accepts the emulators' credentials and the sandbox key.
     SANDBOX: bool = False
     NATS_URL: str = "nats://127.0.0.1:4222"
+    # NATS credentials and TLS (DESIGN §11; deploy/nats/auth.conf): all optional, so that a bare local nats-server
+    # works. NATS_USER + NATS_PASSWORD, or NATS_CREDS (a .creds file); NATS_TLS_CA verifies the server, and
+    # NATS_TLS_CERT + NATS_TLS_KEY are the client certificate when the server asks for one. The reply inboxes
+    # are NATS_INBOX_PREFIX, by default `_INBOX_<user>` with a user (the only inboxes that user may subscribe to).
+    NATS_USER: str | None = None
+    NATS_PASSWORD: SecretStr | None = None
+    NATS_CREDS: str | None = None
+    NATS_TLS_CA: str | None = None
+    NATS_TLS_CERT: str | None = None
+    NATS_TLS_KEY: str | None = None
+    NATS_INBOX_PREFIX: str | None = None
+    # With a Redis ACL user, the credentials travel in the URL: redis://<user>:<password>@redis:6379/0
+    # (rediss:// for TLS); they are used as given.
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
     PUBLIC_URL: str = "http://127.0.0.1:8000"
     # At least 32 random bytes outside the sandbox (see KEY_ADVICE). Per-purpose keys are derived from it.

@@ -31,7 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
         scrub_access_log()  # uvicorn configures its loggers before the app starts
         if ops is not None:
             await ops.start()
-        await ensure_jetstream(settings.NATS_URL, replicas=settings.NATS_STREAM_REPLICAS)
+        await ensure_jetstream(settings.NATS_URL, replicas=settings.NATS_STREAM_REPLICAS, settings=settings)
         await rt.broker.connect()
         yield
         await rt.broker.stop()
