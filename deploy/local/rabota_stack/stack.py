@@ -69,9 +69,9 @@ class Stack:
             raise ValueError("nats_cluster needs one NatsNode per server (StackConfig.ephemeral assigns them)")
         # Several servers: a comma-separated list, which rabota_common.bus.nats_servers splits.
         secure = config.secure and config.nats_url is None
-        self.nats_passwords = {user: secrets.token_urlsafe(18) for user in (*nats_auth.USERS, STACK_USER)} \
+        self.nats_passwords = {user: "p" + secrets.token_hex(16) for user in (*nats_auth.USERS, STACK_USER)} \
             if secure else {}
-        self.redis_password = secrets.token_urlsafe(18) if config.secure and config.redis_url is None else None
+        self.redis_password = secrets.token_hex(16) if config.secure and config.redis_url is None else None
         self.service_nats_url = config.nats_url or (",".join(n.url for n in config.nats_nodes) if config.nats_cluster
                                                     else f"nats://127.0.0.1:{config.nats_port}")
         self.nats_url = self.service_nats_url if not secure else ",".join(

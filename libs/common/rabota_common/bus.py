@@ -106,8 +106,10 @@ def durable_subscriber(broker: NatsBroker, settings: Settings, subject_filter: s
                        batch_size: int = 1, ack_wait_s: float = 60.0, max_deliver: int | None = None) -> Any:
     """A durable pull consumer with explicit (manual) acks: the only kind of JetStream consumer we use.
     `max_deliver` above MAX_DELIVER for work that counts its failures itself (see consume.settle)."""
+    prefix = inbox_prefix(settings)  # FastStream's pull inboxes are `_INBOX.` unless told
     return broker.subscriber(
         subject_filter, stream=stream(stream_name), durable=durable,
+        inbox_prefix=f"{prefix}.".encode() if prefix else f"{DEFAULT_INBOX_PREFIX.decode()}.".encode(),
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0), ack_policy=AckPolicy.MANUAL,
         config=consumer_config(settings, ack_wait_s=ack_wait_s, max_deliver=max_deliver),
     )

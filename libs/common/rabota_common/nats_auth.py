@@ -6,7 +6,8 @@ local stack all load; tests/deploy checks that the committed copies equal it. Re
 `python -m rabota_common.nats_auth > deploy/nats/auth.conf` (and paste it into the ConfigMap's auth.conf).
 
 Each user's password comes from the nats-server's environment, `NATS_PASSWORD_<USER>` (e.g.
-NATS_PASSWORD_CRM_WRITER); the service itself gets it as NATS_PASSWORD with NATS_USER=<user>. No user may
+NATS_PASSWORD_CRM_WRITER); the service itself gets it as NATS_PASSWORD with NATS_USER=<user>. nats-server parses
+such a value as a config token: use letters and digits only, starting with a letter (`p$(openssl rand -hex 24)`). No user may
 subscribe to another's reply inbox: each one's inboxes are `_INBOX_<user>.…` (bus.inbox_prefix), and the
 responders (auth, poller) answer through `allow_responses`, never through a publish permission on inboxes.
 """
@@ -55,7 +56,8 @@ def _consume(stream: str) -> tuple[str, ...]:
 
 def _objects(write: bool) -> tuple[str, ...]:
     """The `resumes` object store: read (an ordered consumer per object) and, for `write`, put."""
-    read = (f"$JS.API.STREAM.MSG.GET.{OBJ_STREAM}", f"$JS.API.DIRECT.GET.{OBJ_STREAM}",
+    read = ("$JS.API.STREAM.NAMES",  # nats-py's object get looks the stream up by the chunks' subject
+            f"$JS.API.STREAM.MSG.GET.{OBJ_STREAM}", f"$JS.API.DIRECT.GET.{OBJ_STREAM}",
             f"$JS.API.DIRECT.GET.{OBJ_STREAM}.>", f"$JS.API.CONSUMER.CREATE.{OBJ_STREAM}",
             f"$JS.API.CONSUMER.CREATE.{OBJ_STREAM}.>", f"$JS.API.CONSUMER.DELETE.{OBJ_STREAM}.>",
             f"$JS.FC.{OBJ_STREAM}.>")
