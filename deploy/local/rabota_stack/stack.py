@@ -90,8 +90,9 @@ class Stack:
         return f"http://127.0.0.1:{self.config.metrics_ports[name]}"
 
     def nats_credentials(self, service: str | None) -> dict[str, str]:
-        """NATS_USER and NATS_PASSWORD of a service's processes (nothing without `secure` or a service)."""
-        user = nats_auth.SERVICE_USERS.get(service or "")
+        """NATS_USER and NATS_PASSWORD of a service's processes (nothing without `secure`); without a service,
+        the operator's tools' user (python -m rabota_common.dlq)."""
+        user = nats_auth.SERVICE_USERS.get(service) if service else "ops"
         if not self.nats_passwords or user is None:
             return {}
         return {"NATS_USER": user, "NATS_PASSWORD": self.nats_passwords[user]}
