@@ -54,8 +54,8 @@ def _service_env() -> dict[str, set[str]]:
     for path, doc in k8s_docs():
         if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "rabota-config":
             keys = doc["data"]
-        elif doc["kind"] == "Secret":
-            keys = doc["stringData"]
+        elif doc["kind"] == "Secret" and doc["metadata"]["name"] == "rabota-secrets":
+            keys = doc["stringData"]  # envFrom of every service; rabota-nats/rabota-redis only by secretKeyRef
         elif doc["kind"] == "Deployment" and doc["metadata"]["labels"].get("app.kubernetes.io/name") == "rabota-sync":
             keys = {e["name"]: e for c in doc["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
         else:

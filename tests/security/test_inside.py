@@ -29,8 +29,8 @@ def secure_nats(tmp_path: Path) -> Iterator[SecureNats]:
     yield from start_secure_nats(tmp_path)
 
 
-async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _until(predicate, within_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + within_s
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
@@ -50,7 +50,7 @@ async def _broker(nats_: SecureNats) -> nats.NATS:
 
 
 async def test_a_client_without_credentials_is_refused(secure_nats: SecureNats) -> None:
-    with pytest.raises(Exception, match="(?i)authorization"):
+    with pytest.raises(Exception, match=r"(?i)authorization"):
         await nats.connect(secure_nats.url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=3)
     genuine = await secure_nats.connect("crm-writer")  # the genuine service gets in
     assert genuine.is_connected

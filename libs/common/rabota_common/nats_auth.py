@@ -6,9 +6,9 @@ local stack all load; tests/deploy checks that the committed copies equal it. Re
 `python -m rabota_common.nats_auth > deploy/nats/auth.conf` (and paste it into the ConfigMap's auth.conf).
 
 Each user's password comes from the nats-server's environment, `NATS_PASSWORD_<USER>` (e.g.
-NATS_PASSWORD_CRM_WRITER); the service itself gets it as NATS_PASSWORD with NATS_USER=<user>. nats-server parses
-such a value as a config token: use letters and digits only, starting with a letter (`p$(openssl rand -hex 24)`). No user may
-subscribe to another's reply inbox: each one's inboxes are `_INBOX_<user>.…` (bus.inbox_prefix), and the
+NATS_PASSWORD_CRM_WRITER); the service itself gets it as NATS_PASSWORD with NATS_USER=<user>. nats-server
+parses such a value as a config token: letters and digits only, starting with a letter (`p$(openssl rand -hex 24)`).
+No user may subscribe to another's reply inbox: each one's inboxes are `_INBOX_<user>.…` (bus.inbox_prefix), and the
 responders (auth, poller) answer through `allow_responses`, never through a publish permission on inboxes.
 """
 
