@@ -48,8 +48,9 @@ class StackConfig:
     # The inside as deployed (DESIGN §11): nats-server with the generated users and per-service permissions
     # (rabota_common.nats_auth, the same auth.conf as k8s and compose), each service connecting as its own user,
     # and Redis with a password. Random passwords per stack. Tests' own clients use `Stack.nats_url`, which
-    # then carries the credentials of a local-only `stack` user with every permission.
-    secure: bool = field(default_factory=lambda: os.environ.get("RABOTA_STACK_SECURE", "0") == "1")
+    # then carries the credentials of a local-only `stack` user with every permission. On by default;
+    # RABOTA_STACK_SECURE=0 starts a bare NATS and Redis.
+    secure: bool = field(default_factory=lambda: os.environ.get("RABOTA_STACK_SECURE", "1") != "0")
 
     @classmethod
     def ephemeral(cls, data_dir: Path, nats_cluster: int = 0, **kw: Any) -> StackConfig:
