@@ -65,20 +65,26 @@ def _objects(write: bool) -> tuple[str, ...]:
     return read + ((f"$O.{bucket}.C.>", f"$O.{bucket}.M.>", f"$JS.API.STREAM.PURGE.{OBJ_STREAM}") if write else ())
 
 
+def _any_portal(template: str, **parts: str) -> str:
+    """A permission pattern: the subject template with `*` for the portal token. (subjects.subject() builds
+    message subjects and refuses a portal that is not a member_id, wildcards included.)"""
+    return template.format(portal="*", **parts)
+
+
 def _app(*events: str) -> tuple[str, ...]:
-    return tuple(subjects.subject(subjects.APP_EVENT, event=e, portal="*") for e in events)
+    return tuple(_any_portal(subjects.APP_EVENT, event=e) for e in events)
 
 
 def _dlq(stage: str) -> str:
-    return subjects.subject(subjects.DLQ, stage=stage, portal="*")
+    return _any_portal(subjects.DLQ, stage=stage)
 
 
 # Subjects of the streams as their producers publish them (portal = the last token).
-HH_WEBHOOK = subjects.subject(subjects.HH_WEBHOOK, portal="*")
-HH_NEGOTIATION = subjects.subject(subjects.HH_NEGOTIATION, portal="*")
-HH_NEGOTIATION_IMPORT = subjects.subject(subjects.HH_NEGOTIATION_IMPORT, portal="*")
-CRM_COMMAND = subjects.subject(subjects.CRM_COMMAND, portal="*")
-CRM_RESULT = subjects.subject(subjects.CRM_RESULT, portal="*")
+HH_WEBHOOK = _any_portal(subjects.HH_WEBHOOK)
+HH_NEGOTIATION = _any_portal(subjects.HH_NEGOTIATION)
+HH_NEGOTIATION_IMPORT = _any_portal(subjects.HH_NEGOTIATION_IMPORT)
+CRM_COMMAND = _any_portal(subjects.CRM_COMMAND)
+CRM_RESULT = _any_portal(subjects.CRM_RESULT)
 POLLER_EVENTS = ("import_requested", "hh_connected", "reimport_requested", "hh_revoked", "crm_entity_updated")
 
 # Who asks the token broker for what (derived from the code: rt.b24_token, rt.hh_token / hh_walk.TokenSource,
