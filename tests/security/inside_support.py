@@ -14,6 +14,9 @@ from rabota_common.bus import nats_options
 from rabota_common.settings import Settings
 from rabota_stack.processes import ProcessGroup, free_port, nats_server_binary, wait_port
 
+# Production settings (SANDBOX=0) need a strong key (the secrets work refuses the sandbox one): one per test run.
+APP_SECRET_KEY = secrets.token_urlsafe(48)
+
 
 @dataclass
 class SecureNats:
@@ -21,7 +24,8 @@ class SecureNats:
     passwords: dict[str, str]
 
     def settings(self, user: str, **kw: Any) -> Settings:
-        return Settings(NATS_URL=self.url, NATS_USER=user, NATS_PASSWORD=self.passwords[user], METRICS_PORT=0, **kw)
+        return Settings(**{"APP_SECRET_KEY": APP_SECRET_KEY, "NATS_URL": self.url, "NATS_USER": user,
+                           "NATS_PASSWORD": self.passwords[user], "METRICS_PORT": 0, **kw})
 
     async def connect(self, user: str, errors: list[str] | None = None) -> nats.NATS:
         """A plain NATS client as `user`, its inboxes under the user's prefix; -ERR reasons go to `errors`."""
