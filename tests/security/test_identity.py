@@ -5,6 +5,8 @@ Each test asserts that the attack is refused and that the genuine portals still 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -175,6 +177,44 @@ async def test_clean_uninstall_wipes_only_its_portal_by_name(driver: Driver) -> 
         assert r.status_code == 401
         with pytest.raises(ValueError):
             await st.wipe_portal("*")
+    finally:
+        await client.aclose()
+    await still_works(driver, "demo")
+
+
+async def test_clean_uninstall_leaves_nothing_of_a_portal_in_use(driver: Driver) -> None:
+    """Every per-portal key the product writes while a portal is used (HeadHunter account, import, ledger,
+    walk caches, «Новые отклики» cache, feedback, polls…) is deleted by a CLEAN uninstall: by name, none left."""
+    keep = await installed(driver, "demo")
+    gone = await new_portal(driver, "usedwiped")
+    await driver.install("usedwiped")
+    await driver.open_app("usedwiped")
+    assert (await driver.connect_hh("manager@sandbox.by")).status_code == 200
+    await driver.save_lead_settings()
+    assert (await driver.api("POST", "/import")).status_code == 202
+    await driver.wait_import()
+    assert (await driver.api("GET", "/new-responses")).status_code == 200
+    r = await driver.api("POST", "/feedback", json={"message": "Спасибо", "contact": None})
+    assert r.status_code == 201, r.text
+    client, st = store(driver.stack.redis_url)
+    try:
+        # The portal's first reconciliation poll comes at the first tick after the import: let it finish, so
+        # that the wipe is not raced by it (the next one finds no account and writes nothing).
+        deadline = time.monotonic() + 30
+        while not (await client.get(st.key(gone, "poll", "count"))
+                   and not await client.exists(st.key(gone, "poll", "running"))):
+            assert time.monotonic() < deadline, "the first poll did not finish"
+            await asyncio.sleep(0.3)
+        used = await portal_keys(client, gone)
+        assert {st.key(gone, "hh"), st.key(gone, "feedback"), st.key(gone, "ledger", "entity")} <= used, used
+        kept_before = await portal_keys(client, keep)
+        r = await driver.http.post(f"{driver.stack.b24_url}/_sandbox/portals/usedwiped/uninstall", json={"clean": 1})
+        assert r.status_code == 200 and r.json()["delivery"]["status"] == 200, r.text
+        assert await portal_keys(client, gone) == set()
+        assert not await client.sismember("rs:feedback-portals", gone)
+        owners = [await client.get(k) async for k in client.scan_iter(match="rs:hh-account:*")]
+        assert gone.encode() not in owners  # the HeadHunter account is free for another portal
+        assert await portal_keys(client, keep) == kept_before
     finally:
         await client.aclose()
     await still_works(driver, "demo")

@@ -224,7 +224,7 @@ class Store:
         ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("crm-mode",), ("view-limit",),
         ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
         ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("webhooks-pending",), ("feedback",),
-        ("index",),
+        ("new-responses", "seen"), ("index",),
     )
 
     async def portal_keys(self, member_id: str) -> set[str]:
@@ -340,6 +340,7 @@ class Store:
             self.key(portal, "parked"), self.key(portal, "failures"), self.key(portal, "view-limit"),
             self.key(portal, "relogin-notified"), self.key(portal, "listing", "fingerprint"),
             self.key(portal, "poll", "fingerprint"), self.key(portal, "poll", "count"),
+            self.key(portal, "new-responses", "seen"),
         )
 
     async def rotate_webhook_secret(self, portal: str) -> str:
