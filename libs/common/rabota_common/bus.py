@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from rabota_common import nats_auth, subjects
 from rabota_common.crypto import Crypto
+from rabota_common.ids import is_member_id
 from rabota_common.metrics import DEAD_LETTERS
 from rabota_common.models import AppEvent, CrmCommand, DeadLetter, HhWebhookEvent, NegotiationFound
 from rabota_common.settings import Settings
@@ -207,13 +208,20 @@ async def republish(broker: NatsBroker, subject_name: str, data: dict[str, Any])
     await _publish_retrying(broker, subject_name, body, None, 10.0)
 
 
+NO_PORTAL = "invalid"  # the DLQ subject's portal token of a dead letter whose subject named no member_id
+
+
 async def dead_letter(broker: NatsBroker, stage: str, subject_name: str, delivered: int, reason: str,
                       data: dict[str, Any], *, crypto: Crypto) -> None:
     """Move a message to the DLQ stream (kept 30 days): its body, personal data, is sealed; the reason is not."""
     portal = subjects.portal_of(subject_name)
+    if not is_member_id(portal):
+        # A message on a subject whose portal token is no member_id (only a foreign publisher makes one) still
+        # leaves its stream: under a DLQ subject of no portal, never into one.
+        portal = NO_PORTAL
     letter = DeadLetter(stage=stage, subject=subject_name, reason=reason, deliveries=delivered,
                         sealed=crypto.seal_json(data))
-    await publish(broker, subjects.subject(subjects.DLQ, stage=stage, portal=portal), letter)
+    await publish(broker, subjects.DLQ.format(stage=stage, portal=portal), letter)
     DEAD_LETTERS.labels(stage, portal).inc()
     log.warning("dead letter stage=%s subject=%s reason=%s", stage, subject_name, reason)
 
