@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
@@ -142,7 +143,6 @@ async def hh_connect(rt: Runtime, req: HhConnectRequest) -> HhConnectReply:
                               message="Этот аккаунт rabota.by не является аккаунтом работодателя. "
                                       "Войдите под учётной записью работодателя.")
     employer = me["employer"]
-    manager = me.get("manager") or {}
     user_id = str(me.get("id", ""))
     owner = await rt.store.claim_hh_account(user_id, req.portal) if user_id else None
     if owner is not None:
@@ -159,19 +159,7 @@ async def hh_connect(rt: Runtime, req: HhConnectRequest) -> HhConnectReply:
     switched = bool(last and last[0] and last != (user_id, str(employer.get("id", ""))))
     if switched:
         await _drop_previous_account(rt, req.portal, previous)
-    manager_name = " ".join(p for p in (me.get("last_name"), me.get("first_name")) if p) or str(me.get("email", ""))
-    account = HhAccount(
-        access_token=access,
-        refresh_token=tokens["refresh_token"],
-        expires_at=time.time() + float(tokens.get("expires_in", 1209600)),
-        user_id=user_id,
-        employer_id=str(employer.get("id", "")),
-        employer_name=str(employer.get("name", "")),
-        manager_id=str(manager.get("id") or employer.get("manager_id") or ""),
-        manager_name=manager_name,
-        is_admin=bool(manager.get("has_admin_rights", False)),
-        subscription_id=previous.subscription_id if previous and not switched else "",
-    )
+    account = _account(me, tokens, subscription_id=previous.subscription_id if previous and not switched else "")
     await rt.store.save_hh(req.portal, account)
     # Every connect gives the portal a new webhook URL; hh_connected makes the poller point the subscription at it.
     await rt.store.rotate_webhook_secret(req.portal)
@@ -180,6 +168,25 @@ async def hh_connect(rt: Runtime, req: HhConnectRequest) -> HhConnectReply:
                            data={"relogin": bool(previous and previous.relogin_required and not switched),
                                  "switched": switched}))
     return HhConnectReply(ok=True, employer_name=account.employer_name, manager_name=account.manager_name)
+
+
+def _account(me: dict[str, Any], tokens: dict[str, Any], subscription_id: str) -> HhAccount:
+    """The portal's HeadHunter account record from /me and the token answer of a connect."""
+    employer = me["employer"]
+    manager = me.get("manager") or {}
+    manager_name = " ".join(p for p in (me.get("last_name"), me.get("first_name")) if p) or str(me.get("email", ""))
+    return HhAccount(
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+        expires_at=time.time() + float(tokens.get("expires_in", 1209600)),
+        user_id=str(me.get("id", "")),
+        employer_id=str(employer.get("id", "")),
+        employer_name=str(employer.get("name", "")),
+        manager_id=str(manager.get("id") or employer.get("manager_id") or ""),
+        manager_name=manager_name,
+        is_admin=bool(manager.get("has_admin_rights", False)),
+        subscription_id=subscription_id,
+    )
 
 
 async def _drop_previous_account(rt: Runtime, portal: str, previous: HhAccount | None) -> None:

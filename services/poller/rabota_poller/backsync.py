@@ -89,6 +89,13 @@ async def back_sync(rt: Runtime, event: AppEvent) -> str:
         return "stage not mapped"
     if written in targets:
         return "unchanged"  # the stage the writer itself set (or one of the same group)
+    return await move_on_headhunter(rt, portal, settings, nid, targets, entity)
+
+
+async def move_on_headhunter(rt: Runtime, portal: str, settings: SyncSettings, nid: str, targets: list[str],
+                             entity: EntityRef) -> str:
+    """Move negotiation `nid` on HeadHunter to the first of `targets` (the statuses of the entity's new
+    stage), unless it is in one of them already; a refusal by HeadHunter (403, 404) is final."""
     tokens = TokenSource(rt, portal)
     negotiation = await tokens.call(rt.hh.negotiation, nid)
     current = status_key(settings, (negotiation.get("employer_state") or {}).get("id"), negotiation.get("source"))
