@@ -21,7 +21,7 @@ ROUTES = [
     ("GET", "/api/status"), ("GET", "/api/settings"), ("PUT", "/api/settings"), ("GET", "/api/options"),
     ("GET", "/api/hh/authorize-url"), ("POST", "/api/import"), ("GET", "/api/import"),
     ("GET", "/api/new-responses"), ("GET", "/api/other-responses"), ("POST", "/api/failures/{failure_id}/retry"),
-    ("POST", "/api/feedback"), ("POST", "/api/hh/logout"),
+    ("POST", "/api/feedback"), ("POST", "/api/hh/logout"), ("POST", "/api/hh/connect"),
 ]
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 # Every /api answer of this module, scanned for secrets by test_security.
@@ -109,7 +109,11 @@ async def test_validation_errors_are_russian_4xx(world: World) -> None:
 
     for params in ({"page": "0"}, {"page": "x"}, {"entity_type": "lead", "entity_id": "x"},
                    {"entity_type": "lead", "entity_id": "-1"}, {"entity_type": "contact", "entity_id": "1"}, {},
-                   {"entity_type": "lead", "entity_id": "1", "page": "-5"}):
+                   {"entity_type": "lead", "entity_id": "1", "page": "-5"},
+                   {"entity_type": "lead", "entity_id": "1", "page": str(10**9)},
+                   {"entity_type": "lead", "entity_id": "1", "entity_type_id": "2"},
+                   {"entity_type": "smart_process", "entity_id": "1", "entity_type_id": "1"},
+                   {"entity_type": "lead", "entity_id": "1", "applicant": "x"}):
         assert_error(await call(world, s, "GET", "/api/other-responses", params=params), 422)
     assert_error(await call(world, s, "GET", "/api/other-responses",
                             params={"entity_type": "lead", "entity_id": "987654"}), 404, "not_found")
@@ -135,7 +139,11 @@ async def test_portal_b_never_reads_or_writes_portal_a(world: World) -> None:
     assert "lead" not in options["entity_types"]
     url = (await call(world, b.session, "GET", "/api/hh/authorize-url")).json()["url"]
     state = httpx.URL(url).params["state"]
-    assert crypto().verify(state, purpose=OAUTH_STATE)["p"] == b.member_id
+    claims = crypto().verify(state, purpose=OAUTH_STATE)
+    assert claims["p"] == b.member_id and claims["u"] == 1, claims
+    # B's login state does not complete a login in A's session (nor A's in B's).
+    r = await call(world, a.session, "POST", "/api/hh/connect", json={"code": "x", "state": state})
+    assert_error(r, 403, "foreign_state")
 
     # A's settings (leads, A's stages) do not fit B's portal: refused, and A's stay as they were.
     assert_error(await call(world, b.session, "PUT", "/api/settings", json=a.settings), 422, "validation_error")
@@ -154,10 +162,10 @@ async def test_portal_b_never_reads_or_writes_portal_a(world: World) -> None:
             if r.status_code != 200:
                 assert_error(r, 404, "not_found")
             assert all(item["entity_type"] != "lead" for item in r.json().get("items", [])), r.json()
+    # Other responses are scoped by an entity only: an applicant key (A's or anyone's) is refused.
     for applicant in a.applicants:
         r = await call(world, b.session, "GET", "/api/other-responses", params={"applicant": applicant})
-        assert r.status_code == 200, r.text
-        assert all(item["entity_type"] != "lead" for item in r.json()["items"]), r.json()
+        assert_error(r, 422, "validation_error")
     # B's import, feedback and logout change B only.
     r = await call(world, b.session, "POST", "/api/import")
     assert r.status_code == 202, r.text
@@ -167,9 +175,10 @@ async def test_portal_b_never_reads_or_writes_portal_a(world: World) -> None:
     assert isinstance((await call(world, b.session, "GET", "/api/new-responses")).json()["count"], int)
     r = await call(world, b.session, "POST", "/api/feedback", json={"message": "Отзыв портала B", "contact": None})
     assert r.status_code == 201, r.text
-    client, kept = store(world.stack)
+    client, st = store(world.stack)
     try:
-        entries = await kept.feedback()
+        entries = await st.feedback(b.member_id)  # the portal's own capped list (no global list)
+        assert not [e for e in await st.feedback(a.member_id) if e["message"] == "Отзыв портала B"]
     finally:
         await client.aclose()
     assert [e["portal"] for e in entries if e["message"] == "Отзыв портала B"] == [b.member_id]

@@ -811,3 +811,21 @@ async def test_timeline_comment_and_delete(sb):
     assert (await call(sb, "crm.lead.get", {"id": lid}, t)).status_code == 400
     item = (await ok(sb, "crm.item.add", {"entityTypeId": SPA, "fields": {"title": "s"}}, t))["result"]["item"]
     assert (await ok(sb, "crm.item.delete", {"entityTypeId": SPA, "id": item["id"]}, t))["result"] == []
+
+
+async def test_refresh_answer_and_user_admin_as_documented(sb):
+    """The OAuth server's documented refresh answer (domain and server_endpoint name the OAuth server itself,
+    client_endpoint the portal); unknown refresh tokens are refused; `user.admin` answers a boolean;
+    `app.info` names the app by CODE (a local app's client id), VERSION a number."""
+    f = await frame(sb)
+    q = {"grant_type": "refresh_token", **CLIENT, "refresh_token": f["form"]["REFRESH_ID"]}
+    body = (await sb.get("/oauth/token/", params=q)).json()
+    assert list(body) == ["access_token", "expires", "expires_in", "scope", "domain", "server_endpoint", "status",
+                          "client_endpoint", "member_id", "user_id", "refresh_token"]
+    assert body["domain"] == "127.0.0.1:8020" and body["member_id"] == f["form"]["member_id"]
+    r = await sb.get("/oauth/token/", params=dict(q, refresh_token="no-such-token"))
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    assert (await ok(sb, "user.admin", auth=await token(sb, user_id=1)))["result"] is True
+    assert (await ok(sb, "user.admin", auth=await token(sb, user_id=2)))["result"] is False
+    info = (await ok(sb, "app.info", auth=await token(sb)))["result"]
+    assert info["CODE"] == CLIENT["client_id"] and isinstance(info["VERSION"], int)

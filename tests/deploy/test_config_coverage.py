@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rabota_common.settings import Settings
 
 from tests.deploy.files import (
+    COMPOSE,
     ENV_EXAMPLES,
     LOCK,
     ROOT,
@@ -48,14 +49,18 @@ def _service_env() -> dict[str, set[str]]:
         if module and module not in SANDBOX_ONLY:
             for var in svc.get("environment", {}):
                 found.setdefault(var, set()).add(f"compose:{name}")
+    interpolated = set(re.findall(r"\$\{([A-Z_]+)", COMPOSE.read_text(encoding="utf-8")))
     for path in ENV_EXAMPLES:
         for var in env_file(path):
-            found.setdefault(var, set()).add(path.name)
+            # compose's own variables (passwords it passes on) and nats-server's (NATS_PASSWORD_<USER>, read by
+            # deploy/nats/auth.conf) are no settings
+            if var not in interpolated and not var.startswith("NATS_PASSWORD_"):
+                found.setdefault(var, set()).add(path.name)
     for path, doc in k8s_docs():
         if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "rabota-config":
             keys = doc["data"]
-        elif doc["kind"] == "Secret":
-            keys = doc["stringData"]
+        elif doc["kind"] == "Secret" and doc["metadata"]["name"] == "rabota-secrets":
+            keys = doc["stringData"]  # envFrom of every service; rabota-nats/rabota-redis only by secretKeyRef
         elif doc["kind"] == "Deployment" and doc["metadata"]["labels"].get("app.kubernetes.io/name") == "rabota-sync":
             keys = {e["name"]: e for c in doc["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
         else:

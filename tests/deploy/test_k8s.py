@@ -82,7 +82,9 @@ def test_services_scale_with_probes_limits_and_scrape_annotations():
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}, name
         assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
         assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
-        assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port["containerPort"])
+        # Prometheus scrapes METRICS_PORT (9100) everywhere: the ui's public port has no /metrics (issue 14).
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == "9100"
+        assert 9100 in {p["containerPort"] for p in container["ports"]}, name
         assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
         refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
         assert refs == {"rabota-config", "rabota-secrets"}
@@ -102,5 +104,47 @@ def test_secret_template_holds_the_secret_settings_only():
     assert set(secret["stringData"]) == {"APP_SECRET_KEY", "HH_CLIENT_ID", "HH_CLIENT_SECRET", "B24_CLIENT_ID",
                                          "B24_CLIENT_SECRET"}
     assert set(secret["stringData"].values()) == {"change-me"}
+    for name in ("rabota-nats", "rabota-redis"):  # the inside's passwords: placeholders only
+        assert all("change-me" in v for v in _by_kind("Secret")[name]["stringData"].values()), name
     config = _by_kind("ConfigMap")["rabota-config"]["data"]
     assert not {k for k in config if "SECRET" in k or k.endswith("_KEY")}, "secrets belong in rabota-secrets"
+
+
+def test_every_service_connects_as_its_own_nats_user_over_tls_and_to_redis_with_a_password():
+    from rabota_common import nats_auth
+
+    config = _by_kind("ConfigMap")["rabota-config"]["data"]
+    assert config["NATS_URL"].startswith("tls://") and config["NATS_TLS_CA"]
+    assert "REDIS_URL" not in config, "REDIS_URL carries the ACL password: it lives in rabota-redis"
+    for name, dep in _by_kind("Deployment").items():
+        if dep["metadata"]["labels"].get("app.kubernetes.io/name") != "rabota-sync":
+            continue
+        (container,) = _containers(dep)
+        env = {e["name"]: e for e in container["env"]}
+        assert env["NATS_USER"]["value"] == name and name in nats_auth.USERS
+        assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "rabota-nats", "key": nats_auth.password_env(name)}
+        assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "rabota-redis", "key": "REDIS_URL"}
+    nats_env = _containers(_by_kind("StatefulSet")["nats"])[0]["envFrom"]
+    assert {"secretRef": {"name": "rabota-nats"}} in nats_env
+    secret = _by_kind("Secret")["rabota-nats"]
+    assert set(secret["stringData"]) == {nats_auth.password_env(u) for u in nats_auth.USERS}
+
+
+def test_redis_has_no_anonymous_user():
+    args = _containers(_by_kind("StatefulSet")["redis"])[0]["args"]
+    assert args[args.index("--user") + 1: args.index("--user") + 3] == ["default", "off"]
+    assert ">$(REDIS_PASSWORD)" in args
+
+
+def test_the_namespace_denies_by_default_and_allows_only_named_flows():
+    policies = _by_kind("NetworkPolicy")
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+    for name, policy in policies.items():
+        for rule in policy["spec"].get("ingress", []) + policy["spec"].get("egress", []):
+            assert rule.get("ports"), f"{name}: every allowed flow names its ports"
+            assert rule.get("from", rule.get("to")), f"{name}: every allowed flow names its peers"
+    assert policies["redis"]["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "rabota-sync"}}}]

@@ -4,27 +4,51 @@ the services' layout (ensure_jetstream with NATS_STREAM_REPLICAS=3) creates R3 s
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import nats
 import pytest
-from rabota_common import subjects
+from rabota_common import nats_auth, subjects
 from rabota_common.bus import ensure_jetstream, nats_servers
 from rabota_common.settings import Settings
-from rabota_stack.nats_cluster import NatsNode, k8s_nats_conf, write_confs
+from rabota_stack.nats_cluster import NatsNode, k8s_auth_conf, k8s_nats_conf, write_confs
 from rabota_stack.processes import ProcessGroup, free_port, nats_server_binary, wait_port
 
 NODES = 3
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_k8s_nats_config_passes_nats_server_check(tmp_path: Path):
+    """With its auth.conf beside it, the users' passwords in the environment and a certificate where the nats-tls
+    Secret is mounted (a throwaway self-signed one here)."""
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=nats", "-keyout", str(tls / "tls.key"),
+                    "-out", str(tls / "tls.crt")], check=True, capture_output=True, timeout=30)
+    (tls / "ca.crt").write_bytes((tls / "tls.crt").read_bytes())
     path = tmp_path / "nats.conf"
-    path.write_text(k8s_nats_conf())
-    result = subprocess.run([nats_server_binary(), "-t", "-c", str(path)], env={"POD_NAME": "nats-0"},
+    path.write_text(k8s_nats_conf().replace("/etc/nats-tls/", f"{tls}/"))
+    (tmp_path / "auth.conf").write_text(k8s_auth_conf())
+    env = {"POD_NAME": "nats-0", **{nats_auth.password_env(user): "p0secret" for user in nats_auth.USERS}}
+    result = subprocess.run([nats_server_binary(), "-t", "-c", str(path)], env=env,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_k8s_nats_config_is_the_generated_one_with_tls_and_no_anonymous_access():
+    conf = k8s_nats_conf()
+    assert "include ./auth.conf" in conf
+    assert conf.count("tls {") == 2 and "verify: true" in conf, "clients and routes over TLS"
+    auth = k8s_auth_conf()
+    assert auth == nats_auth.render_authorization(), "regenerate: python -m rabota_common.nats_auth"
+    assert (ROOT / "deploy" / "nats" / "auth.conf").read_text() == auth
+    assert "no_auth_user" not in conf + auth
+    users = set(re.findall(r'user: "([a-z-]+)", password: \$(NATS_PASSWORD_[A-Z_]+), permissions', auth))
+    assert users == {(u, nats_auth.password_env(u)) for u in nats_auth.USERS}, "every user has permissions"
 
 
 @pytest.fixture

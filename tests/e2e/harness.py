@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import time
@@ -37,6 +38,10 @@ class Driver:
         assert "Готово" in r.text
         r = await self.http.post(f"{self.stack.b24_url}/_sandbox/portals/{portal}/install-finish")
         r.raise_for_status()
+        # The installer's REFRESH_ID and ONAPPINSTALL's refresh token are real sandbox tokens: the app proves
+        # both with the OAuth server, and a genuine ONAPPINSTALL is accepted.
+        delivery = r.json().get("delivery")
+        assert delivery is None or delivery["status"] == 200, delivery
 
     async def open_app(self, portal: str = "demo", **extra: Any) -> str:
         r = await self.post_frame("/b24/app", await self.frame(portal, "app", **extra))
@@ -53,7 +58,9 @@ class Driver:
     async def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
         return await self.http.request(method, f"{self.stack.public_url}/api{path}", headers=self.api_headers(), **kw)
 
-    async def connect_hh(self, login: str = "admin@sandbox.by") -> httpx.Response:
+    async def hh_login(self, login: str = "admin@sandbox.by") -> tuple[str, str]:
+        """Drive the sandbox's rabota.by login from this session's authorize URL to /hh/callback and read the
+        code and state its page hands to the app window (nothing is connected by the callback itself)."""
         r = await self.api("GET", "/hh/authorize-url")
         assert r.status_code == 200, r.text
         url = r.json()["url"]
@@ -66,7 +73,18 @@ class Driver:
         assert r.status_code == 302, r.text
         location = r.headers["location"]
         assert location.startswith(f"{self.stack.public_url}/hh/callback")
-        return await self.http.get(location)
+        callback = await self.http.get(location)
+        assert callback.status_code == 200, callback.text
+        found = {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
+        for name in ("code", "state"):
+            match = re.search(rf'data-{name}="([^"]*)"', callback.text)
+            assert match and html.unescape(match.group(1)) == found[name], f"the callback page lacks {name}"
+        return found["code"], found["state"]
+
+    async def connect_hh(self, login: str = "admin@sandbox.by") -> httpx.Response:
+        """The app's «Войти»: the login in the popup, then POST /api/hh/connect {code, state} with the session."""
+        code, state = await self.hh_login(login)
+        return await self.api("POST", "/hh/connect", json={"code": code, "state": state})
 
     async def save_lead_settings(self) -> dict[str, Any]:
         options = (await self.api("GET", "/options")).json()

@@ -9,6 +9,8 @@ from rabota_common.metrics import OpsServer
 from rabota_common.runtime import build_runtime
 from rabota_common.settings import Settings
 
+P9 = "c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9"  # member_ids: 32 lowercase hex characters
+
 
 async def test_healthz_readyz_metrics(nats_url: str, redis_url: str) -> None:
     await ensure_jetstream(nats_url)
@@ -27,12 +29,12 @@ async def test_healthz_readyz_metrics(nats_url: str, redis_url: str) -> None:
 
             js = rt.broker.connection.jetstream()
             await js.pull_subscribe("hh.negotiation.*", durable="lag-probe", stream="HH_NEGOTIATION")
-            await dead_letter(rt.broker, "mapper", "hh.negotiation.p9", 8, "boom", {"x": 1}, crypto=rt.crypto)
-            await rt.broker.publish({"x": 1}, "hh.negotiation.p9", stream="HH_NEGOTIATION")
+            await dead_letter(rt.broker, "mapper", f"hh.negotiation.{P9}", 8, "boom", {"x": 1}, crypto=rt.crypto)
+            await rt.broker.publish({"x": 1}, f"hh.negotiation.{P9}", stream="HH_NEGOTIATION")
             metrics = await http.get(f"{base}/metrics")
             assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
             text = metrics.text
-            assert 'rabota_dead_letters_total{portal="p9",stage="mapper"}' in text
+            assert f'rabota_dead_letters_total{{portal="{P9}",stage="mapper"}}' in text
             assert 'rabota_consumer_pending{consumer="lag-probe",stream="HH_NEGOTIATION"} 1.0' in text
             assert (await http.get(f"{base}/nothing")).status_code == 404
         taken = OpsServer(rt.broker, rt.redis, server.port, host="127.0.0.1")  # a second process on one host

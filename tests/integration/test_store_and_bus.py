@@ -6,39 +6,43 @@ from rabota_common.crypto import Crypto
 from rabota_common.store import HhAccount, PortalRecord, Store
 from rabota_common.subjects import portal_of
 
+M1 = "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1"  # member_ids: 32 lowercase hex characters
+M2 = "e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2"  # member_ids: 32 lowercase hex characters
+M3 = "f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3"  # member_ids: 32 lowercase hex characters
+
 
 async def test_tokens_encrypted_at_rest_and_portal_wipe(redis_client):
     store = Store(redis_client, Crypto("k"))
-    await store.save_portal(PortalRecord(member_id="m1", domain="d", client_endpoint="e",
+    await store.save_portal(PortalRecord(member_id=M1, domain="d", client_endpoint="e",
                                          access_token="AT-secret", refresh_token="RT-secret",
                                          application_token="APP-secret", webhook_secret="ws1"))
-    await store.save_portal(PortalRecord(member_id="m2", domain="d2", client_endpoint="e2"))
-    await store.save_hh("m1", HhAccount(access_token="HH-AT", refresh_token="HH-RT", is_admin=True))
+    await store.save_portal(PortalRecord(member_id=M2, domain="d2", client_endpoint="e2"))
+    await store.save_hh(M1, HhAccount(access_token="HH-AT", refresh_token="HH-RT", is_admin=True))
     dump = b""
     async for key in redis_client.scan_iter():
         if await redis_client.type(key) == b"hash":
             dump += b"".join(k + v for k, v in (await redis_client.hgetall(key)).items())
     for secret in (b"AT-secret", b"RT-secret", b"APP-secret", b"HH-AT", b"HH-RT"):
         assert secret not in dump
-    portal = await store.get_portal("m1")
+    portal = await store.get_portal(M1)
     assert portal and portal.access_token == "AT-secret"
-    hh = await store.get_hh("m1")
+    hh = await store.get_hh(M1)
     assert hh and hh.is_admin and hh.refresh_token == "HH-RT"
-    assert await store.portal_by_webhook_secret("ws1") == "m1"
-    await store.wipe_portal("m1")
-    assert await store.get_portal("m1") is None and await store.get_hh("m1") is None
-    assert await store.get_portal("m2") is not None
+    assert await store.portal_by_webhook_secret("ws1") == M1
+    await store.wipe_portal(M1)
+    assert await store.get_portal(M1) is None and await store.get_hh(M1) is None
+    assert await store.get_portal(M2) is not None
 
 
 async def test_import_counting_is_idempotent(redis_client):
     store = Store(redis_client, Crypto("k"))
-    import_id = await store.start_import("m")
-    assert await store.add_found("m", import_id, ["1", "2", "2"]) == ["1", "2"]
-    assert await store.add_found("m", import_id, ["2", "3"]) == ["3"]
-    await store.finish_listing("m", import_id)
+    import_id = await store.start_import(M3)
+    assert await store.add_found(M3, import_id, ["1", "2", "2"]) == ["1", "2"]
+    assert await store.add_found(M3, import_id, ["2", "3"]) == ["3"]
+    await store.finish_listing(M3, import_id)
     for nid in ("1", "1", "2", "3"):
-        await store.count_result("m", import_id, nid, ok=nid != "3")
-    progress = await store.get_import("m")
+        await store.count_result(M3, import_id, nid, ok=nid != "3")
+    progress = await store.get_import(M3)
     assert (progress.found, progress.imported, progress.failed, progress.state) == (3, 2, 1, "done")
 
 

@@ -177,7 +177,7 @@ async def test_rotation_keeps_old_data_and_sessions(redis_url: str) -> None:
         [failure] = await after.failures(PORTAL)
         assert failure.data["contact"]["email"] == EMAIL
         assert await after.take_parked(PORTAL) == [(f"hh.negotiation.{PORTAL}", {"negotiation_id": "2"})]
-        assert [e["contact"] for e in await after.feedback()] == [EMAIL]
+        assert [e["contact"] for e in await after.feedback(PORTAL)] == [EMAIL]
         assert after.crypto.verify(session, purpose=SESSION)["p"] == PORTAL
         assert after.crypto.verify(state, purpose=OAUTH_STATE)["p"] == PORTAL
 
@@ -222,7 +222,8 @@ async def test_personal_data_is_never_stored_in_clear(nats_url: str, redis_url: 
 
         # The attack: read the stores raw, as anyone with the Redis password or a NATS login could.
         stored = await raw_redis(rt.redis)
-        written = {rt.store.key(PORTAL, "failures"), rt.store.key(PORTAL, "parked"), "rs:feedback", info_key}
+        written = {rt.store.key(PORTAL, "failures"), rt.store.key(PORTAL, "parked"), rt.store.key(PORTAL, "feedback"),
+                   info_key}
         assert written <= set(stored), sorted(stored)
         in_clear = {key: found for key, value in stored.items() if (found := leaks(value))}
         assert not in_clear, f"personal data in clear in Redis: {in_clear}"
@@ -235,7 +236,7 @@ async def test_personal_data_is_never_stored_in_clear(nats_url: str, redis_url: 
         [failure] = await rt.store.failures(PORTAL)
         assert CrmCommand.model_validate(failure.data) == cmd
         assert rt.store.open_info(await rt.redis.hgetall(info_key))["status"] == PHONE
-        assert (await rt.store.feedback())[0]["contact"] == EMAIL
+        assert (await rt.store.feedback(PORTAL))[0]["contact"] == EMAIL
         assert await rt.store.take_parked(PORTAL) == [(subject, data)]
         [letter] = await list_letters(js, crypto=rt.crypto)
         assert letter.letter.data == data and letter.portal == PORTAL
@@ -263,7 +264,8 @@ async def test_records_stored_in_clear_before_the_upgrade_are_still_read(nats_ur
         old = Failure(negotiation_id="9002", reason="r", data=data)
         await rt.redis.hset(rt.store.key(PORTAL, "failures"), "9002", old.model_dump_json())
         await rt.redis.rpush(rt.store.key(PORTAL, "parked"), json.dumps({"subject": subject, "data": data}))
-        await rt.redis.rpush("rs:feedback", json.dumps({"message": "m", "contact": EMAIL, "portal": PORTAL}))
+        await rt.redis.rpush(rt.store.key(PORTAL, "feedback"),
+                             json.dumps({"message": "m", "contact": EMAIL, "portal": PORTAL}))
         info_key = rt.store.key(PORTAL, "entity-info", "lead:6")
         await rt.redis.hset(info_key, mapping={"vacancy": "Шифровальщик", "status": "Отклик", "url": "/x/"})
         plain = DeadLetter(stage="crm-writer", subject=subject, reason="r", deliveries=8, data=data)
@@ -272,7 +274,7 @@ async def test_records_stored_in_clear_before_the_upgrade_are_still_read(nats_ur
 
         assert [f.data for f in await rt.store.failures(PORTAL)] == [data]
         assert await rt.store.take_parked(PORTAL) == [(subject, data)]
-        assert (await rt.store.feedback())[0]["contact"] == EMAIL
+        assert (await rt.store.feedback(PORTAL))[0]["contact"] == EMAIL
         assert rt.store.open_info(await rt.redis.hgetall(info_key))["vacancy"] == "Шифровальщик"
         [letter] = await list_letters(js, crypto=rt.crypto)
         assert letter.letter.data == data
@@ -349,7 +351,7 @@ async def test_stack_keeps_no_applicant_data_in_clear(tmp_path: Path) -> None:
             assert other.status_code == 200, other.text
             [item] = other.json()["items"]
             assert item["vacancy"] and item["status"] and not item["vacancy"].startswith("enc1:")
-            assert (await store.feedback())[-1]["contact"] == EMAIL
+            assert (await store.feedback(member))[-1]["contact"] == EMAIL
     finally:
         await client.aclose()
         stack.stop()

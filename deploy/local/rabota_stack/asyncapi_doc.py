@@ -58,9 +58,7 @@ PUBLISHES: dict[str, tuple[Publication, ...]] = {
         Publication("hh.webhook.*", models.HhWebhookEvent, "A verified HeadHunter webhook, published before the "
                     "2xx answer; Nats-Msg-Id is HeadHunter's event id."),
         Publication("app.installed.*", models.AppEvent, "The app was installed on a portal."),
-        Publication("app.settings_saved.*", models.AppEvent, "A recruiter saved the settings."),
         Publication("app.import_requested.*", models.AppEvent, "A recruiter started the initial import."),
-        Publication("app.feedback.*", models.AppEvent, "Feedback sent from the app."),
         Publication("app.crm_entity_updated.*", models.AppEvent, "A CRM entity changed in Bitrix24 while back-sync "
                     "is on (ONCRM*UPDATE); the poller may move the negotiation on HeadHunter."),
         Publication("crm.command.*", models.CrmCommand, "A recruiter retried a failed negotiation."),

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rabota_common import nats_auth
+
 from rabota_stack.nats_cluster import NatsNode, write_confs
 from rabota_stack.processes import (
-    METRICS_SERVICES,
     SERVICES,
     ProcessGroup,
     free_port,
@@ -19,6 +21,8 @@ from rabota_stack.processes import (
     wait_http,
     wait_port,
 )
+
+STACK_USER = "stack"  # the local stack's own user (tests' clients), never in k8s or compose
 
 
 @dataclass
@@ -38,15 +42,21 @@ class StackConfig:
     # instead of the single server; 0: the single server.
     nats_cluster: int = 0
     nats_nodes: list[NatsNode] = field(default_factory=list)
-    # METRICS_PORT of each non-ui service (/healthz, /readyz, /metrics); the ui serves them on ui_port.
+    # METRICS_PORT of each service (/healthz, /readyz, /metrics); the ui's public port has no /metrics.
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(zip(
-        METRICS_SERVICES, range(9101, 9101 + len(METRICS_SERVICES)), strict=True)))
+        SERVICES, range(9100, 9100 + len(SERVICES)), strict=True)))
+    # The inside as deployed (DESIGN §11): nats-server with the generated users and per-service permissions
+    # (rabota_common.nats_auth, the same auth.conf as k8s and compose), each service connecting as its own user,
+    # and Redis with a password. Random passwords per stack. Tests' own clients use `Stack.nats_url`, which
+    # then carries the credentials of a local-only `stack` user with every permission. On by default;
+    # RABOTA_STACK_SECURE=0 starts a bare NATS and Redis.
+    secure: bool = field(default_factory=lambda: os.environ.get("RABOTA_STACK_SECURE", "1") != "0")
 
     @classmethod
     def ephemeral(cls, data_dir: Path, nats_cluster: int = 0, **kw: Any) -> StackConfig:
         """Free ports everywhere: for tests, so that stacks never share state."""
         ports = {name: free_port() for name in ("nats_port", "redis_port", "ui_port", "hh_port", "b24_port")}
-        metrics = {name: free_port() for name in METRICS_SERVICES}
+        metrics = {name: free_port() for name in SERVICES}
         nodes = [NatsNode(f"nats-{i}", free_port(), free_port(), free_port()) for i in range(nats_cluster)]
         return cls(data_dir=data_dir, metrics_ports=metrics, nats_cluster=nats_cluster, nats_nodes=nodes,
                    **ports, **kw)  # type: ignore[arg-type]
@@ -59,9 +69,17 @@ class Stack:
         if config.nats_cluster and len(config.nats_nodes) != config.nats_cluster:
             raise ValueError("nats_cluster needs one NatsNode per server (StackConfig.ephemeral assigns them)")
         # Several servers: a comma-separated list, which rabota_common.bus.nats_servers splits.
-        self.nats_url = config.nats_url or (",".join(n.url for n in config.nats_nodes) if config.nats_cluster
-                                            else f"nats://127.0.0.1:{config.nats_port}")
-        self.redis_url = config.redis_url or f"redis://127.0.0.1:{config.redis_port}/0"
+        secure = config.secure and config.nats_url is None
+        self.nats_passwords = {user: "p" + secrets.token_hex(16) for user in (*nats_auth.USERS, STACK_USER)} \
+            if secure else {}
+        self.redis_password = secrets.token_hex(16) if config.secure and config.redis_url is None else None
+        self.service_nats_url = config.nats_url or (",".join(n.url for n in config.nats_nodes) if config.nats_cluster
+                                                    else f"nats://127.0.0.1:{config.nats_port}")
+        self.nats_url = self.service_nats_url if not secure else ",".join(
+            url.replace("nats://", f"nats://{STACK_USER}:{self.nats_passwords[STACK_USER]}@", 1)
+            for url in self.service_nats_url.split(","))
+        self.redis_url = config.redis_url or (f"redis://:{self.redis_password}@127.0.0.1:{config.redis_port}/0"
+                                              if self.redis_password else f"redis://127.0.0.1:{config.redis_port}/0")
         self.public_url = f"http://127.0.0.1:{config.ui_port}"
         self.hh_url = f"http://127.0.0.1:{config.hh_port}"
         self.b24_url = f"http://127.0.0.1:{config.b24_port}"
@@ -70,11 +88,30 @@ class Stack:
     # -- environment of the product's services -------------------------------------------------
     def metrics_url(self, name: str) -> str:
         """Base URL of a service's /healthz, /readyz and /metrics."""
-        return self.public_url if name == "ui" else f"http://127.0.0.1:{self.config.metrics_ports[name]}"
+        return f"http://127.0.0.1:{self.config.metrics_ports[name]}"
+
+    def nats_credentials(self, service: str | None) -> dict[str, str]:
+        """NATS_USER and NATS_PASSWORD of a service's processes (nothing without `secure`); without a service,
+        the operator's tools' user (python -m rabota_common.dlq)."""
+        user = nats_auth.SERVICE_USERS.get(service) if service else "ops"
+        if not self.nats_passwords or user is None:
+            return {}
+        return {"NATS_USER": user, "NATS_PASSWORD": self.nats_passwords[user]}
+
+    def nats_server_env(self) -> dict[str, str]:
+        """The passwords the generated auth.conf reads from nats-server's environment."""
+        return {nats_auth.password_env(user): pw for user, pw in self.nats_passwords.items()}
+
+    def auth_conf(self) -> str | None:
+        if not self.nats_passwords:
+            return None
+        stack_user = (f'    {{user: "{STACK_USER}", password: ${nats_auth.password_env(STACK_USER)}}}'
+                      "  # local stack only: the tests' own clients\n")
+        return nats_auth.render_authorization().replace("  users: [\n", "  users: [\n" + stack_user, 1)
 
     def service_env(self, name: str | None = None) -> dict[str, str]:
         env = {
-            "NATS_URL": self.nats_url,
+            "NATS_URL": self.service_nats_url,
             "NATS_STREAM_REPLICAS": str(self.config.nats_cluster or 1),
             "REDIS_URL": self.redis_url,
             "PUBLIC_URL": os.environ.get("PUBLIC_URL", self.public_url) if not self.config.sandbox else self.public_url,
@@ -87,13 +124,17 @@ class Stack:
                 "SANDBOX": "1",
                 "HH_API_URL": self.hh_url,
                 "HH_AUTHORIZE_URL": f"{self.hh_url}/oauth/authorize",
+                "HH_ALLOWED_HOSTS": f"127.0.0.1:{self.config.hh_port}",
                 "B24_OAUTH_URL": self.b24_url,
                 "B24_JS_URL": f"{self.b24_url}/api/v1/",
+                # The sandbox's portals are plain http on loopback: admitted explicitly (issue 14).
+                "B24_ALLOWED_HOSTS": f"127.0.0.1:{self.config.b24_port},localhost:{self.config.b24_port}",
             })
         else:
             env["SANDBOX"] = "0"
         # Every process its own port; the ui (and callers without a service) open none.
         env["METRICS_PORT"] = str(self.config.metrics_ports.get(name, 0) if name else 0)
+        env.update(self.nats_credentials(name))
         env.update(self.config.extra_env)
         return env
 
@@ -112,21 +153,28 @@ class Stack:
             self.start_nats_cluster()
         elif self.config.nats_url is None:
             (data / "nats").mkdir(parents=True, exist_ok=True)
-            proc = self.group.start("nats", [nats_server_binary(), "-js", "-sd", str(data / "nats"),
-                                             "-a", "127.0.0.1", "-p", str(self.config.nats_port)])
+            argv = [nats_server_binary(), "-js", "-sd", str(data / "nats"), "-a", "127.0.0.1",
+                    "-p", str(self.config.nats_port)]
+            if (auth := self.auth_conf()) is not None:
+                (data / "nats" / "auth.conf").write_text(auth)
+                argv += ["-c", str(data / "nats" / "auth.conf")]
+            proc = self.group.start("nats", argv, self.nats_server_env())
             wait_port(self.config.nats_port, proc=proc)
         if self.config.redis_url is None:
             (data / "redis").mkdir(parents=True, exist_ok=True)
+            password = ["--requirepass", self.redis_password] if self.redis_password else []
             proc = self.group.start("redis", [redis_server_binary(), "--port", str(self.config.redis_port),
                                               "--bind", "127.0.0.1", "--dir", str(data / "redis"),
-                                              "--appendonly", "yes", "--save", "", "--daemonize", "no"])
+                                              "--appendonly", "yes", "--save", "", "--daemonize", "no",
+                                              *password])
             wait_port(self.config.redis_port, proc=proc)
 
     def start_nats_cluster(self) -> None:
         """All nodes at once (JetStream needs a quorum), then wait until each has a current JetStream."""
         nodes = self.config.nats_nodes
-        confs = write_confs(nodes, self.config.data_dir / "nats")
-        procs = [self.group.start(node.name, [nats_server_binary(), "-c", str(conf)], {"POD_NAME": node.name})
+        confs = write_confs(nodes, self.config.data_dir / "nats", self.auth_conf())
+        procs = [self.group.start(node.name, [nats_server_binary(), "-c", str(conf)],
+                                  {"POD_NAME": node.name, **self.nats_server_env()})
                  for node, conf in zip(nodes, confs, strict=True)]
         for node, proc in zip(nodes, procs, strict=True):
             wait_http(node.health_url, timeout=60.0, proc=proc, ok_below=300)
@@ -166,7 +214,7 @@ class Stack:
     def start_replica(self, service: str, name: str, metrics_port: int = 0) -> None:
         """One more process of a service (e.g. a second crm-writer), under its own name and log; with
         `metrics_port`, its own /healthz, /readyz and /metrics there (see metrics_url(name); wait_ready)."""
-        env = self.service_env()
+        env = {**self.service_env(), **self.nats_credentials(service)}
         if metrics_port:  # a ui replica serves them, and its pages, on that port
             self.config.metrics_ports[name] = metrics_port
             env["UI_PORT" if service == "ui" else "METRICS_PORT"] = str(metrics_port)
@@ -185,8 +233,10 @@ class Stack:
         self.group.procs.remove(proc)
         time.sleep(down_s)
         node = self.nats_node(name)
-        env = {"nats": None, "redis": None, "sandbox": self.sandbox_env()}.get(
-            name, {"POD_NAME": name} if node else self.service_env())
+        module = next((a for a in argv if a.startswith("rabota_")), "").removeprefix("rabota_")
+        env = {"nats": self.nats_server_env(), "redis": None, "sandbox": self.sandbox_env()}.get(
+            name, {"POD_NAME": name, **self.nats_server_env()} if node
+            else {**self.service_env(), **self.nats_credentials(module)})
         popen = self.group.start(name, argv, env)
         if node is not None:
             wait_port(node.client_port, proc=popen)

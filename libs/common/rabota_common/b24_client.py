@@ -14,9 +14,21 @@ from urllib.parse import quote
 
 from opentelemetry import trace
 
-from rabota_common.http import Http, HttpError
+from rabota_common.errors import PermanentError
+from rabota_common.http import BodyTooLarge, DestinationRefused, Http, HttpError
 from rabota_common.metrics import B24_REQUESTS, portal_label
+from rabota_common.outbound import allowed_entries, endpoint_problem
 from rabota_common.settings import Settings
+
+# Error codes that become a metric label; any other code (an answer chooses it) counts as "error".
+_KNOWN_CODES = frozenset({"expired_token", "QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "OVERLOAD_LIMIT",
+                          "NETWORK", "INTERNAL_SERVER_ERROR", "PORTAL_DELETED", "NO_AUTH_FOUND", "invalid_token",
+                          "APPLICATION_NOT_FOUND", "NOT_INSTALLED", "PAYMENT_REQUIRED", "ACCESS_DENIED",
+                          "ENDPOINT_NOT_ALLOWED", "RESPONSE_TOO_LARGE", "ERROR_METHOD_NOT_FOUND"})
+
+
+def outcome_label(code: str) -> str:
+    return code if code in _KNOWN_CODES else "error"
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -46,6 +58,16 @@ class B24Error(Exception):
     def portal_gone(self) -> bool:
         return self.code in ("PORTAL_DELETED", "NO_AUTH_FOUND", "invalid_token", "APPLICATION_NOT_FOUND",
                              "NOT_INSTALLED", "PAYMENT_REQUIRED", "ACCESS_DENIED") and self.status in (401, 403, 500)
+
+
+class B24Refused(B24Error, PermanentError):
+    """Permanent: the endpoint is not allowed (ENDPOINT_NOT_ALLOWED) or the answer is too large
+    (RESPONSE_TOO_LARGE); no request was made, or reading stopped at the cap."""
+
+    def __init__(self, code: str, description: str, reason: str) -> None:
+        B24Error.__init__(self, 400, code, description)  # its super() call reaches PermanentError: set after
+        self.code = code
+        self.reason = reason
 
 
 class BatchRef(str):
@@ -144,6 +166,10 @@ class B24Client:
         return BatchResult(body)
 
     async def _post(self, endpoint: str, token: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        problem = endpoint_problem(endpoint, allowed_entries(self._settings.B24_ALLOWED_HOSTS))
+        if problem is not None:
+            raise B24Refused("ENDPOINT_NOT_ALLOWED", problem,
+                             f"Адрес портала Битрикс24 не разрешён ({problem}): запрос не отправлен")
         portal = portal_label(endpoint)
         if self._throttle is not None:
             await self._throttle(endpoint)
@@ -158,17 +184,23 @@ class B24Client:
             try:
                 body = await self._send(url, token, params, span)
             except B24Error as exc:
-                B24_REQUESTS.labels(portal, method, exc.code or "error").inc()
+                B24_REQUESTS.labels(method, outcome_label(exc.code)).inc()
                 span.set_status(trace.StatusCode.ERROR, exc.code)
                 raise
-            B24_REQUESTS.labels(portal, method, "ok").inc()
+            B24_REQUESTS.labels(method, "ok").inc()
             return body
 
     async def _send(self, url: str, token: str, params: dict[str, Any], span: trace.Span) -> dict[str, Any]:
         try:
             response = await self._http.request("POST", url, json=dict(params, auth=token),
                                                 headers={"Accept": "application/json",
-                                                         "User-Agent": "rabota-sync/0.1"})
+                                                         "User-Agent": "rabota-sync/0.1"}, guarded=True)
+        except DestinationRefused as exc:
+            raise B24Refused("ENDPOINT_NOT_ALLOWED", str(exc),
+                             "Адрес портала Битрикс24 ведёт не в интернет: запрос не отправлен") from exc
+        except BodyTooLarge as exc:
+            raise B24Refused("RESPONSE_TOO_LARGE", str(exc),
+                             f"Ответ Битрикс24 больше {exc.limit // (1024 * 1024)} МБ") from exc
         except HttpError as exc:
             raise B24Error(599, "NETWORK", str(exc)) from exc
         span.set_attribute("http.response.status_code", response.status_code)

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 
 from redis.asyncio import Redis
 
-from rabota_common.metrics import BUDGET_WAIT_SECONDS, BUDGET_WAITS, portal_label
+from rabota_common.metrics import BUDGET_WAIT_SECONDS, BUDGET_WAITS
 
 # Returns the seconds to wait (as a string) or "0" after taking one unit. Uses Redis time so that
 # replicas on different machines agree on the clock. Priority: a live taker (ARGV[3] = "0") told to wait
@@ -85,6 +85,6 @@ class SharedBucket:
             waited += min(wait, 5.0)
             await asyncio.sleep(min(wait, 5.0))
         if waited:
-            portal = portal_label(key) if self._api == "b24" else ""
-            BUDGET_WAITS.labels(self._api, portal).inc()
-            BUDGET_WAIT_SECONDS.labels(self._api, portal).inc(waited)
+            # No per-portal label: a portal's domain comes from outside and would grow the series without bound.
+            BUDGET_WAITS.labels(self._api).inc()
+            BUDGET_WAIT_SECONDS.labels(self._api).inc(waited)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 from types import TracebackType
 from typing import Any
 
@@ -13,17 +14,21 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from faststream.nats.security import NatsCredentials, NatsSecurity, NatsUserPassword
+from faststream.security import BaseSecurity
+from nats.aio.client import DEFAULT_INBOX_PREFIX
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NoStreamResponseError, ServiceUnavailableError
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
-from rabota_common import subjects
+from rabota_common import nats_auth, subjects
 from rabota_common.crypto import Crypto
+from rabota_common.ids import is_member_id
 from rabota_common.metrics import DEAD_LETTERS
 from rabota_common.models import AppEvent, CrmCommand, DeadLetter, HhWebhookEvent, NegotiationFound
 from rabota_common.settings import Settings
@@ -95,9 +100,53 @@ class Broker(NatsBroker):
             self.config.disconnect()
 
 
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.NATS_TLS_CA or settings.NATS_TLS_CERT):
+        return None
+    context = ssl.create_default_context(cafile=settings.NATS_TLS_CA)
+    if settings.NATS_TLS_CERT:
+        context.load_cert_chain(settings.NATS_TLS_CERT, settings.NATS_TLS_KEY)
+    return context
+
+
+def inbox_prefix(settings: Settings) -> str | None:
+    """The reply inboxes of this connection: its user may subscribe to no other (rabota_common.nats_auth)."""
+    if settings.NATS_INBOX_PREFIX:
+        return settings.NATS_INBOX_PREFIX
+    return nats_auth.inbox_prefix(settings.NATS_USER) if settings.NATS_USER else None
+
+
+def nats_options(settings: Settings) -> dict[str, Any]:
+    """nats.connect() keyword arguments for the credentials, TLS and inbox prefix in the settings: every NATS
+    connection of the product (the broker, ensure_jetstream) is made with them."""
+    options: dict[str, Any] = {}
+    if settings.NATS_USER:
+        options["user"] = settings.NATS_USER
+        options["password"] = settings.NATS_PASSWORD.get_secret_value() if settings.NATS_PASSWORD else ""
+    if settings.NATS_CREDS:
+        options["user_credentials"] = settings.NATS_CREDS
+    if (tls := _tls_context(settings)) is not None:
+        options["tls"] = tls
+    if (prefix := inbox_prefix(settings)) is not None:
+        options["inbox_prefix"] = prefix
+    return options
+
+
+def _security(settings: Settings) -> BaseSecurity | None:
+    tls = _tls_context(settings)
+    if settings.NATS_CREDS:
+        return NatsCredentials(settings.NATS_CREDS, ssl_context=tls)
+    if settings.NATS_USER:
+        password = settings.NATS_PASSWORD.get_secret_value() if settings.NATS_PASSWORD else ""
+        return NatsUserPassword(settings.NATS_USER, password, ssl_context=tls)
+    return NatsSecurity(ssl_context=tls, use_ssl=True) if tls is not None else None
+
+
 def make_broker(settings: Settings, tracer_provider: TracerProvider) -> Broker:
     return Broker(
         nats_servers(settings.NATS_URL),
+        security=_security(settings),
+        inbox_prefix=inbox_prefix(settings) or DEFAULT_INBOX_PREFIX,
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider),
                      NatsPrometheusMiddleware(registry=REGISTRY)],
         graceful_timeout=30.0,
@@ -125,16 +174,20 @@ def consumer_config(settings: Settings, ack_wait_s: float = 60.0) -> ConsumerCon
 def durable_subscriber(broker: NatsBroker, settings: Settings, subject_filter: str, stream_name: str, durable: str,
                        batch_size: int = 1, ack_wait_s: float = 60.0) -> Any:
     """A durable pull consumer with explicit (manual) acks: the only kind of JetStream consumer we use."""
+    prefix = inbox_prefix(settings)  # FastStream's pull inboxes are `_INBOX.` unless told
     return broker.subscriber(
         subject_filter, stream=stream(stream_name), durable=durable,
+        inbox_prefix=f"{prefix}.".encode() if prefix else f"{DEFAULT_INBOX_PREFIX.decode()}.".encode(),
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0), ack_policy=AckPolicy.MANUAL,
         config=consumer_config(settings, ack_wait_s=ack_wait_s),
     )
 
 
-async def ensure_jetstream(nats_url: str, replicas: int = 1) -> None:
-    """Create the streams and the `resumes` object store; safe to run from every replica at start."""
-    nc = await nats.connect(nats_servers(nats_url), connect_timeout=5, max_reconnect_attempts=3)
+async def ensure_jetstream(nats_url: str, replicas: int = 1, settings: Settings | None = None) -> None:
+    """Create the streams and the `resumes` object store; safe to run from every replica at start. `settings`
+    gives the connection's credentials and TLS (nats_options)."""
+    nc = await nats.connect(nats_servers(nats_url), connect_timeout=5, max_reconnect_attempts=3,
+                            **(nats_options(settings) if settings is not None else {}))
     try:
         js = nc.jetstream()
         for spec in subjects.STREAMS:
@@ -142,6 +195,10 @@ async def ensure_jetstream(nats_url: str, replicas: int = 1) -> None:
                 name=spec.name,
                 subjects=list(spec.subjects),
                 max_age=spec.max_age_s,
+                max_bytes=spec.max_bytes,
+                max_msgs=spec.max_msgs,
+                max_msg_size=spec.max_msg_size,
+                discard=DiscardPolicy.OLD,
                 storage=StorageType.FILE,
                 num_replicas=replicas,
                 duplicate_window=120.0,
@@ -218,13 +275,20 @@ async def republish(broker: NatsBroker, subject_name: str, data: dict[str, Any])
     await _publish_retrying(broker, subject_name, body, None, 10.0)
 
 
+NO_PORTAL = "invalid"  # the DLQ subject's portal token of a dead letter whose subject named no member_id
+
+
 async def dead_letter(broker: NatsBroker, stage: str, subject_name: str, delivered: int, reason: str,
                       data: dict[str, Any], *, crypto: Crypto) -> None:
     """Move a message to the DLQ stream (kept 30 days): its body, personal data, is sealed; the reason is not."""
     portal = subjects.portal_of(subject_name)
+    if not is_member_id(portal):
+        # A message on a subject whose portal token is no member_id (only a foreign publisher makes one) still
+        # leaves its stream: under a DLQ subject of no portal, never into one.
+        portal = NO_PORTAL
     letter = DeadLetter(stage=stage, subject=subject_name, reason=reason, deliveries=delivered,
                         sealed=crypto.seal_json(data))
-    await publish(broker, subjects.subject(subjects.DLQ, stage=stage, portal=portal), letter)
+    await publish(broker, subjects.DLQ.format(stage=stage, portal=portal), letter)
     DEAD_LETTERS.labels(stage, portal).inc()
     log.warning("dead letter stage=%s subject=%s reason=%s", stage, subject_name, reason)
 

@@ -205,3 +205,57 @@ class InFlight:
                 task.cancel()
             if self._ticker is not None:
                 self._ticker.cancel()
+
+
+class PortalInFlight:
+    """Deliveries of many portals, each portal's at most `per_portal` at a time and all at most `limit`: the
+    subscriber only queues the work and returns, so the pull loop keeps fetching and a portal with a flood
+    waits behind its own cap while the others' work goes on (how many a portal can queue at all is capped by
+    the receiver, WEBHOOK_PENDING_PER_PORTAL). Queued work tells JetStream it is in progress while it waits."""
+
+    HEARTBEAT_S = 15.0
+
+    def __init__(self, limit: int, per_portal: int, span_name: str) -> None:
+        self._gate = asyncio.Semaphore(limit)
+        self._per_portal = per_portal
+        self._portals: dict[str, asyncio.Semaphore] = {}
+        self._waiting: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._span_name = span_name
+
+    def start(self, portal: str, delivery: Delivery, work: Callable[[], Awaitable[None]]) -> None:
+        if portal not in self._portals:
+            self._portals[portal] = asyncio.Semaphore(self._per_portal)
+            self._waiting[portal] = 0
+        self._waiting[portal] += 1
+        task = asyncio.create_task(self._run(portal, delivery, work))  # the consumer span is the parent
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, portal: str, delivery: Delivery, work: Callable[[], Awaitable[None]]) -> None:
+        heartbeat = asyncio.create_task(self._keep_alive(delivery))
+        try:
+            async with self._portals[portal]:
+                async with self._gate:
+                    heartbeat.cancel()
+                    with _tracer.start_as_current_span(self._span_name):
+                        await work()
+        finally:
+            heartbeat.cancel()
+            self._waiting[portal] -= 1
+            if not self._waiting[portal]:  # no state kept for idle portals
+                del self._waiting[portal], self._portals[portal]
+
+    async def _keep_alive(self, delivery: Delivery) -> None:
+        while True:
+            await asyncio.sleep(self.HEARTBEAT_S)
+            try:
+                await delivery.in_progress()
+            except Exception:
+                return
+
+    async def drain_on(self, stop: asyncio.Event) -> None:
+        """A service loop: on SIGTERM, let the started work settle its messages before the broker closes."""
+        await stop.wait()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=30.0)

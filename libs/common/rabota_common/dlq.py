@@ -29,6 +29,7 @@ from opentelemetry import propagate, trace
 from rabota_common import subjects
 from rabota_common.bus import publish, republish
 from rabota_common.crypto import Crypto
+from rabota_common.ids import member_id
 from rabota_common.models import AppEvent, DeadLetter
 from rabota_common.runtime import Runtime, build_runtime
 from rabota_common.settings import get_settings
@@ -56,7 +57,8 @@ class Letter:
 
 
 def _filter(portal: str | None, stage: str | None) -> str:
-    return subjects.subject(subjects.DLQ, stage=stage or "*", portal=portal or "*")
+    """A subject filter of the operator's tool: `*` for "any"; a named portal must be a member_id."""
+    return subjects.DLQ.format(stage=stage or "*", portal=member_id(portal) if portal else "*")
 
 
 def open_letter(raw: RawStreamMsg, crypto: Crypto, seq: int) -> Letter:

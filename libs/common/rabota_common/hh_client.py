@@ -10,7 +10,9 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from opentelemetry import trace
 
-from rabota_common.http import Http, HttpError, HttpResponse
+from rabota_common.errors import PermanentError
+from rabota_common.hh_ids import is_message_id, is_numeric_id
+from rabota_common.http import BodyTooLarge, Http, HttpError, HttpResponse
 from rabota_common.metrics import HH_ERRORS, HH_REQUESTS
 from rabota_common.settings import Settings
 
@@ -68,6 +70,36 @@ def _count(error: HhError) -> None:
     HH_ERRORS.labels(str(error.status), _error_type(error)).inc()
 
 
+class HhBadId(PermanentError):
+    """An identifier that is not of HeadHunter's documented form: refused before any request is made."""
+
+    def __init__(self, kind: str, value: object) -> None:
+        super().__init__(f"Неверный идентификатор rabota.by ({kind}): {str(value)[:40]!r}", code="bad_hh_id")
+
+
+def _numeric(kind: str, value: object) -> str:
+    if not is_numeric_id(value):
+        raise HhBadId(kind, value)
+    return str(value)
+
+
+def _subscription(value: object) -> str:
+    if not is_message_id(value) or str(value).strip(".") == "":
+        raise HhBadId("subscription", value)
+    return str(value)
+
+
+def _check_path(path: str) -> None:
+    """A path we build never walks: no dot segments, encoded or not, and nothing but the path."""
+    lowered = path.lower()
+    segments = lowered.replace("%2f", "/").replace("%5c", "/").replace("\\", "/").split("/")
+    if any(seg.replace("%2e", ".") in (".", "..") for seg in segments) or any(c in lowered for c in "?#"):
+        raise HhBadId("path", path)
+class HhRefused(PermanentError):
+    """Permanent: a URL outside the HeadHunter hosts (HOST_NOT_ALLOWED, no request made, the token never left),
+    or an answer over its size cap (RESPONSE_TOO_LARGE)."""
+
+
 class HhOAuthError(Exception):
     def __init__(self, status: int, error: str, description: str) -> None:
         self.status = status
@@ -90,6 +122,25 @@ class HhClient:
         self._base = settings.HH_API_URL.rstrip("/")
         self._throttle = throttle
         self._retries = retries
+        api = urlparse(self._base)
+        self._plain_http = api.scheme == "http"  # a test or sandbox deployment configured over http
+        self._hosts = {e.strip().lower() for e in settings.HH_ALLOWED_HOSTS.split(",") if e.strip()}
+        self._hosts.add(f"{(api.hostname or '').lower()}:{api.port or (80 if self._plain_http else 443)}")
+
+    def check_url(self, url: str) -> None:
+        """The bearer token goes only to the HeadHunter hosts: HH_API_URL's and HH_ALLOWED_HOSTS."""
+        try:
+            parts = urlparse(url)
+            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+        except ValueError:
+            port, parts = 0, urlparse("")
+        host = (parts.hostname or "").lower()
+        ok = (parts.scheme == "https" or (parts.scheme == "http" and self._plain_http)) and bool(host) and (
+            parts.username is None and "@" not in parts.netloc) and (
+            f"{host}:{port}" in self._hosts or (host in self._hosts and port == 443))
+        if not ok:
+            raise HhRefused(f"Ссылка HeadHunter ведёт на посторонний адрес ({host or 'без хоста'}): "
+                            "запрос не отправлен", code="HOST_NOT_ALLOWED")
 
     def _headers(self, token: str | None) -> dict[str, str]:
         headers = {"HH-User-Agent": self._settings.HH_USER_AGENT, "Accept": "application/json"}
@@ -98,7 +149,13 @@ class HhClient:
         return headers
 
     def _url(self, path_or_url: str, params: dict[str, Any] | None = None) -> str:
-        url = path_or_url if path_or_url.startswith("http") else f"{self._base}{path_or_url}"
+        # Absolute URLs come from HeadHunter's own answers (resume, collection, action URLs) and are taken as
+        # they are; a path is ours, built from checked ids, and never walks (`../`).
+        if path_or_url.startswith("http"):
+            url = path_or_url
+        else:
+            _check_path(path_or_url)
+            url = f"{self._base}{path_or_url}"
         parts = urlparse(url)
         query = dict(parse_qsl(parts.query))
         query.update({k: str(v) for k, v in (params or {}).items() if v is not None})
@@ -109,6 +166,7 @@ class HhClient:
         """One request within the shared budget, traced (see `_send_retrying` for what is retried)."""
         # The token travels in a header; the path is safe to show without the query and without a resume
         # file's name (the applicant's name).
+        self.check_url(url)
         path = urlparse(url).path
         path = path.split("/download/", 1)[0] + "/download" if "/download/" in path else path
         with _tracer.start_as_current_span(f"HeadHunter {method}", kind=trace.SpanKind.CLIENT, attributes={
@@ -132,6 +190,9 @@ class HhClient:
                 await self._throttle()
             try:
                 response = await self._http.request(method, url, headers=self._headers(token), **kwargs)
+            except BodyTooLarge as exc:
+                raise HhRefused(f"Ответ HeadHunter больше {exc.limit // (1024 * 1024)} МБ",
+                                code="RESPONSE_TOO_LARGE") from exc
             except HttpError as exc:
                 error = HhError(599, [{"type": "network", "value": str(exc)}], None)
                 _count(error)
@@ -170,7 +231,7 @@ class HhClient:
         return response.json()
 
     async def download(self, token: str, url: str) -> bytes:
-        response = await self._send("GET", self._url(url), token)
+        response = await self._send("GET", self._url(url), token, max_bytes=self._settings.HTTP_MAX_PDF_BYTES)
         return response.content
 
     # -- OAuth -------------------------------------------------------------------------------
@@ -217,7 +278,8 @@ class HhClient:
         items: list[dict[str, Any]] = []
         page = 0
         while True:
-            body = await self.get(token, f"/employers/{employer_id}/managers", {"page": page, "per_page": 200})
+            body = await self.get(token, f"/employers/{_numeric('employer', employer_id)}/managers",
+                                  {"page": page, "per_page": 200})
             items.extend(body.get("items", []))
             page += 1
             if page >= int(body.get("pages", 1)):
@@ -227,21 +289,24 @@ class HhClient:
         items: list[dict[str, Any]] = []
         page = 0
         while True:
-            body = await self.get(token, f"/employers/{employer_id}/vacancies/active",
-                                  {"manager_id": manager_id, "page": page, "per_page": PER_PAGE})
+            body = await self.get(token, f"/employers/{_numeric('employer', employer_id)}/vacancies/active",
+                                  {"manager_id": _numeric("manager", manager_id), "page": page, "per_page": PER_PAGE})
             items.extend(body.get("items", []))
             page += 1
             if page >= int(body.get("pages", 1)):
                 return items
 
     async def negotiation_collections(self, token: str, vacancy_id: str) -> dict[str, Any]:
-        return dict(await self.get(token, "/negotiations", {"vacancy_id": vacancy_id}))
+        return dict(await self.get(token, "/negotiations", {"vacancy_id": _numeric("vacancy", vacancy_id)}))
 
     async def collection_page(self, token: str, url: str, page: int) -> dict[str, Any]:
         return dict(await self.get(token, url, {"page": page, "per_page": PER_PAGE}))
 
     async def negotiation(self, token: str, negotiation_id: str) -> dict[str, Any]:
-        return dict(await self.get(token, f"/negotiations/{negotiation_id}"))
+        return dict(await self.get(token, f"/negotiations/{_numeric('negotiation', negotiation_id)}"))
+
+    async def vacancy(self, token: str, vacancy_id: str) -> dict[str, Any]:
+        return dict(await self.get(token, f"/vacancies/{_numeric('vacancy', vacancy_id)}"))
 
     async def negotiation_action(self, token: str, action_url: str, arguments: dict[str, str] | None = None) -> None:
         """`PUT /negotiations/{action}/{nid}` (change-negotiation-action): the URL is taken from the
@@ -259,7 +324,8 @@ class HhClient:
 
     async def update_subscription(self, token: str, subscription_id: str, url: str, actions: list[str]) -> None:
         body = {"url": url, "actions": [{"type": a, "settings": {"vacancies_only_mine": False}} for a in actions]}
-        await self._send("PUT", self._url(f"/webhook/subscriptions/{subscription_id}"), token, json=body)
+        await self._send("PUT", self._url(f"/webhook/subscriptions/{_subscription(subscription_id)}"), token,
+                         json=body)
 
     async def unsubscribe(self, token: str, subscription_id: str) -> None:
-        await self._send("DELETE", self._url(f"/webhook/subscriptions/{subscription_id}"), token)
+        await self._send("DELETE", self._url(f"/webhook/subscriptions/{_subscription(subscription_id)}"), token)

@@ -34,13 +34,13 @@ DELIVERIES_WAITING = Counter("rabota_deliveries_waiting",
 DELIVERIES_PARKED = Counter("rabota_deliveries_parked", "Deliveries parked until the HeadHunter re-login",
                             ["stage"])
 DEAD_LETTERS = Counter("rabota_dead_letters", "Messages moved to the dead-letter stream", ["stage", "portal"])
-B24_REQUESTS = Counter("rabota_b24_requests", "Bitrix24 REST requests", ["portal", "method", "outcome"])
+B24_REQUESTS = Counter("rabota_b24_requests", "Bitrix24 REST requests", ["method", "outcome"])
 HH_REQUESTS = Counter("rabota_hh_requests", "HeadHunter API requests (each try)", ["outcome"])
 HH_ERRORS = Counter("rabota_hh_errors", "HeadHunter error answers by status and error type", ["status", "type"])
 BUDGET_WAITS = Counter("rabota_budget_waits", "Requests that had to wait for the shared rate budget",
-                       ["api", "portal"])
+                       ["api"])
 BUDGET_WAIT_SECONDS = Counter("rabota_budget_wait_seconds", "Time spent waiting for the shared rate budget",
-                              ["api", "portal"])
+                              ["api"])
 CONSUMER_PENDING = Gauge("rabota_consumer_pending", "Messages not yet delivered to a durable consumer (lag)",
                          ["stream", "consumer"])
 CONSUMER_ACK_PENDING = Gauge("rabota_consumer_ack_pending", "Messages delivered and not yet acknowledged",

@@ -6,7 +6,18 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from rabota_common.hh_ids import is_message_id, is_numeric_id, is_resume_id
 
 EntityType = Literal["lead", "deal", "smart_process"]
 NegotiationSource = Literal["import", "webhook", "poll", "replay"]
@@ -45,8 +56,14 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Webhook actions about one negotiation (reference/hh-api.md §5.2–5.3): their payload names it by `topic_id`.
+NEGOTIATION_ACTIONS = frozenset({
+    "NEW_RESPONSE_OR_INVITATION_VACANCY", "NEW_NEGOTIATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE"})
+
+
 class HhWebhookEvent(Message):
-    """A verified HeadHunter callback body, as received (ids are strings)."""
+    """A verified HeadHunter callback body, as received (ids are strings). The ids of a negotiation action are
+    checked against their documented forms: they become request paths and message ids, never a path walk."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     id: str
@@ -54,6 +71,43 @@ class HhWebhookEvent(Message):
     action_type: str
     user_id: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _message_id(cls, value: str) -> str:
+        if not is_message_id(value):
+            raise ValueError("неверный идентификатор уведомления")
+        return value
+
+    @field_validator("subscription_id")
+    @classmethod
+    def _subscription_id(cls, value: str | None) -> str | None:
+        if value is not None and not is_message_id(value):
+            raise ValueError("неверный идентификатор подписки")
+        return value
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str | None) -> str | None:
+        if value is not None and not is_numeric_id(value):
+            raise ValueError("идентификатор пользователя — не число")
+        return value
+
+    @model_validator(mode="after")
+    def _negotiation_payload(self) -> HhWebhookEvent:
+        if self.action_type not in NEGOTIATION_ACTIONS:
+            return self
+        if self.subscription_id is None or self.user_id is None:
+            raise ValueError("нет subscription_id или user_id")
+        if not is_numeric_id(self.payload.get("topic_id")):
+            raise ValueError("payload.topic_id: нужен числовой идентификатор отклика")
+        vacancy_id = self.payload.get("vacancy_id")
+        if vacancy_id is not None and not is_numeric_id(vacancy_id):
+            raise ValueError("payload.vacancy_id: нужен числовой идентификатор вакансии")
+        resume_id = self.payload.get("resume_id")
+        if resume_id is not None and not is_resume_id(resume_id):
+            raise ValueError("payload.resume_id: неверный идентификатор резюме")
+        return self
 
 
 class NegotiationFound(Message):

@@ -187,7 +187,8 @@ def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) 
     async def _layout() -> None:
         if ops is not None:  # up first: /healthz answers, /readyz says 503 until connected
             await ops.start()
-        await ensure_jetstream(rt.settings.NATS_URL, replicas=rt.settings.NATS_STREAM_REPLICAS)
+        await ensure_jetstream(rt.settings.NATS_URL, replicas=rt.settings.NATS_STREAM_REPLICAS,
+                               settings=rt.settings)
 
     @app.after_startup
     async def _start_loops() -> None:

@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     # Off unless set: the sandbox (SANDBOX=1) accepts the emulators' credentials and the sandbox key.
     SANDBOX: bool = False
     NATS_URL: str = "nats://127.0.0.1:4222"
+    # NATS credentials and TLS (DESIGN §11; deploy/nats/auth.conf): all optional, so that a bare local nats-server
+    # works. NATS_USER + NATS_PASSWORD, or NATS_CREDS (a .creds file); NATS_TLS_CA verifies the server, and
+    # NATS_TLS_CERT + NATS_TLS_KEY are the client certificate when the server asks for one. The reply inboxes
+    # are NATS_INBOX_PREFIX, by default `_INBOX_<user>` with a user (the only inboxes that user may subscribe to).
+    NATS_USER: str | None = None
+    NATS_PASSWORD: SecretStr | None = None
+    NATS_CREDS: str | None = None
+    NATS_TLS_CA: str | None = None
+    NATS_TLS_CERT: str | None = None
+    NATS_TLS_KEY: str | None = None
+    NATS_INBOX_PREFIX: str | None = None
+    # With a Redis ACL user, the credentials travel in the URL: redis://<user>:<password>@redis:6379/0
+    # (rediss:// for TLS); they are used as given.
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
     PUBLIC_URL: str = "http://127.0.0.1:8000"
     # At least 32 random bytes outside the sandbox (see KEY_ADVICE). Per-purpose keys are derived from it.
@@ -75,6 +88,9 @@ class Settings(BaseSettings):
     HH_API_URL: str = "https://api.hh.ru"
     HH_AUTHORIZE_URL: str = "https://rabota.by/oauth/authorize"
     HH_HOST: str = "rabota.by"
+    # Hosts (`host` or `host:port`) that may receive the HeadHunter token besides HH_API_URL's: the documented
+    # hosts of resume and PDF links. A link to any other host fails without a request.
+    HH_ALLOWED_HOSTS: str = "api.hh.ru,hh.ru,rabota.by,api.rabota.by"
     HH_RATE: float = Field(default=6.0, gt=0, description="HeadHunter requests per second, whole deployment")
     HH_BURST: int = Field(default=2, gt=0)
 
@@ -82,6 +98,9 @@ class Settings(BaseSettings):
     B24_CLIENT_SECRET: SecretStr = SecretStr(SANDBOX_B24_CLIENT_SECRET)
     B24_OAUTH_URL: str = "https://oauth.bitrix.info"
     B24_JS_URL: str = "https://api.bitrix24.com/api/v1/"
+    # Comma-separated `host` or `host:port` entries admitted as Bitrix24 endpoints although they are not public
+    # https portals (on-premise portals, the sandbox): http and private addresses are allowed for them.
+    B24_ALLOWED_HOSTS: str = ""
     B24_RATE: float = Field(default=2.0, gt=0)
     B24_BURST: int = Field(default=50, gt=0)
 
@@ -90,10 +109,36 @@ class Settings(BaseSettings):
     # benchmark from loopback stay far below them; a client hammering an endpoint gets 429 + Retry-After.
     PUBLIC_RATE_PER_IP: float = Field(default=1000.0, gt=0, description="requests per second per client IP")
     PUBLIC_BURST_PER_IP: int = Field(default=2000, gt=0)
+    # Behind a reverse proxy: its addresses (comma-separated IPs or CIDRs). When the peer is one of them, the
+    # per-IP limit keys on the right-most X-Forwarded-For address that is not a trusted proxy; otherwise on
+    # the peer itself (an untrusted peer's X-Forwarded-For is ignored). Empty: no proxy is trusted.
+    TRUSTED_PROXIES: str = ""
+    # The session API (/api): a token bucket per portal user, shared by every ui replica.
+    API_RATE_PER_SESSION: float = Field(default=30.0, gt=0, description="requests per second per portal user")
+    API_BURST_PER_SESSION: int = Field(default=600, gt=0)
+    # Feedback: per portal user, and at most FEEDBACK_MAX_PER_PORTAL entries kept per portal (oldest dropped).
+    FEEDBACK_PER_HOUR: float = Field(default=20.0, gt=0)
+    FEEDBACK_BURST: int = Field(default=5, gt=0)
+    FEEDBACK_MAX_PER_PORTAL: int = Field(default=500, gt=0)
+
+    # Request bodies of the public surface: larger ones get 413 before they are parsed. HeadHunter's webhooks
+    # are a few hundred bytes of ids; Bitrix24's frames and events, and /api bodies, are small forms and JSON.
+    MAX_BODY_BYTES: int = Field(default=1024 * 1024, gt=0, description="largest request body, bytes")
+    WEBHOOK_MAX_BODY_BYTES: int = Field(default=64 * 1024, gt=0, description="largest webhook body, bytes")
+    # Webhooks of one portal received but not yet handled by the poller: above this the receiver answers 429
+    # (HeadHunter delivers it again later), so one portal's flood never fills the poller's consumer.
+    WEBHOOK_PENDING_PER_PORTAL: int = Field(default=100, gt=0)
+    # The poller handles this many webhooks of one portal at a time, and this many of all portals.
+    WEBHOOK_IN_FLIGHT_PER_PORTAL: int = Field(default=4, gt=0)
+    WEBHOOK_IN_FLIGHT: int = Field(default=32, gt=0)
 
     POLL_INTERVAL_S: float = Field(default=300.0, gt=0)
-    SESSION_TTL_S: int = 3600
+    # Short: a dismissed user or a demoted admin keeps access at most this long (the page asks to reopen on 401).
+    SESSION_TTL_S: int = Field(default=900, ge=60, le=86400)
     HTTP_TIMEOUT_S: float = 30.0
+    # Caps on answers read from HeadHunter and Bitrix24: reading stops beyond them with a clear error.
+    HTTP_MAX_JSON_BYTES: int = Field(default=2 * 1024 * 1024, gt=0)
+    HTTP_MAX_PDF_BYTES: int = Field(default=16 * 1024 * 1024, gt=0)
     MAX_DELIVER: int = 8
     # Replicas of each JetStream stream and of the object store when first created: 3 on a 3-node cluster.
     NATS_STREAM_REPLICAS: int = Field(default=1, ge=1, le=5)

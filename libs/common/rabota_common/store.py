@@ -14,6 +14,9 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from rabota_common.crypto import Crypto
+from rabota_common.entity_ref import EntityRef, is_smart_process
+from rabota_common.ids import is_member_id
+from rabota_common.ids import member_id as valid_member_id
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,6 +51,8 @@ class PortalRecord(BaseModel):
     status_reason: str = ""
     installed_by: int = 0
     webhook_secret: str = ""
+    # A new random value at every install: sessions carry it and end when it changes (reinstall, CLEAN wipe).
+    generation: str = ""
 
 
 class HhAccount(BaseModel):
@@ -100,6 +105,17 @@ return 1
 """
 
 
+# Atomic check-and-add of a pending webhook: concurrent requests of one portal never pass the cap together.
+_PENDING_ADD = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
 class Store:
     """Typed access to every Redis key the product uses."""
 
@@ -111,7 +127,14 @@ class Store:
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
     def key(portal: str, *parts: str) -> str:
-        return ":".join(("rs", portal, *parts))
+        """`rs:{member_id}:…`; a portal id that is not a member_id never becomes (part of) a key."""
+        return ":".join(("rs", valid_member_id(portal), *parts))
+
+    async def track(self, portal: str, *keys: str) -> None:
+        """Remember per-portal keys whose names come from data (`resume-cache:<id>`, `notified:<digest>`…)
+        in the portal's index, so that a CLEAN uninstall finds them without a pattern."""
+        if keys:
+            await self.redis.sadd(self.key(portal, "index"), *keys)
 
     def _seal(self, data: dict[str, Any]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
@@ -167,34 +190,74 @@ class Store:
         return model.model_validate(data)
 
     # -- portals -------------------------------------------------------------------------------
-    async def save_portal(self, portal: PortalRecord) -> None:
-        await self.redis.hset(self.key(portal.member_id, "portal"), mapping=self._seal(portal.model_dump()))
-        await self.redis.sadd("rs:portals", portal.member_id)
+    async def save_portal(self, portal: PortalRecord, old_webhook_secret: str = "") -> None:
+        """Write a portal's record (replacing it); a rotated webhook secret's old mapping is removed."""
+        key = self.key(portal.member_id, "portal")
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping=self._seal(portal.model_dump()))
+        pipe.sadd("rs:portals", portal.member_id)
+        if old_webhook_secret and old_webhook_secret != portal.webhook_secret:
+            pipe.delete(f"rs:webhook-secret:{old_webhook_secret}")
         if portal.webhook_secret:
-            await self.redis.set(f"rs:webhook-secret:{portal.webhook_secret}", portal.member_id)
+            pipe.set(f"rs:webhook-secret:{portal.webhook_secret}", portal.member_id)
+        await pipe.execute()
 
     async def update_portal(self, member_id: str, **fields: Any) -> None:
         await self.redis.hset(self.key(member_id, "portal"), mapping=self._seal(fields))
 
     async def get_portal(self, member_id: str) -> PortalRecord | None:
+        if not is_member_id(member_id):
+            return None
         return await self._get_model(self.key(member_id, "portal"), PortalRecord)
 
     async def portals(self) -> list[str]:
-        return sorted(text(m) for m in await self.redis.smembers("rs:portals"))
+        return sorted(m for m in (text(v) for v in await self.redis.smembers("rs:portals")) if is_member_id(m))
 
     async def portal_by_webhook_secret(self, secret: str) -> str | None:
         value = await self.redis.get(f"rs:webhook-secret:{secret}")
-        return text(value) if value else None
+        portal = text(value) if value else None
+        return portal if is_member_id(portal) else None
+
+    # Every per-portal key with a fixed name (DESIGN §4); keys named after data are found through the
+    # hashes that list them (by-entity, listing:fingerprint) or the portal's index (Store.track).
+    FIXED_KEYS: tuple[tuple[str, ...], ...] = (
+        ("portal",), ("hh",), ("settings",), ("import",), ("import", "found"), ("import", "done"),
+        ("import", "walked"), ("failures",), ("parked",), ("ledger", "entity"), ("ledger", "contact"),
+        ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("crm-mode",), ("view-limit",),
+        ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
+        ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("webhooks-pending",), ("feedback",),
+        ("new-responses", "seen"), ("index",),
+    )
+
+    async def portal_keys(self, member_id: str) -> set[str]:
+        """The names of every key of one portal, without a pattern (no SCAN MATCH, no KEYS)."""
+        keys = {self.key(member_id, *parts) for parts in self.FIXED_KEYS}
+        by_entity = await self.redis.hgetall(self.key(member_id, "by-entity"))
+        for ref, applicant in by_entity.items():
+            keys.add(self.key(member_id, "entity-info", text(ref)))
+            keys.add(self.key(member_id, "applicant", text(applicant)))
+        for vacancy in await self.redis.hkeys(self.key(member_id, "listing", "fingerprint")):
+            keys.add(self.key(member_id, "listing", "ids", text(vacancy)))
+        prefix = self.key(member_id, "")
+        keys |= {k for k in (text(v) for v in await self.redis.smembers(self.key(member_id, "index")))
+                 if k.startswith(prefix)}
+        return keys
 
     async def wipe_portal(self, member_id: str) -> int:
-        """Delete every key of one portal (ONAPPUNINSTALL with CLEAN=1) and nothing else."""
+        """Delete every key of one portal (ONAPPUNINSTALL with CLEAN=1) and nothing else: its keys by name,
+        its webhook-secret mapping and its membership of rs:portals."""
+        valid_member_id(member_id)
         portal = await self.get_portal(member_id)
         if portal and portal.webhook_secret:
             await self.redis.delete(f"rs:webhook-secret:{portal.webhook_secret}")
+        await self.release_hh_account(member_id)
+        names = sorted(await self.portal_keys(member_id))
         deleted = 0
-        async for key in self.redis.scan_iter(match=f"rs:{member_id}:*", count=500):
-            deleted += await self.redis.delete(key)
+        for start in range(0, len(names), 500):
+            deleted += int(await self.redis.delete(*names[start:start + 500]))
         await self.redis.srem("rs:portals", member_id)
+        await self.redis.srem("rs:feedback-portals", member_id)
         return deleted
 
     # -- HeadHunter account --------------------------------------------------------------------
@@ -209,7 +272,107 @@ class Store:
         return await self._get_model(self.key(portal, "hh"), HhAccount)
 
     async def delete_hh(self, portal: str) -> None:
+        await self.release_hh_account(portal)
         await self.redis.delete(self.key(portal, "hh"))
+
+    # -- one portal per HeadHunter account ----------------------------------------------------------
+    @staticmethod
+    def _hh_account_key(hh_user_id: str) -> str:
+        return f"rs:hh-account:{hh_user_id}"
+
+    async def hh_account_owner(self, hh_user_id: str) -> str | None:
+        value = await self.redis.get(self._hh_account_key(hh_user_id))
+        return text(value) if value else None
+
+    async def claim_hh_account(self, hh_user_id: str, portal: str) -> str | None:
+        """Bind a HeadHunter user to this portal. Answers the other portal that holds it (nothing bound
+        then), or None when it is this portal's now. A stale binding (its portal no longer holds that
+        account) is taken over."""
+        key = self._hh_account_key(hh_user_id)
+        if await self.redis.set(key, portal, nx=True):
+            return None
+        owner = await self.hh_account_owner(hh_user_id)
+        if owner is None or owner == portal:
+            await self.redis.set(key, portal)
+            return None
+        held = await self.get_hh(owner)
+        if held is not None and held.user_id == hh_user_id:
+            record = await self.get_portal(owner)
+            if record is not None and record.status_reason != UNINSTALLED_REASON:
+                return owner
+            # The app was removed from that portal (its data kept for a reinstall): the account moves here,
+            # and the removed portal keeps none of its tokens.
+            await self.redis.delete(self.key(owner, "hh"))
+        # Compare-and-set: only the stale owner's binding is replaced, never a concurrent new one.
+        swapped = await self.redis.eval(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2]) return 1 end "
+            "return 0", 1, key, owner, portal)
+        return None if swapped else await self.hh_account_owner(hh_user_id)
+
+    async def release_hh_account(self, portal: str, hh_user_id: str | None = None) -> None:
+        """Drop the binding of the portal's HeadHunter user (or of `hh_user_id`) if this portal holds it."""
+        if hh_user_id is None:
+            raw = await self.redis.hget(self.key(portal, "hh"), "user_id")
+            hh_user_id = text(raw) if raw else ""
+        if hh_user_id:
+            await self.redis.eval(
+                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+                1, self._hh_account_key(hh_user_id), portal)
+
+    async def remember_last_hh(self, portal: str, account: HhAccount) -> None:
+        """Who was connected before a logout: the next login with another account resets the sync state."""
+        await self.redis.hset(self.key(portal, "hh-last"), mapping={"user_id": account.user_id,
+                                                                    "employer_id": account.employer_id})
+
+    async def last_hh(self, portal: str) -> tuple[str, str] | None:
+        raw = await self.redis.hgetall(self.key(portal, "hh-last"))
+        if not raw:
+            return None
+        data = {text(k): text(v) for k, v in raw.items()}
+        return data.get("user_id", ""), data.get("employer_id", "")
+
+    async def reset_sync_state(self, portal: str) -> None:
+        """Forget what the portal's previous HeadHunter account synced (another account was connected):
+        import progress, the ledger (and its epoch, so the writer checks the CRM before it creates),
+        parked work, failures and the walk caches. Settings and the CRM's own data stay."""
+        await self.redis.delete(
+            self.key(portal, "import"), self.key(portal, "import", "found"), self.key(portal, "import", "done"),
+            self.key(portal, "import", "walked"),
+            self.key(portal, "ledger", "entity"), self.key(portal, "ledger", "contact"),
+            self.key(portal, "ledger", "written-at"), self.key(portal, "ledger", "epoch"),
+            self.key(portal, "parked"), self.key(portal, "failures"), self.key(portal, "view-limit"),
+            self.key(portal, "relogin-notified"), self.key(portal, "listing", "fingerprint"),
+            self.key(portal, "poll", "fingerprint"), self.key(portal, "poll", "count"),
+            self.key(portal, "new-responses", "seen"),
+        )
+
+    async def rotate_webhook_secret(self, portal: str) -> str:
+        """A new secret in the portal's webhook URL; the old URL answers 404 from now on."""
+        record = await self.get_portal(portal)
+        new = secrets.token_urlsafe(24)
+        await self.redis.set(f"rs:webhook-secret:{new}", portal)
+        await self.update_portal(portal, webhook_secret=new)
+        if record is not None and record.webhook_secret:
+            await self.redis.delete(f"rs:webhook-secret:{record.webhook_secret}")
+        return new
+    # -- webhooks in flight ---------------------------------------------------------------------
+    async def webhook_account(self, portal: str) -> tuple[str, str]:
+        """(subscription_id, user_id) of the connected HeadHunter account, "" when unknown: one HMGET, no
+        decryption, so that the webhook receiver answers within HeadHunter's 2 seconds."""
+        sub, user = await self.redis.hmget(self.key(portal, "hh"), ["subscription_id", "user_id"])
+        return (text(sub) if sub else "", text(user) if user else "")
+
+    async def webhook_pending_add(self, portal: str, message: str, cap: int, horizon_s: float = 600.0) -> bool:
+        """Count one received webhook of the portal as pending until the poller settles it (`webhook_done`);
+        False, and nothing counted, when `cap` are pending. Entries older than `horizon_s` are dropped, so a
+        count lost to a crash heals by itself; a redelivered copy (same message) counts once."""
+        added = await self.redis.register_script(_PENDING_ADD)(
+            keys=[self.key(portal, "webhooks-pending")],
+            args=[time.time() - horizon_s, time.time(), message, cap, int(horizon_s) + 60])
+        return bool(added)
+
+    async def webhook_done(self, portal: str, message: str) -> None:
+        await self.redis.zrem(self.key(portal, "webhooks-pending"), message)
 
     # -- settings ------------------------------------------------------------------------------
     async def put_settings(self, portal: str, settings: dict[str, Any]) -> None:
@@ -335,6 +498,95 @@ class Store:
     async def set_contact(self, portal: str, applicant_key: str, contact_id: int) -> None:
         await self.redis.hset(self.key(portal, "ledger", "contact"), applicant_key, str(contact_id))
 
+    # -- CRM entities written: by-entity index, applicant sets, entity-info records ---------------
+    # Keyed by `EntityRef` (`{entityTypeId}:{id}`). Records from before types were stored are keyed
+    # `lead:5` / `deal:7` / `smart_process:42`; they are still read (see `_legacy_key`).
+    def queue_entity_written(self, pipe: Any, portal: str, ref: EntityRef, applicant_key: str,
+                             info: dict[str, str]) -> None:
+        """Add to `pipe` what the Other responses view and back-sync read about a written entity."""
+        key = str(ref)
+        pipe.hset(self.key(portal, "by-entity"), key, applicant_key)
+        pipe.zadd(self.key(portal, "applicant", applicant_key), {key: ref.entity_id})
+        pipe.hset(self.key(portal, "entity-info", key), mapping=self.seal_info(info))
+        if ref.legacy:  # the untyped record of the same lead or deal is superseded
+            pipe.hdel(self.key(portal, "by-entity"), ref.legacy)
+            pipe.zrem(self.key(portal, "applicant", applicant_key), ref.legacy)
+            pipe.delete(self.key(portal, "entity-info", ref.legacy))
+
+    @staticmethod
+    def _url_type(info: dict[str, str], entity_id: int) -> int | None:
+        """The smart process an old `smart_process:{id}` record was written for, from its card URL
+        (`/crm/type/{entityTypeId}/details/{id}/`, written together with the record)."""
+        parts = info.get("url", "").strip("/").split("/")
+        if len(parts) == 5 and parts[:2] == ["crm", "type"] and parts[3] == "details" and parts[4] == str(entity_id):
+            etid = EntityRef.parse_parts(parts[2], str(entity_id))
+            if etid is not None and is_smart_process(etid.entity_type_id):
+                return etid.entity_type_id
+        return None
+
+    async def _legacy_key(self, portal: str, ref: EntityRef) -> str | None:
+        """The old key of this exact entity, if it has one: a lead's or deal's, or a smart-process item's
+        whose record names this very smart process (never a guess from the id alone)."""
+        if ref.legacy:
+            return ref.legacy
+        if not is_smart_process(ref.entity_type_id):
+            return None
+        key = f"smart_process:{ref.entity_id}"
+        info = await self.entity_info(portal, key)
+        return key if self._url_type(info, ref.entity_id) == ref.entity_type_id else None
+
+    async def entity_info(self, portal: str, key: str) -> dict[str, str]:
+        return self.open_info(await self.redis.hgetall(self.key(portal, "entity-info", key)))
+
+    async def entity_infos(self, portal: str, keys: list[str]) -> list[dict[str, str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(self.key(portal, "entity-info", key))
+        return [self.open_info(raw) for raw in await pipe.execute()] if keys else []
+
+    async def _entity_field(self, portal: str, ref: EntityRef, read: Any) -> str | None:
+        if not ref.known:
+            return None
+        value = await read(str(ref))
+        if value is None:
+            legacy = await self._legacy_key(portal, ref)
+            value = await read(legacy) if legacy else None
+        return value
+
+    async def entity_applicant(self, portal: str, ref: EntityRef) -> str | None:
+        """The applicant key of an entity the app wrote (exactly this type and id)."""
+        async def read(key: str) -> str | None:
+            raw = await self.redis.hget(self.key(portal, "by-entity"), key)
+            return text(raw) if raw else None
+        return await self._entity_field(portal, ref, read)
+
+    async def entity_negotiation(self, portal: str, ref: EntityRef) -> str | None:
+        """The negotiation an entity the app wrote was last written for (exactly this type and id)."""
+        async def read(key: str) -> str | None:
+            raw = await self.redis.hget(self.key(portal, "entity-info", key), "negotiation_id")
+            return text(raw) if raw else None
+        return await self._entity_field(portal, ref, read)
+
+    async def applicant_entities(self, portal: str, applicant_key: str) -> list[tuple[EntityRef, str]]:
+        """Every entity written for one applicant, each once, with the key of its info record. An old
+        `smart_process:{id}` entry counts only when its records say which smart process and whose it is."""
+        members = [text(m) for m in await self.redis.zrange(self.key(portal, "applicant", applicant_key), 0, -1)]
+        out: dict[EntityRef, str] = {}
+        for member in members:
+            ref = EntityRef.parse(member)
+            if ref is None:
+                continue
+            if not ref.known:
+                info = await self.entity_info(portal, member)
+                etid = self._url_type(info, ref.entity_id)
+                owner = await self.redis.hget(self.key(portal, "by-entity"), member)
+                if etid is None or not owner or text(owner) != applicant_key:
+                    continue
+                ref = EntityRef(etid, ref.entity_id)
+            if ref not in out or member == str(ref):
+                out[ref] = member
+        return list(out.items())
+
     # -- parked work (waits for a HeadHunter re-login, DESIGN F11) --------------------------------
     async def park(self, portal: str, subject_name: str, data: dict[str, Any]) -> None:
         await self.redis.rpush(self.key(portal, "parked"), self.seal_json({"subject": subject_name, "data": data}))
@@ -380,19 +632,52 @@ class Store:
         await self.redis.delete(self.key(portal, "waiting"))
 
     # -- OAuth state (single use) --------------------------------------------------------------
-    async def remember_state(self, nonce: str, ttl_s: int) -> None:
-        await self.redis.set(f"rs:oauth-state:{nonce}", "1", ex=ttl_s)
+    async def remember_state(self, nonce: str, ttl_s: int, owner: str = "1") -> None:
+        await self.redis.set(f"rs:oauth-state:{nonce}", owner, ex=ttl_s)
 
-    async def consume_state(self, nonce: str) -> bool:
-        return bool(await self.redis.getdel(f"rs:oauth-state:{nonce}"))
+    async def consume_state(self, nonce: str, owner: str = "1") -> bool:
+        """True once for a remembered nonce of this owner (`{portal}:{user}`), never again."""
+        value = await self.redis.getdel(f"rs:oauth-state:{nonce}")
+        return bool(value) and secrets.compare_digest(text(value), owner)
 
     # -- feedback ------------------------------------------------------------------------------
-    async def add_feedback(self, portal: str, entry: dict[str, Any]) -> None:
-        await self.redis.rpush("rs:feedback", self.seal_json(dict(entry, portal=portal)))
+    async def add_feedback(self, portal: str, entry: dict[str, Any], keep: int = 500) -> None:
+        """Append to the portal's feedback list (encrypted: it holds personal data), keeping its newest `keep`
+        entries; operators read it with `Store.feedback(portal)`, and `rs:feedback-portals` lists the portals
+        that sent any."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.rpush(self.key(portal, "feedback"), self.seal_json(dict(entry, portal=portal)))
+        pipe.ltrim(self.key(portal, "feedback"), -keep, -1)
+        pipe.sadd("rs:feedback-portals", portal)
+        await pipe.execute()
 
-    async def feedback(self, start: int = 0, end: int = -1) -> list[dict[str, Any]]:
-        """Feedback entries in clear, oldest first (for operators; the list is stored encrypted)."""
-        return [dict(self.unseal_json(item)) for item in await self.redis.lrange("rs:feedback", start, end)]
+    async def feedback(self, portal: str, start: int = 0, end: int = -1) -> list[dict[str, Any]]:
+        """One portal's feedback entries in clear, oldest first (an entry from before encryption reads as is)."""
+        stored = await self.redis.lrange(self.key(portal, "feedback"), start, end)
+        return [dict(self.unseal_json(raw)) for raw in stored]
+
+    async def feedback_portals(self) -> list[str]:
+        return sorted(text(m) for m in await self.redis.smembers("rs:feedback-portals"))
+
+    # -- «Новые отклики»: HeadHunter's negotiation ids, cached about a minute per portal ---------
+    async def get_new_responses_seen(self, portal: str) -> set[str] | None:
+        raw = await self.redis.get(self.key(portal, "new-responses", "seen"))
+        return None if raw is None else {str(i) for i in json.loads(text(raw))}
+
+    async def put_new_responses_seen(self, portal: str, seen: set[str], ttl_s: int) -> None:
+        await self.redis.set(self.key(portal, "new-responses", "seen"), json.dumps(sorted(seen)), ex=ttl_s)
+
+    # -- failure retries (single flight) -------------------------------------------------------
+    async def claim_retry(self, portal: str, failure_id: str, ttl_s: int) -> bool:
+        """True for the first retry of a failure within ttl_s; False while one is already in flight."""
+        key = self.key(portal, "retry", failure_id)
+        if not await self.redis.set(key, "1", nx=True, ex=ttl_s):
+            return False
+        await self.track(portal, key)  # a CLEAN uninstall finds it by name
+        return True
+
+    async def release_retry(self, portal: str, failure_id: str) -> None:
+        await self.redis.delete(self.key(portal, "retry", failure_id))
 
     # -- single-flight lock --------------------------------------------------------------------
     @asynccontextmanager

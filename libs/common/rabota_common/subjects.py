@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from rabota_common.ids import member_id
 
 HH_WEBHOOK = "hh.webhook.{portal}"
 HH_NEGOTIATION = "hh.negotiation.{portal}"
@@ -30,30 +33,57 @@ RESUMES_BUCKET = "resumes"
 RESUMES_TTL_S = 7 * 24 * 3600
 
 
+MIB = 1024 * 1024
+DAY_S = 24 * 3600
+
+
+def resume_object_name(portal: str, negotiation_id: str) -> str:
+    """The key of a negotiation's resume PDF in the `resumes` object store. The crm-writer reads only the key
+    of its command's own portal and negotiation, so a command can never pull in another portal's PDF."""
+    return f"{portal}.{negotiation_id}.pdf"
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     name: str
     subjects: tuple[str, ...]
     max_age_s: float
+    # Every stream is bounded (no tenant can fill the disk): the oldest messages go first beyond these.
+    max_bytes: int = 1024 * MIB
+    max_msgs: int = 1_000_000
+    max_msg_size: int = 8 * MIB
 
 
 STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec("HH_WEBHOOK", ("hh.webhook.*",), 7 * 24 * 3600),
-    StreamSpec("HH_NEGOTIATION", ("hh.negotiation.>",), 7 * 24 * 3600),
-    StreamSpec("CRM_COMMAND", ("crm.command.*",), 7 * 24 * 3600),
-    StreamSpec("CRM_RESULT", ("crm.result.*",), 7 * 24 * 3600),
-    StreamSpec("APP", ("app.*.*",), 7 * 24 * 3600),
-    StreamSpec("DLQ", ("dlq.*.*",), 30 * 24 * 3600),
+    StreamSpec("HH_WEBHOOK", ("hh.webhook.*",), 7 * DAY_S, max_bytes=512 * MIB, max_msg_size=2 * MIB),
+    StreamSpec("HH_NEGOTIATION", ("hh.negotiation.>",), 7 * DAY_S, max_bytes=1024 * MIB, max_msg_size=2 * MIB),
+    StreamSpec("CRM_COMMAND", ("crm.command.*",), 7 * DAY_S, max_bytes=4096 * MIB, max_msgs=2_000_000),
+    StreamSpec("CRM_RESULT", ("crm.result.*",), 1 * DAY_S, max_bytes=256 * MIB, max_msg_size=1 * MIB),
+    StreamSpec("APP", ("app.*.*",), 7 * DAY_S, max_bytes=256 * MIB, max_msgs=200_000, max_msg_size=1 * MIB),
+    StreamSpec("DLQ", ("dlq.*.*",), 30 * DAY_S, max_bytes=2048 * MIB, max_msgs=500_000),
 )
 
 
 def subject(template: str, **parts: str) -> str:
+    """A subject from its template; the portal token must be a member_id (a `.`, `*` or `>` in it would route
+    the message into another portal's subjects), and no other part may hold a separator or wildcard."""
+    if "portal" in parts:
+        member_id(parts["portal"])
+    for name, value in parts.items():
+        if not value or any(c in value for c in ".*> \t\r\n"):
+            raise ValueError(f"bad subject token {name}={value!r}")
     return template.format(**parts)
 
 
 def portal_of(subject_name: str) -> str:
     """The member_id is always the last token of a portal-scoped subject."""
     return subject_name.rsplit(".", 1)[-1]
+
+
+def webhook_key(event: Any) -> str:
+    """A webhook's identity (HeadHunter's id is unique per user+app within one action type): its Nats-Msg-Id
+    after the portal, and its entry among the portal's pending webhooks."""
+    return f"{event.action_type}:{event.id}"
 
 
 def negotiation_msg_id(portal: str, negotiation_id: str, state: str | None, scope: str | None) -> str:

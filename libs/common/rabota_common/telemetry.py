@@ -147,6 +147,29 @@ def setup_telemetry(service: str, settings: Settings) -> TracerProvider:
     return provider
 
 
+class AccessLogScrubber(logging.Filter):
+    """uvicorn's access log lines go through the span scrubber: no webhook secret, no query values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_scrub_url(a) if isinstance(a, str) and a.startswith("/") else a
+                                for a in record.args)
+        if isinstance(record.msg, str) and ("/hh/webhook/" in record.msg or "?" in record.msg):
+            record.msg = _scrub_url(record.msg) if record.msg.startswith("/") else _SECRET_PATHS.sub(
+                r"\1{secret}", record.msg)
+        return True
+
+
+_ACCESS_SCRUBBER = AccessLogScrubber()
+
+
+def scrub_access_log() -> None:
+    """Install the scrubber on uvicorn's access logger (idempotent)."""
+    logger = logging.getLogger("uvicorn.access")
+    if _ACCESS_SCRUBBER not in logger.filters:
+        logger.addFilter(_ACCESS_SCRUBBER)
+
+
 def setup_logging(service: str, level: str) -> logging.Logger:
     logging.basicConfig(
         level=level,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
@@ -52,6 +52,10 @@ async def b24_token(rt: Runtime, req: TokenRequest) -> B24Token:
             await rt.store.update_portal(req.portal, status="inactive", status_reason=f"{reason}: {exc.code}")
             rt.log.warning("portal %s marked inactive after refresh error %s", req.portal, exc.code)
             return B24Token(ok=False, error=f"inactive: {exc.code}")
+        if body.get("member_id") and body.get("member_id") != req.portal:
+            # The OAuth server names another portal for this token: never store its endpoint or tokens here.
+            rt.log.warning("refresh of portal %s answered another member_id", req.portal)
+            return B24Token(ok=False, error="transient")
         # The rotated refresh token is stored before anyone can use the new access token.
         await rt.store.update_portal(
             req.portal,
@@ -152,11 +156,40 @@ async def hh_connect(rt: Runtime, req: HhConnectRequest) -> HhConnectReply:
                               message="Этот аккаунт rabota.by не является аккаунтом работодателя. "
                                       "Войдите под учётной записью работодателя.")
     employer = me["employer"]
-    manager = me.get("manager") or {}
+    user_id = str(me.get("id", ""))
+    owner = await rt.store.claim_hh_account(user_id, req.portal) if user_id else None
+    if owner is not None:
+        # One employer account per portal: refused here, not confirmed on the other portal (the other
+        # portal's admin disconnects it there first). The new token stays unused: revoking it would drop
+        # the account's webhook subscription, which serves the other portal.
+        rt.log.info("HeadHunter user %s is connected to another portal: refused on portal %s", user_id, req.portal)
+        return HhConnectReply(ok=False, error="account_taken",
+                              message="Этот аккаунт rabota.by уже подключён к другому порталу Битрикс24. "
+                                      "Отключите его там (кнопка «Выйти» в приложении) и войдите снова.")
     previous = await rt.store.get_hh(req.portal)
+    # The account connected before (now, or until a logout): another one means its sync state goes.
+    last = (previous.user_id, previous.employer_id) if previous else await rt.store.last_hh(req.portal)
+    switched = bool(last and last[0] and last != (user_id, str(employer.get("id", ""))))
+    if switched:
+        await _drop_previous_account(rt, req.portal, previous)
+    account = _account(me, tokens, subscription_id=previous.subscription_id if previous and not switched else "")
+    await rt.store.save_hh(req.portal, account)
+    # Every connect gives the portal a new webhook URL; hh_connected makes the poller point the subscription at it.
+    await rt.store.rotate_webhook_secret(req.portal)
+    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="hh_connected", portal=req.portal),
+                  AppEvent(portal=req.portal, event="hh_connected",
+                           data={"relogin": bool(previous and previous.relogin_required and not switched),
+                                 "switched": switched}))
+    return HhConnectReply(ok=True, employer_name=account.employer_name, manager_name=account.manager_name)
+
+
+def _account(me: dict[str, Any], tokens: dict[str, Any], subscription_id: str) -> HhAccount:
+    """The portal's HeadHunter account record from /me and the token answer of a connect."""
+    employer = me["employer"]
+    manager = me.get("manager") or {}
     manager_name = " ".join(p for p in (me.get("last_name"), me.get("first_name")) if p) or str(me.get("email", ""))
-    account = HhAccount(
-        access_token=access,
+    return HhAccount(
+        access_token=tokens["access_token"],
         refresh_token=tokens["refresh_token"],
         expires_at=time.time() + float(tokens.get("expires_in", 1209600)),
         user_id=str(me.get("id", "")),
@@ -165,13 +198,27 @@ async def hh_connect(rt: Runtime, req: HhConnectRequest) -> HhConnectReply:
         manager_id=str(manager.get("id") or employer.get("manager_id") or ""),
         manager_name=manager_name,
         is_admin=bool(manager.get("has_admin_rights", False)),
-        subscription_id=previous.subscription_id if previous else "",
+        subscription_id=subscription_id,
     )
-    await rt.store.save_hh(req.portal, account)
-    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="hh_connected", portal=req.portal),
-                  AppEvent(portal=req.portal, event="hh_connected",
-                           data={"relogin": bool(previous and previous.relogin_required)}))
-    return HhConnectReply(ok=True, employer_name=account.employer_name, manager_name=account.manager_name)
+
+
+async def _drop_previous_account(rt: Runtime, portal: str, previous: HhAccount | None) -> None:
+    """Another HeadHunter account replaces the portal's: the old one's webhook subscription goes (best effort,
+    with its own token), it no longer belongs to this portal, and what it synced is forgotten."""
+    if previous is not None and previous.access_token and not previous.relogin_required:
+        if previous.subscription_id:
+            try:
+                await rt.hh.unsubscribe(previous.access_token, previous.subscription_id)
+            except HhError as exc:
+                rt.log.info("unsubscribe of the previous account failed: %s", exc)
+        try:
+            await rt.hh.revoke(previous.access_token)
+        except HhError as exc:
+            rt.log.info("revoke of the previous account failed: %s", exc)
+    if previous is not None:
+        await rt.store.release_hh_account(portal, previous.user_id)
+    await rt.store.reset_sync_state(portal)
+    rt.log.info("portal %s switched HeadHunter accounts: sync state reset", portal)
 
 
 async def hh_logout(rt: Runtime, req: TokenRequest) -> HhConnectReply:
@@ -188,5 +235,6 @@ async def hh_logout(rt: Runtime, req: TokenRequest) -> HhConnectReply:
             await rt.hh.revoke(account.access_token)
         except HhError as exc:
             rt.log.info("revoke failed: %s", exc)
+    await rt.store.remember_last_hh(req.portal, account)
     await rt.store.delete_hh(req.portal)
     return HhConnectReply(ok=True)

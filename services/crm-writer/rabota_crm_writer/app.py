@@ -1,8 +1,10 @@
 """Wiring of the crm-writer: pulls commands in batches and writes each portal's share together.
 
-Several batches are in flight (MAX_BATCHES): each portal's commands are written in fetch order, one group at a
-time, while other portals' go ahead, so one portal's import or slow Bitrix24 does not hold another portal's
-live command (DESIGN §9, fairness).
+A fetched batch is split into portal groups at once. Each portal's groups are written in fetch order, one at a
+time; a group holds one of the writer's MAX_BATCHES slots only while it is being written, never while it waits
+for its portal's turn, so one portal's slow or huge groups never hold the slots other portals' groups need, and
+portals' groups are written concurrently (DESIGN §9, fairness). MAX_IN_FLIGHT bounds the fetched, unsettled
+messages (each has its heartbeat).
 
 The batch pull loop is ours, not FastStream's: FastStream 0.7.8 loses a partially fetched batch when
 nats-py raises a plain asyncio.TimeoutError (it only catches nats.errors.TimeoutError), stranding
@@ -46,8 +48,10 @@ IMPORT_IDLE_S = 1.0
 # every HEARTBEAT_S while it works.
 ACK_WAIT_S = 30.0
 HEARTBEAT_S = 10.0
-# Batches held at once (fetched, written or waiting on their portal's turn).
+# Portal groups written at once (a slot is held only while writing, not while waiting for the portal's turn).
 MAX_BATCHES = 8
+# Fetched messages not yet settled (written, waiting for their turn): below the consumer's max_ack_pending.
+MAX_IN_FLIGHT = 400
 
 
 def _from_import(msg: Msg) -> bool:
@@ -67,12 +71,38 @@ async def _fill(sub: Any, msgs: list[Msg], stop: asyncio.Event) -> list[Msg]:
     return msgs
 
 
+class InFlight:
+    """Fetched messages not yet settled: the pull loop fetches only while there is room."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._changed = asyncio.Condition()
+
+    async def room(self, stop: asyncio.Event) -> int:
+        async with self._changed:
+            while self.count >= self.limit and not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 1.0)
+            return max(1, self.limit - self.count)
+
+    def add(self, n: int) -> None:
+        self.count += n
+
+    async def done(self, n: int) -> None:
+        async with self._changed:
+            self.count -= n
+            self._changed.notify_all()
+
+
 class PortalTurns:
     """Each portal's groups are written in the order they were fetched, one at a time (a chain of tasks per
     portal), other portals' groups meanwhile. Across replicas the portal's writer lock does the same."""
 
-    def __init__(self) -> None:
+    def __init__(self, slots: asyncio.Semaphore, in_flight: InFlight) -> None:
         self._last: dict[str, asyncio.Task[None]] = {}
+        self._slots = slots
+        self._in_flight = in_flight
 
     def start(self, rt: Runtime, raws: list[Msg]) -> list[asyncio.Task[None]]:
         """Queue a batch's portal groups (synchronously, so a later batch cannot overtake it)."""
@@ -87,15 +117,19 @@ class PortalTurns:
         return tasks
 
     async def _after(self, before: asyncio.Task[None] | None, rt: Runtime, portal: str, raws: list[Msg]) -> None:
+        heartbeat = asyncio.create_task(_keep_alive(raws))
         try:
             if before is not None:
                 await asyncio.wait([before])  # only its end matters: its outcome is its messages'
-            await _write_portal(rt, raws)
+            async with self._slots:  # held while writing only: a group waiting for its turn holds none
+                await _write_portal(rt, raws)
         except Exception:
             rt.log.exception("writing portal %s failed; its messages come back after the ack wait", portal)
         finally:
+            heartbeat.cancel()
             if self._last.get(portal) is asyncio.current_task():
                 del self._last[portal]  # nothing queued behind: forget the portal
+            await self._in_flight.done(len(raws))
 
 
 async def _write_portal(rt: Runtime, raws: list[Msg]) -> None:
@@ -182,15 +216,6 @@ async def _keep_alive(msgs: list[Msg]) -> None:
                 await m.in_progress()
 
 
-async def _write_batch(rt: Runtime, turns: PortalTurns, msgs: list[Msg], slots: asyncio.Semaphore) -> None:
-    heartbeat = asyncio.create_task(_keep_alive(msgs))
-    try:
-        await asyncio.gather(*turns.start(rt, msgs))
-    finally:
-        heartbeat.cancel()
-        slots.release()
-
-
 async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
     js = rt.broker.connection.jetstream()
     sub = await js.pull_subscribe(
@@ -198,15 +223,17 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_deliver=UNLIMITED_DELIVERIES,
                               max_ack_pending=1000),
     )
-    turns = PortalTurns()
-    slots = asyncio.Semaphore(MAX_BATCHES)
+    in_flight = InFlight(MAX_IN_FLIGHT)
+    turns = PortalTurns(asyncio.Semaphore(MAX_BATCHES), in_flight)
     batches: set[asyncio.Task[None]] = set()
     try:
         while not stop.is_set():
-            await slots.acquire()  # before fetching: a fetched message is never left without its heartbeat
+            room = await in_flight.room(stop)
+            if stop.is_set():
+                break
             msgs: list[Msg] = []
             try:
-                msgs = await sub.fetch(batch=BATCH, timeout=FETCH_WAIT_S)
+                msgs = await sub.fetch(batch=min(BATCH, room), timeout=FETCH_WAIT_S)
             except TimeoutError:  # asyncio.TimeoutError and nats' subclass alike
                 pass
             except (ServiceUnavailableError, ConnectionReconnectingError) as exc:
@@ -217,13 +244,15 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
                 rt.log.exception("fetch failed; retrying")
                 await asyncio.sleep(1.0)
             if not msgs:
-                slots.release()
                 continue
+            first = len(msgs)
+            in_flight.add(first)
             msgs = await _fill(sub, msgs, stop)
-            # Finished even if asked to stop meanwhile: in-flight work is drained, not dropped.
-            task = asyncio.create_task(_write_batch(rt, turns, msgs, slots))
-            batches.add(task)
-            task.add_done_callback(batches.discard)
+            in_flight.add(len(msgs) - first)
+            # Queued synchronously (a later batch never overtakes); finished even if asked to stop meanwhile.
+            for task in turns.start(rt, msgs):
+                batches.add(task)
+                task.add_done_callback(batches.discard)
     except asyncio.CancelledError:  # shutdown without NATS: what the batches hold cannot be settled now
         for batch in batches:
             batch.cancel()

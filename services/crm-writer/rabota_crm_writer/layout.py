@@ -26,7 +26,9 @@ def activity_layout(content: ActivityContent) -> dict[str, Any]:
             "type": "primary",
             "action": {
                 "type": "openRestApp",
-                "actionParams": {"view": "other_responses", "applicant": content.applicant_key},
+                # Bitrix24 adds the card's entityTypeId and entityId to PLACEMENT_OPTIONS: the view is scoped
+                # by that entity, never by an applicant key a frame could name.
+                "actionParams": {"view": "other_responses"},
                 "sliderParams": {"title": "Другие отклики", "width": 900},
             },
         },

@@ -21,6 +21,7 @@ async def notify_failure(rt: Runtime, cmd: CrmCommand, reason: str) -> bool:
     key = cause_key(rt, cmd.portal, reason)
     if not await rt.redis.set(key, "1", nx=True, ex=NOTIFY_TTL_S):
         return False
+    await rt.store.track(cmd.portal, key)  # a CLEAN uninstall finds it by name
     message = (f"rabota.by: отклики не попадают в CRM. Причина: {reason}. "
                "Исправьте причину и нажмите «Повторить» в приложении rabota.by (вкладка «Настройки»).")
     try:

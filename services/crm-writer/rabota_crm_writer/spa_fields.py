@@ -62,4 +62,5 @@ async def ensure_spa_fields(rt: Runtime, session: Batcher, portal: str, entity_t
         text = "; ".join(str(v.get("error_description") or v.get("error")) for v in problems.values())
         raise PermanentError(f"Не удалось создать поля rabota.by в смарт-процессе: {text}", code="spa_fields")
     await rt.redis.set(key, str(type_id))
+    await rt.store.track(portal, key)  # a CLEAN uninstall finds it by name
     return type_id

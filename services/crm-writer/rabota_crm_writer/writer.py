@@ -16,6 +16,7 @@ from typing import Any
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error, BatchResult, batch_ref
 from rabota_common.bus import publish
+from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.models import CrmCommand, CrmResult
 from rabota_common.runtime import Runtime
@@ -106,6 +107,11 @@ async def load_pdf(rt: Runtime, cmd: CrmCommand) -> bytes | None:
         return cmd.resume_pdf
     if not cmd.resume_object:
         return None
+    if cmd.resume_object != subjects.resume_object_name(cmd.portal, cmd.negotiation_id):
+        # Another portal's (or another negotiation's) PDF: refused, never fetched.
+        rt.log.warning("portal %s: resume object %r is not this negotiation's; PDF refused", cmd.portal,
+                       cmd.resume_object)
+        return None
     store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
     try:
         result = await store.get(cmd.resume_object)
@@ -120,43 +126,15 @@ async def failure_data(rt: Runtime, cmd: CrmCommand) -> dict[str, Any]:
     (encrypted) until retried and dead letters 30 days, so an inline PDF moves to the object store (as large
     ones travel anyway): the PDF is kept 7 days, as before inline PDFs."""
     if cmd.resume_pdf is not None:
-        name = f"{cmd.portal}.{cmd.negotiation_id}.pdf"
+        name = subjects.resume_object_name(cmd.portal, cmd.negotiation_id)
         store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
         await store.put(name, cmd.resume_pdf)
         cmd = cmd.model_copy(update={"resume_pdf": None, "resume_object": name})
     return cmd.model_dump(mode="json")
 
 
-@dataclass(frozen=True)
-class LedgerRef:
-    """What the ledger knows about a negotiation: `{type}:{entity id}:{hh state}[:{activity id}]`.
-
-    Activity id 0 means the entity exists but its timeline activity does not (yet); a ref without
-    the part comes from before activities were recorded and counts as complete.
-    """
-
-    entity_type: str
-    entity_id: int
-    state: str
-    activity_id: int | None = None
-
-    def __str__(self) -> str:
-        tail = "" if self.activity_id is None else f":{self.activity_id}"
-        return f"{self.entity_type}:{self.entity_id}:{self.state}{tail}"
-
-    @classmethod
-    def parse(cls, raw: str) -> LedgerRef:
-        parts = raw.split(":")
-        activity = int(parts[3]) if len(parts) > 3 and parts[3].lstrip("-").isdigit() else None
-        return cls(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "?", activity)
-
-    @property
-    def needs_activity(self) -> bool:
-        return self.activity_id == 0
-
-
-def ledger_ref(entity_type: str, entity_id: int, state: str, activity_id: int | None = None) -> str:
-    return str(LedgerRef(entity_type, entity_id, state, activity_id))
+def ledger_ref(entity_type_id: int, entity_id: int, state: str, activity_id: int | None = None) -> str:
+    return str(LedgerRef(EntityRef(entity_type_id, entity_id), state, activity_id))
 
 
 Group = list[tuple[CrmCommand, int]]
@@ -231,8 +209,8 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
         await rt.redis.delete(epoch_key, writing_key(rt, portal))
         trust_ledger = False
     for i, ((cmd, attempt), raw, last) in enumerate(zip(group, refs, written_at, strict=True)):
-        if raw:
-            ref = LedgerRef.parse(raw)
+        ref = LedgerRef.parse(raw) if raw else None
+        if ref is not None and ref.entity.known and ref.entity.entity_type_id == cmd.entity_type_id:
             if ref.needs_activity:
                 plan.activities.append((i, ref.entity_id))
             stamp = hh_time(cmd)
@@ -244,8 +222,11 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
             elif not ref.needs_activity:
                 outcomes[i] = Outcome(ok=True, entity_id=ref.entity_id, stale=stale)
         else:
+            # Not in the ledger, or recorded under another entity type (the settings switched from smart
+            # process A to B, or an old untyped `smart_process:{id}`): its entity of this type is looked
+            # up by origin id, never taken to be the item of this type that has the other's id.
             plan.new.append(i)
-            trust_ledger = trust_ledger and attempt == 1
+            trust_ledger = trust_ledger and attempt == 1 and ref is None
     for etid in {group[i][0].entity_type_id for i in range(len(group)) if group[i][0].entity_type == "smart_process"}:
         try:
             plan.spa_types[etid] = await ensure_spa_fields(rt, session, portal, etid)
@@ -319,7 +300,8 @@ async def _drop_existing(rt: Runtime, session: Session, portal: str, group: Grou
                     remaining.append(i)
                     continue
                 activity_id = acts.get((cmd.negotiation_id, cmd.entity_type_id, entity_id), 0)
-                await rt.store.set_entity(portal, cmd.negotiation_id, ledger_ref(etype, entity_id, "?", activity_id))
+                await rt.store.set_entity(portal, cmd.negotiation_id,
+                                         ledger_ref(cmd.entity_type_id, entity_id, "?", activity_id))
                 if not activity_id:
                     plan.activities.append((i, entity_id))
                 plan.updates.append((i, entity_id))
@@ -379,7 +361,7 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
             continue
         entity_id = c.entity_id_of(cmd.entity_type, result.result[f"e{i}"])
         activity_id = c.activity_id_of(result.result.get(f"a{i}")) if f"a{i}" in result.result else 0
-        created[cmd.negotiation_id] = ledger_ref(cmd.entity_type, entity_id, cmd.hh_status, activity_id)
+        created[cmd.negotiation_id] = ledger_ref(cmd.entity_type_id, entity_id, cmd.hh_status, activity_id)
         if not activity_id:
             error = result.errors.get(f"a{i}") or {"error": "UNKNOWN", "error_description": "activity missing"}
             rt.log.warning("activity of negotiation %s failed: %s", cmd.negotiation_id, error)
@@ -416,7 +398,7 @@ async def _add_activities(rt: Runtime, session: Session, portal: str, group: Gro
             raw = await rt.store.get_entity(portal, cmd.negotiation_id)
             state = LedgerRef.parse(raw).state if raw else "?"
             await rt.store.set_entity(portal, cmd.negotiation_id,
-                                      ledger_ref(cmd.entity_type, entity_id, state, activity_id))
+                                      ledger_ref(cmd.entity_type_id, entity_id, state, activity_id))
             outcomes[i] = Outcome(ok=True, entity_id=entity_id)
 
 
@@ -436,7 +418,7 @@ async def _update(rt: Runtime, session: Session, portal: str, group: Group, plan
             raw = await rt.store.get_entity(portal, cmd.negotiation_id)
             activity = LedgerRef.parse(raw).activity_id if raw else None
             await rt.store.set_entity(portal, cmd.negotiation_id,
-                                      ledger_ref(cmd.entity_type, entity_id, cmd.hh_status, activity))
+                                      ledger_ref(cmd.entity_type_id, entity_id, cmd.hh_status, activity))
             if outcomes[i].error is None:  # a failed activity of this entity stays a failure
                 outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=outcomes[i].created)
 
@@ -473,13 +455,10 @@ async def remember_written(rt: Runtime, cmd: CrmCommand, entity_id: int | None) 
     pipe = rt.redis.pipeline(transaction=False)
     pipe.hget(rt.store.key(cmd.portal, "failures"), cmd.negotiation_id)
     if entity_id is not None:
-        ref = f"{cmd.entity_type}:{entity_id}"
         url = ENTITY_PATHS[cmd.entity_type].format(id=entity_id, type=cmd.entity_type_id)
-        pipe.hset(rt.store.key(cmd.portal, "by-entity"), ref, cmd.applicant_key)
-        pipe.zadd(rt.store.key(cmd.portal, "applicant", cmd.applicant_key), {ref: entity_id})
-        pipe.hset(rt.store.key(cmd.portal, "entity-info", ref), mapping=rt.store.seal_info({
+        rt.store.queue_entity_written(pipe, cmd.portal, EntityRef(cmd.entity_type_id, entity_id), cmd.applicant_key, {
             "vacancy": cmd.vacancy_name, "status": cmd.status_name, "created_at": cmd.created_date, "url": url,
-            "negotiation_id": cmd.negotiation_id}))
+            "negotiation_id": cmd.negotiation_id})
     failure = (await pipe.execute())[0]
     if failure:
         await rt.redis.delete(cause_key(rt, cmd.portal, rt.store.open_failure(failure).reason))

@@ -13,7 +13,7 @@ from rabota_common.app_settings import SyncSettings
 from rabota_common.bus import publish
 from rabota_common.crypto import TokenError
 from rabota_common.errors import PermanentError, TransientError
-from rabota_common.hh_client import HhError
+from rabota_common.hh_client import HhError, HhRefused
 from rabota_common.hh_walk import TokenSource
 from rabota_common.models import INLINE_PDF_MAX, NegotiationFound
 from rabota_common.runtime import Runtime
@@ -64,7 +64,9 @@ async def remember_resume(rt: Runtime, portal: str, resume_id: str, resume: dict
         # Contacts and the PDF are personal data: the entry is encrypted like every other one.
         sealed = rt.store.seal(json.dumps({"resume": resume, "pdf": pdf_object,
                                            "pdf_data": base64.b64encode(pdf).decode() if pdf else None}))
-        await rt.redis.set(rt.store.key(portal, "resume-cache", resume_id), sealed, ex=RESUME_CACHE_S)
+        key = rt.store.key(portal, "resume-cache", resume_id)
+        await rt.redis.set(key, sealed, ex=RESUME_CACHE_S)
+        await rt.store.track(portal, key)  # a CLEAN uninstall finds it by name
 
 
 async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
@@ -102,9 +104,17 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
                 raise
         pdf_url = ((resume or {}).get("download") or {}).get("pdf", {}).get("url")
         if resume is not None and pdf_url:
-            pdf = await tokens.call(rt.hh.download, pdf_url)
+            try:
+                pdf = await tokens.call(rt.hh.download, pdf_url)
+            except HhRefused as exc:
+                if exc.code != "RESPONSE_TOO_LARGE":
+                    raise
+                # Too large a PDF: the applicant is still written, with the resume link, without the file.
+                rt.log.warning("resume PDF of negotiation %s skipped: %s", found.negotiation_id, exc.reason)
+                pdf = None
+        if pdf is not None:
             if len(pdf) > INLINE_PDF_MAX:  # too big to travel in the command
-                resume_object = f"{found.portal}.{found.negotiation_id}.pdf"
+                resume_object = subjects.resume_object_name(found.portal, found.negotiation_id)
                 store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
                 await store.put(resume_object, pdf)
                 pdf = None

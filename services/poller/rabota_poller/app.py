@@ -6,7 +6,7 @@ from faststream import FastStream
 from faststream.nats import NatsMessage
 from rabota_common import subjects
 from rabota_common.bus import durable_subscriber
-from rabota_common.consume import settle
+from rabota_common.consume import Delivery, PortalInFlight, settle
 from rabota_common.errors import HhAuthLost
 from rabota_common.models import AppEvent, HhWebhookEvent, NewResponsesReply, TokenRequest
 from rabota_common.runtime import Runtime, build_runtime, service_app
@@ -31,16 +31,31 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
         await settle(rt, "poller", msg, event, lambda: handlers.run_import(rt, event, msg),
                      failures=(rt.store.key(event.portal, "import"), "listing_failures"))
 
+    # Portals are served side by side, each with a few webhooks in flight: one portal's flood waits behind
+    # its own cap, never ahead of another portal's new response.
+    webhooks = PortalInFlight(settings.WEBHOOK_IN_FLIGHT, settings.WEBHOOK_IN_FLIGHT_PER_PORTAL, "poller webhook")
+
     @durable_subscriber(broker, settings, "hh.webhook.*", "HH_WEBHOOK", "poller-webhook", batch_size=10)
     async def on_webhook(event: HhWebhookEvent, msg: NatsMessage) -> None:
         portal = portal_of(msg.raw_message.subject)
-        await settle(rt, "poller", msg, event,
-                     lambda: handlers.expand_webhook(rt, portal, event))
+
+        async def work() -> None:
+            try:
+                await settle(rt, "poller", msg, event, lambda: handlers.expand_webhook(rt, portal, event))
+            finally:
+                await handlers.webhook_settled(rt, portal, event)
+
+        webhooks.start(portal, Delivery(msg), work)
 
     @durable_subscriber(broker, settings, "app.hh_connected.*", "APP", "poller-connected")
     async def on_connected(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event,
                      lambda: handlers.connected(rt, event, msg))
+
+    # A reinstall rotates the portal's webhook secret: a connected account's subscription follows it.
+    @durable_subscriber(broker, settings, "app.installed.*", "APP", "poller-installed")
+    async def on_installed(event: AppEvent, msg: NatsMessage) -> None:
+        await settle(rt, "poller", msg, event, lambda: handlers.repoint_subscription(rt, event.portal))
 
     @durable_subscriber(broker, settings, "app.reimport_requested.*", "APP", "poller-reimport", ack_wait_s=120.0)
     async def on_reimport(event: AppEvent, msg: NatsMessage) -> None:
@@ -61,7 +76,8 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
 
         await settle(rt, "poller", msg, event, work)
 
-    @broker.subscriber(subjects.POLLER_NEW_RESPONSES, queue="poller")
+    # Several at once: one portal's walk never holds another portal's count (each portal has its own lock).
+    @broker.subscriber(subjects.POLLER_NEW_RESPONSES, queue="poller", max_workers=8)
     async def on_new_responses(req: TokenRequest) -> NewResponsesReply:
         try:
             return NewResponsesReply(ok=True, count=await count_new(rt, req.portal))
@@ -71,4 +87,4 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
             rt.log.warning("new responses count of %s failed: %s", req.portal, exc)
             return NewResponsesReply(ok=False, error="unavailable")
 
-    return service_app(rt, loops=[lambda stop: poll_loop(rt, stop)]), rt
+    return service_app(rt, loops=[lambda stop: poll_loop(rt, stop), webhooks.drain_on]), rt

@@ -14,14 +14,13 @@ from typing import Any
 
 from rabota_common.app_settings import SyncSettings, status_key
 from rabota_common.b24_client import B24Error
+from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_common.errors import TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.hh_walk import TokenSource
 from rabota_common.models import EXTENDED_STATUSES, AppEvent
 from rabota_common.runtime import Runtime
-from rabota_common.store import text
 
-ENTITY_TYPES = {1: "lead", 2: "deal"}
 # The HeadHunter action preferred for a status that several employer states share.
 PREFERRED_ACTION = {"discard": "discard_by_employer"}
 
@@ -68,15 +67,20 @@ async def back_sync(rt: Runtime, event: AppEvent) -> str:
     settings = SyncSettings.model_validate(raw)
     if not settings.back_sync or not settings.extended:
         return "off"
-    entity_type_id = int(event.data.get("entity_type_id") or 0)
-    entity_id = int(event.data.get("entity_id") or 0)
-    entity_type = ENTITY_TYPES.get(entity_type_id, "smart_process")
-    nid = text(await rt.redis.hget(rt.store.key(portal, "entity-info", f"{entity_type}:{entity_id}"),
-                                   "negotiation_id") or b"")
+    entity = EntityRef(int(event.data.get("entity_type_id") or 0), int(event.data.get("entity_id") or 0))
+    if entity.entity_type_id != settings.entity_type_id:
+        return "other entity type"  # the stage map is the current type's: a lead's NEW is not a deal's NEW
+    nid = await rt.store.entity_negotiation(portal, entity)
     if not nid:
         return "not ours"
-    ledger = await rt.store.get_entity(portal, nid)
-    written = ledger.split(":")[2] if ledger and len(ledger.split(":")) > 2 else None
+    raw_ledger = await rt.store.get_entity(portal, nid)
+    ledger = LedgerRef.parse(raw_ledger) if raw_ledger else None
+    # Only the entity the negotiation is written to moves it: not an item of another smart process that
+    # has the same id (ids are numbered per type), nor one the ledger names without its type.
+    if ledger is None or not entity.same(ledger.entity):
+        return "not this entity"
+    written = ledger.state
+    entity_type_id, entity_id = entity.entity_type_id, entity.entity_id
     stage = await entity_stage(rt, portal, entity_type_id, entity_id)
     if stage is None:
         return "no stage"
@@ -85,6 +89,13 @@ async def back_sync(rt: Runtime, event: AppEvent) -> str:
         return "stage not mapped"
     if written in targets:
         return "unchanged"  # the stage the writer itself set (or one of the same group)
+    return await move_on_headhunter(rt, portal, settings, nid, targets, entity)
+
+
+async def move_on_headhunter(rt: Runtime, portal: str, settings: SyncSettings, nid: str, targets: list[str],
+                             entity: EntityRef) -> str:
+    """Move negotiation `nid` on HeadHunter to the first of `targets` (the statuses of the entity's new
+    stage), unless it is in one of them already; a refusal by HeadHunter (403, 404) is final."""
     tokens = TokenSource(rt, portal)
     negotiation = await tokens.call(rt.hh.negotiation, nid)
     current = status_key(settings, (negotiation.get("employer_state") or {}).get("id"), negotiation.get("source"))
@@ -103,6 +114,6 @@ async def back_sync(rt: Runtime, event: AppEvent) -> str:
             rt.log.warning("back-sync of negotiation %s to %s refused: %s", nid, action.get("id"), exc)
             return "refused"
         raise
-    rt.log.info("back-sync: negotiation %s moved to %s on HeadHunter (%s:%s in Bitrix24)",
-                nid, action.get("id"), entity_type, entity_id)
+    rt.log.info("back-sync: negotiation %s moved to %s on HeadHunter (entity %s in Bitrix24)",
+                nid, action.get("id"), entity)
     return f"moved {action.get('id')}"

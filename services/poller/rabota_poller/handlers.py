@@ -7,9 +7,12 @@ import contextlib
 
 from faststream.nats import NatsMessage
 from rabota_common import budget
+from rabota_common.hh_client import HhError
+from rabota_common.hh_ids import is_numeric_id
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound, NegotiationSource
 from rabota_common.runtime import Runtime
+from rabota_common.subjects import webhook_key
 
 from rabota_poller.found import publish_found
 from rabota_poller.listing import remember_listing
@@ -68,11 +71,29 @@ async def _walk(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
 
 
 async def expand_webhook(rt: Runtime, portal: str, event: HhWebhookEvent) -> None:
-    nid = str(event.payload.get("topic_id") or "")
-    if not nid:
-        rt.log.info("webhook %s (%s) carries no negotiation: ignored", event.id, event.action_type)
+    nid = event.payload.get("topic_id")
+    if not is_numeric_id(nid):
+        rt.log.info("webhook %s (%s) names no negotiation: ignored", event.id, event.action_type)
         return
-    await publish_one(rt, portal, nid, "webhook", str(event.payload.get("vacancy_id") or ""))
+    vacancy_id = event.payload.get("vacancy_id")
+    try:
+        await publish_one(rt, portal, str(nid), "webhook", str(vacancy_id) if is_numeric_id(vacancy_id) else "")
+    except HhError as exc:
+        # A negotiation this account cannot see (a forged or foreign webhook, or one withdrawn since): asking
+        # again cannot help, so it is acknowledged, with no retry and no dead letter.
+        if exc.status in (403, 404) and not exc.token_expired and not exc.auth_lost:
+            rt.log.warning("webhook %s of portal %s: negotiation %s answers %s: ignored",
+                           event.id, portal, nid, exc.status)
+            return
+        raise
+
+
+async def webhook_settled(rt: Runtime, portal: str, event: HhWebhookEvent) -> None:
+    """The webhook no longer counts among the portal's pending ones (the receiver's cap)."""
+    try:
+        await rt.store.webhook_done(portal, webhook_key(event))
+    except Exception as exc:  # the entry expires by itself
+        rt.log.warning("webhook %s of portal %s: pending count not updated: %s", event.id, portal, exc)
 
 
 async def publish_one(rt: Runtime, portal: str, nid: str, source: NegotiationSource, vacancy_id: str = "") -> None:
@@ -102,7 +123,7 @@ async def reimport(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
         rt.log.warning("reimport of portal %s names no negotiation or vacancy: ignored", portal)
         return
     tokens = TokenSource(rt, portal)
-    vacancy = await tokens.call(rt.hh.get, f"/vacancies/{vacancy_id}")
+    vacancy = await tokens.call(rt.hh.vacancy, vacancy_id)
     published = 0
     with budget.bulk():  # a vacancy's worth of negotiations: live requests of every portal go first
         async for page in negotiation_pages(tokens, vacancy):
@@ -140,6 +161,14 @@ async def ensure_subscription(rt: Runtime, portal: str) -> None:
         sub_id = await tokens.call(rt.hh.subscribe, url, WEBHOOK_ACTIONS)
     await rt.store.update_hh(portal, subscription_id=sub_id)
     rt.log.info("webhook subscription %s of portal %s points at the ui", sub_id, portal)
+
+
+async def repoint_subscription(rt: Runtime, portal: str) -> None:
+    """After a reinstall (a new webhook secret): point a connected account's subscription at the new URL."""
+    account = await rt.store.get_hh(portal)
+    if account is None or not account.access_token or account.relogin_required:
+        return
+    await ensure_subscription(rt, portal)
 
 
 async def connected(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 from typing import Any
 
+from rabota_common.budget import bulk
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.runtime import Runtime
 from rabota_common.store import text
@@ -56,7 +57,26 @@ async def _walk(rt: Runtime, portal: str, tokens: TokenSource, vacancy: dict[str
     return ids
 
 
+NEW_RESPONSES_CACHE_S = 60
+NEW_RESPONSES_LOCK_WAIT_S = 110.0
+
+
 async def count_new(rt: Runtime, portal: str) -> int:
+    """The «Новые отклики» count: HeadHunter's ids are walked at most once a minute per portal, under a
+    single-flight lock (concurrent clicks share one walk) and at bulk priority (after every live request of
+    any portal); the comparison with the ledger is fresh on every call."""
+    seen = await rt.store.get_new_responses_seen(portal)
+    if seen is None:
+        async with rt.store.lock(f"new-responses:{portal}", ttl_s=30.0, wait_s=NEW_RESPONSES_LOCK_WAIT_S):
+            seen = await rt.store.get_new_responses_seen(portal)  # a concurrent click's walk answers it
+            if seen is None:
+                with bulk():
+                    seen = await walk_seen(rt, portal)
+                await rt.store.put_new_responses_seen(portal, seen, NEW_RESPONSES_CACHE_S)
+    return len(seen - await rt.store.known_negotiations(portal))
+
+
+async def walk_seen(rt: Runtime, portal: str) -> set[str]:
     """Responses and invitations HeadHunter has that the CRM lacks; lists only (no resume is opened,
     so nothing is marked viewed). Vacancies unchanged since their last walk are not walked again."""
     tokens = TokenSource(rt, portal)
@@ -76,4 +96,4 @@ async def count_new(rt: Runtime, portal: str) -> int:
 
     for ids in await asyncio.gather(*(walk(v) for v in stale)):
         seen |= ids
-    return len(seen - await rt.store.known_negotiations(portal))
+    return seen

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rabota_common.app_settings import SyncSettings, status_key
+from rabota_common.entity_ref import LedgerRef
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import NegotiationFound
 from rabota_common.runtime import Runtime
@@ -28,12 +29,8 @@ Heartbeat = Callable[[], Awaitable[None]]
 
 
 def ledger_states(raw: dict[Any, Any]) -> dict[str, str]:
-    """negotiation id → the status key the CRM entity carries (`{type}:{id}:{state}[:{activity}]`)."""
-    out: dict[str, str] = {}
-    for k, v in raw.items():
-        parts = text(v).split(":")
-        out[text(k)] = parts[2] if len(parts) > 2 else "?"
-    return out
+    """negotiation id → the status key the CRM entity carries (a `LedgerRef`)."""
+    return {text(k): LedgerRef.parse(text(v)).state for k, v in raw.items()}
 
 
 def index_fingerprint(index: dict[str, Any]) -> str:
@@ -95,9 +92,10 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
                 state = (item.get("employer_state") or {}).get("id")
                 if nid in busy or not needs_sync(known.get(nid), status_key(settings, state, item.get("source"))):
                     continue
-                if not await rt.redis.set(rt.store.key(portal, "poll", "sent", f"{nid}:{state}"), "1",
-                                          nx=True, ex=SENT_TTL_S):
+                sent_key = rt.store.key(portal, "poll", "sent", f"{nid}:{state}")
+                if not await rt.redis.set(sent_key, "1", nx=True, ex=SENT_TTL_S):
                     continue
+                await rt.store.track(portal, sent_key)  # a CLEAN uninstall finds it by name
                 found = NegotiationFound(
                     portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id, vacancy_name=page.vacancy_name,
                     employer_state=state, updated_at=item.get("updated_at"), source="poll", item=item,

@@ -8,21 +8,26 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field, ValidationError
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import publish
-from rabota_common.crypto import OAUTH_STATE
-from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, NewResponsesReply, TokenRequest
+from rabota_common.crypto import OAUTH_STATE, TokenError
+from rabota_common.entity_ref import DEAL, LEAD, MAX_ID, EntityRef, is_smart_process
+from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, HhConnectRequest, NewResponsesReply, TokenRequest
 from rabota_common.runtime import Runtime
-from rabota_common.store import text
 
-from rabota_ui.deps import RuntimeDep, Session, SessionDep
+from rabota_ui.deps import AdminSessionDep, RuntimeDep, Session, SessionDep
 from rabota_ui.errors import ApiError, describe
+from rabota_ui.ratelimit import feedback_limited, session_limited
 
-router = APIRouter(prefix="/api")
+# Every /api call counts against its portal user's bucket (API_RATE_PER_SESSION, API_BURST_PER_SESSION).
+router = APIRouter(prefix="/api", dependencies=[Depends(session_limited)])
+# A failure's retry in flight: further retries of it answer the same 202 and publish nothing (single flight);
+# at least JetStream's dedupe window, so the Nats-Msg-Id drops any duplicate that slips through.
+RETRY_IN_FLIGHT_S = 120
 STATE_TTL_S = 600
 NEW_RESPONSES_TIMEOUT_S = 120.0
 
@@ -65,6 +70,8 @@ async def status(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
         },
         "sync_active": bool(hh and hh.access_token and not hh.relogin_required and settings
                             and progress.state in ("running", "done")),
+        # Who the session belongs to: only a portal administrator may change anything (403 forbidden).
+        "user": {"id": session.user_id, "is_admin": session.is_admin},
     }
 
 
@@ -129,7 +136,7 @@ async def get_settings(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
 
 
 @router.put("/settings")
-async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: AdminSessionDep) -> dict[str, Any]:
     try:
         settings = SyncSettings.model_validate(body)
     except ValidationError as exc:
@@ -141,9 +148,8 @@ async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: SessionDep
     problem = settings_problem(settings, await portal_options(rt, session.portal))
     if problem:
         raise ApiError(422, "validation_error", f"Настройки не сохранены: {problem}")
+    # No app.settings_saved event: nothing consumes it (the services read the settings from Redis).
     await rt.store.put_settings(session.portal, settings.model_dump(mode="json"))
-    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="settings_saved", portal=session.portal),
-                  AppEvent(portal=session.portal, event="settings_saved", data={"user_id": session.user_id}))
     return settings.model_dump(mode="json")
 
 
@@ -179,18 +185,59 @@ def settings_problem(settings: SyncSettings, options: dict[str, Any]) -> str | N
     return None
 
 
+def _state_owner(session: Session) -> str:
+    return f"{session.portal}:{session.user_id}"
+
+
 @router.get("/hh/authorize-url")
-async def authorize_url(rt: RuntimeDep, session: SessionDep) -> dict[str, str]:
+async def authorize_url(rt: RuntimeDep, session: AdminSessionDep) -> dict[str, str]:
+    # The state names this session's portal and user and is remembered for them: only the app window that
+    # asked for it can complete the login (POST /hh/connect), once, within STATE_TTL_S.
     nonce = secrets.token_urlsafe(16)
-    await rt.store.remember_state(nonce, STATE_TTL_S)
-    state = rt.crypto.sign({"kind": "hh_state", "p": session.portal, "n": nonce}, STATE_TTL_S, purpose=OAUTH_STATE)
+    await rt.store.remember_state(nonce, STATE_TTL_S, owner=_state_owner(session))
+    state = rt.crypto.sign({"kind": "hh_state", "p": session.portal, "u": session.user_id, "n": nonce}, STATE_TTL_S,
+                           purpose=OAUTH_STATE)
     query = urlencode({"response_type": "code", "client_id": rt.settings.HH_CLIENT_ID, "state": state,
                        "redirect_uri": rt.settings.hh_redirect_uri})
     return {"url": f"{rt.settings.HH_AUTHORIZE_URL}?{query}"}
 
 
+class HhConnectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=512)
+    state: str = Field(min_length=1, max_length=2048)
+
+
+BAD_STATE = "Ссылка входа недействительна, устарела или открыта не из этого окна приложения. Нажмите «Войти» ещё раз."
+
+
+@router.post("/hh/connect")
+async def connect(body: HhConnectBody, rt: RuntimeDep, session: AdminSessionDep) -> dict[str, Any]:
+    """Completes the rabota.by login the callback page handed over: the state must be this session's."""
+    try:
+        claims = rt.crypto.verify(body.state, purpose=OAUTH_STATE)
+    except TokenError as exc:
+        raise ApiError(400, "bad_state", BAD_STATE) from exc
+    if (claims.get("kind") != "hh_state" or claims.get("p") != session.portal
+            or claims.get("u") != session.user_id):
+        raise ApiError(403, "foreign_state", "Этот вход начат в другом портале или другим пользователем. "
+                                             "Нажмите «Войти» в своём приложении.")
+    if not await rt.store.consume_state(str(claims.get("n", "")), owner=_state_owner(session)):
+        raise ApiError(400, "bad_state", BAD_STATE)
+    try:
+        response = await rt.broker.request(HhConnectRequest(portal=session.portal, code=body.code),
+                                           subjects.AUTH_HH_CONNECT, timeout=30.0)
+    except TimeoutError as exc:
+        raise ApiError(504, "hh_timeout", "rabota.by отвечает слишком долго. Нажмите «Войти» ещё раз.") from exc
+    reply = HhConnectReply.model_validate_json(response.body)
+    if not reply.ok:
+        status = 409 if reply.error == "account_taken" else 400
+        raise ApiError(status, reply.error or "hh_connect_failed", reply.message or "Вход в rabota.by не выполнен.")
+    return {"ok": True, "employer_name": reply.employer_name, "manager_name": reply.manager_name}
+
+
 @router.post("/hh/logout")
-async def logout(rt: RuntimeDep, session: SessionDep) -> dict[str, bool]:
+async def logout(rt: RuntimeDep, session: AdminSessionDep) -> dict[str, bool]:
     response = await rt.broker.request(TokenRequest(portal=session.portal), subjects.AUTH_HH_LOGOUT, timeout=30.0)
     return {"ok": HhConnectReply.model_validate_json(response.body).ok}
 
@@ -215,7 +262,7 @@ async def _import_answer(rt: Runtime, session: Session) -> dict[str, Any]:
 
 
 @router.post("/import", status_code=202)
-async def start_import(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+async def start_import(rt: RuntimeDep, session: AdminSessionDep) -> dict[str, Any]:
     hh = await rt.store.get_hh(session.portal)
     if not hh or not hh.access_token:
         raise ApiError(409, "hh_not_connected", "Сначала войдите в аккаунт работодателя rabota.by.")
@@ -239,7 +286,7 @@ async def get_import(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/failures/{failure_id}/retry", status_code=202)
-async def retry_failure(failure_id: str, rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+async def retry_failure(failure_id: str, rt: RuntimeDep, session: AdminSessionDep) -> dict[str, Any]:
     for failure in await rt.store.failures(session.portal):
         if failure.id == failure_id:
             command = CrmCommand.model_validate(failure.data)
@@ -247,7 +294,16 @@ async def retry_failure(failure_id: str, rt: RuntimeDep, session: SessionDep) ->
                 break
             # The record stays until the writer has written it (the writer clears it then): a retry that
             # fails again, or a message lost on the way, never makes a failure disappear unwritten.
-            await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=session.portal), command)
+            # Single flight: while this failure's retry is in flight, another click gets the same 202 and
+            # publishes nothing; the message id makes JetStream drop a duplicate all the same.
+            if not await rt.store.claim_retry(session.portal, failure_id, RETRY_IN_FLIGHT_S):
+                return {"ok": True}
+            try:
+                await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=session.portal), command,
+                              msg_id=f"retry:{session.portal}:{failure_id}")
+            except Exception:
+                await rt.store.release_retry(session.portal, failure_id)
+                raise
             return {"ok": True}
     raise ApiError(404, "not_found", "Ошибка с таким номером не найдена.")
 
@@ -273,32 +329,56 @@ async def new_responses(rt: RuntimeDep, session: SessionDep) -> dict[str, int]:
     return {"count": reply.count}
 
 
+OTHER_PER_PAGE = 20
+OTHER_MAX_PAGE = 10_000
+OTHER_TYPES = {"lead": LEAD, "deal": DEAL, "smart_process": 0}
+
+
+def requested_entity(entity_type: str, entity_type_id: int | None, entity_id: int,
+                     settings: dict[str, Any] | None) -> EntityRef:
+    """The entity the Other responses view is opened for, with its type: `entity_type` (lead, deal or
+    smart_process) and, for a smart process, `entity_type_id` (the card's entityTypeId; without it the
+    smart process of the current settings, as `?entity_type=&entity_id=` always meant)."""
+    if entity_type not in OTHER_TYPES and (entity_type or entity_type_id is None):
+        raise ApiError(422, "validation_error", "Укажите entity_type (lead, deal или smart_process) и entity_id.")
+    if entity_id <= 0:
+        raise ApiError(422, "validation_error", "Укажите entity_id — номер сущности CRM.")
+    etid = OTHER_TYPES.get(entity_type, 0) or entity_type_id or 0
+    if not etid and settings and settings.get("entity_type") == "smart_process":
+        etid = int(settings.get("smart_process_type_id") or 0)
+    if not etid:  # no type named and none in the settings: no smart-process item of ours can be meant
+        raise ApiError(404, "not_found", "Смарт-процесс не указан (entity_type_id): сущность не найдена.")
+    smart = entity_type == "smart_process" or (not entity_type and etid not in (LEAD, DEAL))
+    if (entity_type_id is not None and entity_type_id != etid) or smart != is_smart_process(etid):
+        raise ApiError(422, "validation_error", "entity_type_id не соответствует типу сущности.")
+    return EntityRef(etid, entity_id)
+
+
 @router.get("/other-responses")
-async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str = "", entity_id: int = 0,
-                          applicant: str = "", page: int = 1) -> dict[str, Any]:
+async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str = "",
+                          entity_id: int = Query(0, le=MAX_ID), entity_type_id: int | None = Query(None, le=MAX_ID),
+                          applicant: str | None = None, page: int = Query(1, le=OTHER_MAX_PAGE)) -> dict[str, Any]:
+    """Every entity written for the applicant of one entity (this type and id only), 20 a page."""
+    if applicant is not None:
+        raise ApiError(422, "validation_error",
+                       "Параметр applicant не поддерживается: укажите сущность CRM (entity_type и entity_id).")
     if page < 1:
         raise ApiError(422, "validation_error", "Номер страницы начинается с 1.")
-    key = applicant
+    ref = requested_entity(entity_type, entity_type_id, entity_id, await rt.store.get_settings(session.portal))
+    key = await rt.store.entity_applicant(session.portal, ref)
     if not key:
-        if entity_type not in ("lead", "deal", "smart_process") or entity_id <= 0:
-            raise ApiError(422, "validation_error", "Укажите entity_type и entity_id.")
-        raw = await rt.redis.hget(rt.store.key(session.portal, "by-entity"), f"{entity_type}:{entity_id}")
-        if not raw:
-            raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")
-        key = text(raw)
-    refs = await rt.redis.zrange(rt.store.key(session.portal, "applicant", key), 0, -1)
-    total = len(refs)
-    per_page = 20
-    pages = max(1, math.ceil(total / per_page))
-    items = []
-    for raw_ref in refs[(page - 1) * per_page: page * per_page]:
-        ref = text(raw_ref)
-        info = await rt.redis.hgetall(rt.store.key(session.portal, "entity-info", ref))
-        data = rt.store.open_info(info)
-        etype, eid = ref.split(":", 1)
-        items.append({"entity_type": etype, "entity_id": int(eid), "url": data.get("url", ""),
-                      "vacancy": data.get("vacancy", ""), "status": data.get("status", ""),
-                      "created_at": data.get("created_at", "")})
+        raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")
+    entities = await rt.store.applicant_entities(session.portal, key)
+    total = len(entities)
+    pages = max(1, math.ceil(total / OTHER_PER_PAGE))
+    if page > pages:
+        raise ApiError(422, "validation_error", f"Нет страницы {page}: всего страниц {pages}.")
+    chosen = entities[(page - 1) * OTHER_PER_PAGE: page * OTHER_PER_PAGE]
+    infos = await rt.store.entity_infos(session.portal, [info_key for _, info_key in chosen])
+    items = [{"entity_type": ref.entity_type, "entity_id": ref.entity_id, "entity_type_id": ref.entity_type_id,
+              "url": data.get("url", ""), "vacancy": data.get("vacancy", ""), "status": data.get("status", ""),
+              "created_at": data.get("created_at", "")}
+             for (ref, _), data in zip(chosen, infos, strict=True)]
     return {"items": items, "page": page, "pages": pages, "total": total}
 
 
@@ -308,9 +388,11 @@ class FeedbackBody(BaseModel):
 
 
 @router.post("/feedback", status_code=201)
-async def feedback(body: FeedbackBody, rt: RuntimeDep, session: SessionDep) -> dict[str, bool]:
+async def feedback(body: FeedbackBody, request: Request, rt: RuntimeDep, session: SessionDep) -> dict[str, bool]:
+    await feedback_limited(request, session)  # after validation: only feedback that would be stored counts
+    # Rate-limited per portal user (FEEDBACK_PER_HOUR, FEEDBACK_BURST) and capped per portal
+    # (FEEDBACK_MAX_PER_PORTAL). No app.feedback event: nothing consumes it; operators read the list.
     await rt.store.add_feedback(session.portal, {"user_id": session.user_id, "message": body.message,
-                                                "contact": body.contact, "at": time.time()})
-    await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="feedback", portal=session.portal),
-                  AppEvent(portal=session.portal, event="feedback", data={"user_id": session.user_id}))
+                                                "contact": body.contact, "at": time.time()},
+                                keep=rt.settings.FEEDBACK_MAX_PER_PORTAL)
     return {"ok": True}

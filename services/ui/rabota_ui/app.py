@@ -6,28 +6,37 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST
+from fastapi.responses import JSONResponse
 from rabota_common.bus import ensure_jetstream
-from rabota_common.metrics import metrics_text, readiness
+from rabota_common.metrics import OpsServer, readiness
 from rabota_common.runtime import build_runtime
 from rabota_common.settings import Settings
+from rabota_common.telemetry import scrub_access_log
 
 from rabota_ui import api, b24_routes, hh_routes
+from rabota_ui.bodylimit import BodyLimit
 from rabota_ui.errors import install_handlers
 
-OPS_PATHS = ("/healthz", "/readyz", "/metrics")
+OPS_PATHS = ("/healthz", "/readyz")
 
 
 def create_app(settings: Settings) -> FastAPI:
     rt = build_runtime("ui", settings)
+    # /metrics is not on the public port: it is served, with /healthz and /readyz, on METRICS_PORT.
+    ops = OpsServer(rt.broker, rt.redis, settings.METRICS_PORT) if settings.METRICS_PORT else None
+    scrub_access_log()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_jetstream(settings.NATS_URL, replicas=settings.NATS_STREAM_REPLICAS)
+        scrub_access_log()  # uvicorn configures its loggers before the app starts
+        if ops is not None:
+            await ops.start()
+        await ensure_jetstream(settings.NATS_URL, replicas=settings.NATS_STREAM_REPLICAS, settings=settings)
         await rt.broker.connect()
         yield
         await rt.broker.stop()
+        if ops is not None:
+            await ops.stop()
         await rt.close()
 
     # Probes come every few seconds: no spans for them.
@@ -35,11 +44,13 @@ def create_app(settings: Settings) -> FastAPI:
                   telemetry={"exclude": lambda scope: scope.get("path") in OPS_PATHS})
     app.state.rt = rt
     install_handlers(app)
+    # Outermost but for Starlette's own error middleware: 413 before any body is parsed.
+    app.add_middleware(BodyLimit, limit=settings.MAX_BODY_BYTES, webhook_limit=settings.WEBHOOK_MAX_BODY_BYTES)
     app.include_router(b24_routes.router)
     app.include_router(hh_routes.router)
     app.include_router(api.router)
 
-    # Operations endpoints (the other services serve the same paths on METRICS_PORT).
+    # Probes also on the public port (the ops port serves them too, with /metrics).
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
@@ -49,9 +60,5 @@ def create_app(settings: Settings) -> FastAPI:
         state = await readiness(rt.broker, rt.redis)
         ok = all(state.values())
         return JSONResponse({"ok": ok, **state}, status_code=200 if ok else 503)
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(await metrics_text(rt.broker), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,14 +11,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import publish
+from rabota_common.ids import is_member_id
 from rabota_common.models import AppEvent
 from rabota_common.runtime import Runtime
 from rabota_common.store import UNINSTALLED_REASON, PortalRecord
 
 from rabota_ui.deps import RuntimeDep, new_session
 from rabota_ui.errors import ApiError
-from rabota_ui.frame import current_user, read_frame
-from rabota_ui.pages import render
+from rabota_ui.frame import BAD_MEMBER_ID, current_user, normal_domain, read_frame, user_is_admin
+from rabota_ui.identity import check_app, confirm_portal
+from rabota_ui.pages import portal_ancestors, render
 from rabota_ui.ratelimit import rate_limited
 
 router = APIRouter()
@@ -72,73 +73,125 @@ async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
 @router.post("/b24/install", response_class=HTMLResponse, dependencies=[Depends(rate_limited("b24_install"))])
 async def install(request: Request, rt: RuntimeDep) -> Response:
     frame = await read_frame(request)
-    user = await current_user(rt, frame)
+    # The portal is proved by the OAuth server before anything is sent anywhere or stored.
+    confirmed = await confirm_portal(rt, frame.refresh_id, frame.member_id)
+    if normal_domain(frame.domain) != confirmed.domain:
+        raise ApiError(403, "wrong_domain", "Адрес портала не совпадает с подтверждённым Битрикс24.")
+    await check_app(rt, confirmed)
+    user = await current_user(rt, frame, confirmed.client_endpoint)
+    if not await user_is_admin(rt, confirmed.client_endpoint, frame.auth_id):
+        raise ApiError(403, "forbidden", "Установить приложение может только администратор портала Битрикс24.")
     existing = await rt.store.get_portal(frame.member_id)
-    if existing and existing.status_reason == UNINSTALLED_REASON:
-        # Reinstalled after a removal that kept the data: the portal issues a new application_token, which the
-        # coming ONAPPINSTALL brings and proves; the old one must not be kept.
-        existing = existing.model_copy(update={"application_token": ""})
+    keep_app_token = existing is not None and existing.status_reason != UNINSTALLED_REASON
+    # Reinstalled after a removal that kept the data: the portal issues a new application_token, which the
+    # coming ONAPPINSTALL brings and proves; the old one must not be kept. A new generation ends the sessions
+    # issued before, and a new webhook secret replaces the old one (the poller re-points the subscription).
     record = PortalRecord(
         member_id=frame.member_id,
-        domain=frame.domain,
-        client_endpoint=frame.client_endpoint,
-        access_token=frame.auth_id,
-        refresh_token=frame.refresh_id,
-        expires_at=time.time() + frame.auth_expires - 30,
-        application_token=existing.application_token if existing else "",
+        domain=confirmed.domain,
+        client_endpoint=confirmed.client_endpoint,
+        access_token=confirmed.access_token,
+        refresh_token=confirmed.refresh_token,
+        expires_at=confirmed.expires_at,
+        application_token=existing.application_token if existing and keep_app_token else "",
         installed_by=int(user["ID"]),
-        webhook_secret=existing.webhook_secret if existing else secrets.token_urlsafe(24),
+        webhook_secret=secrets.token_urlsafe(24),
+        generation=secrets.token_hex(8),
     )
-    await rt.store.save_portal(record)
-    problems = await setup_portal(rt, record.client_endpoint, frame.auth_id)
+    await rt.store.save_portal(record, old_webhook_secret=existing.webhook_secret if existing else "")
+    problems = await setup_portal(rt, record.client_endpoint, record.access_token)
     await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="installed", portal=frame.member_id),
                   AppEvent(portal=frame.member_id, event="installed", data={"user_id": int(user["ID"])}))
-    return render(rt, "install.html", problems=problems)
+    return render(rt, "install.html", frame_ancestors=portal_ancestors(record), problems=problems)
+
+
+async def follow_rename(rt: Runtime, portal: PortalRecord, domain: str) -> PortalRecord:
+    """A frame names another domain than the stored one: the OAuth server decides whether the portal was
+    renamed (a refresh of the stored token answers the new domain for the same member_id)."""
+    async with rt.store.lock(f"b24-refresh:{portal.member_id}"):
+        current = await rt.store.get_portal(portal.member_id)
+        if current is None:
+            raise ApiError(403, "not_installed", "Приложение не установлено на этом портале. Установите его заново.")
+        if current.domain == domain:
+            return current
+        confirmed = await confirm_portal(rt, current.refresh_token, current.member_id)
+        await rt.store.update_portal(current.member_id, access_token=confirmed.access_token,
+                                     refresh_token=confirmed.refresh_token, expires_at=confirmed.expires_at,
+                                     client_endpoint=confirmed.client_endpoint, domain=confirmed.domain)
+        if confirmed.domain != domain:
+            raise ApiError(403, "wrong_domain", "Запрос не от вашего портала Битрикс24.")
+        rt.log.info("portal %s renamed to %s", current.member_id, confirmed.domain)
+        return current.model_copy(update={"client_endpoint": confirmed.client_endpoint, "domain": confirmed.domain})
 
 
 @router.post("/b24/app", response_class=HTMLResponse, dependencies=[Depends(rate_limited("b24_app"))])
 async def main_page(request: Request, rt: RuntimeDep) -> Response:
     try:
         frame = await read_frame(request)
+    except ApiError as exc:
+        if exc.error == "bad_member_id":
+            raise  # a 400 JSON answer
+        return render(rt, "error.html", status_code=exc.status, message=exc.message)
+    try:
         portal = await rt.store.get_portal(frame.member_id)
         if portal is None:
             raise ApiError(403, "not_installed", "Приложение не установлено на этом портале. Установите его заново.")
         if portal.application_token and not hmac.compare_digest(portal.application_token, frame.application_token):
             raise ApiError(403, "frame_not_verified", "Запрос не от вашего портала Битрикс24.")
+        if normal_domain(frame.domain) != portal.domain:
+            portal = await follow_rename(rt, portal, normal_domain(frame.domain))
         user = await current_user(rt, frame, portal.client_endpoint)
+        is_admin = await user_is_admin(rt, portal.client_endpoint, frame.auth_id)
     except ApiError as exc:
         return render(rt, "error.html", status_code=exc.status, message=exc.message)
-    session = new_session(rt, frame.member_id, int(user["ID"]))
+    generation = portal.generation
+    if not generation:  # a record from before sessions carried the install generation
+        generation = secrets.token_hex(8)
+        await rt.store.update_portal(frame.member_id, generation=generation)
+    session = new_session(rt, frame.member_id, int(user["ID"]), is_admin, generation)
     view = "other_responses" if frame.placement_options.get("view") == "other_responses" else "main"
-    return render(rt, "app.html", session=session, view=view, options=frame.placement_options)
+    return render(rt, "app.html", frame_ancestors=portal_ancestors(portal), session=session, view=view,
+                  options=frame.placement_options, is_admin=is_admin)
 
 
 def _nested(form: dict[str, str], prefix: str) -> dict[str, str]:
     return {k[len(prefix) + 1:-1]: v for k, v in form.items() if k.startswith(prefix + "[") and k.endswith("]")}
 
 
+async def claim_install(rt: Runtime, portal: PortalRecord, auth: dict[str, str]) -> None:
+    """The first ONAPPINSTALL after the installer claims the application token, proved like an install: its
+    refresh token, refreshed by the OAuth server, names this portal; app.info names this app; and the token
+    belongs to a portal administrator (only they hold tokens before the installation is finished)."""
+    app_token = auth.get("application_token", "")
+    if not app_token:
+        raise ApiError(400, "bad_event", "В событии нет application_token.")
+    confirmed = await confirm_portal(rt, auth.get("refresh_token", ""), portal.member_id)
+    await check_app(rt, confirmed)
+    if not await user_is_admin(rt, confirmed.client_endpoint, confirmed.access_token):
+        raise ApiError(403, "not_verified", "Событие не подтверждено порталом.")
+    await rt.store.update_portal(portal.member_id, application_token=app_token,
+                                 access_token=confirmed.access_token, refresh_token=confirmed.refresh_token,
+                                 expires_at=confirmed.expires_at, client_endpoint=confirmed.client_endpoint,
+                                 domain=confirmed.domain)
+
+
 @router.post("/b24/events", dependencies=[Depends(rate_limited("b24_events"))])
 async def events(request: Request, rt: RuntimeDep) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    event = form.get("event", "").upper()
+    event = form.get("event", "").strip().upper()
+    if not event:
+        raise ApiError(400, "bad_event", "В запросе нет поля event.")
     auth = _nested(form, "auth")
     data = _nested(form, "data")
     member_id = auth.get("member_id", "")
-    portal = await rt.store.get_portal(member_id) if member_id else None
+    if not is_member_id(member_id):
+        raise ApiError(400, "bad_member_id", BAD_MEMBER_ID)
+    portal = await rt.store.get_portal(member_id)
     if portal is None:
         raise ApiError(403, "unknown_portal", "Неизвестный портал.")
     app_token = auth.get("application_token", "")
     if event == "ONAPPINSTALL" and not portal.application_token:
-        # First event after the installer: prove the tokens with the portal we stored from the frame.
-        try:
-            await rt.b24.call(portal.client_endpoint, auth.get("access_token", ""), "app.info")
-        except B24Error as exc:
-            raise ApiError(403, "not_verified", "Событие не подтверждено порталом.") from exc
-        updates: dict[str, Any] = {"application_token": app_token}
-        if auth.get("refresh_token"):
-            updates.update(access_token=auth.get("access_token", ""), refresh_token=auth["refresh_token"],
-                           expires_at=time.time() + float(auth.get("expires_in") or 3600) - 30)
-        await rt.store.update_portal(member_id, **updates)
+        await claim_install(rt, portal, auth)
         return JSONResponse({"ok": True})
     if not app_token or not hmac.compare_digest(portal.application_token, app_token):
         raise ApiError(403, "bad_application_token", "Событие не от этого приложения.")
@@ -146,7 +199,9 @@ async def events(request: Request, rt: RuntimeDep) -> Response:
         if str(data.get("CLEAN", "0")) == "1":
             await rt.store.wipe_portal(member_id)
         else:
-            await rt.store.update_portal(member_id, status="inactive", status_reason=UNINSTALLED_REASON)
+            # A new generation ends the portal's sessions (they also see the uninstalled status).
+            await rt.store.update_portal(member_id, status="inactive", status_reason=UNINSTALLED_REASON,
+                                         generation=secrets.token_hex(8))
         return JSONResponse({"ok": True})
     if event == "ONAPPINSTALL":
         return JSONResponse({"ok": True})

@@ -7,15 +7,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 from pydantic import BaseModel
 from rabota_common.crypto import SESSION, TokenError
+from rabota_common.ids import is_member_id
 from rabota_common.runtime import Runtime
 from rabota_common.store import UNINSTALLED_REASON
 
 from rabota_ui.errors import ApiError
 
+FORBIDDEN_MESSAGE = "Изменять настройки может только администратор портала Битрикс24."
+
 
 class Session(BaseModel):
     portal: str
     user_id: int
+    # The portal answered `user.admin` = true for this user when the session was issued.
+    is_admin: bool = False
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -23,9 +28,11 @@ def get_runtime(request: Request) -> Runtime:
     return rt
 
 
-def new_session(rt: Runtime, portal: str, user_id: int) -> str:
-    return rt.crypto.sign({"kind": "session", "p": portal, "u": user_id}, rt.settings.SESSION_TTL_S,
-                          purpose=SESSION)
+def new_session(rt: Runtime, portal: str, user_id: int, is_admin: bool, generation: str) -> str:
+    """A signed session of one portal user: their role, and the install generation it belongs to (a reinstall
+    or a CLEAN wipe changes the generation and so ends every session issued before)."""
+    return rt.crypto.sign({"kind": "session", "p": portal, "u": user_id, "a": bool(is_admin), "g": generation},
+                          rt.settings.SESSION_TTL_S, purpose=SESSION)
 
 
 async def get_session(request: Request) -> Session:
@@ -37,14 +44,27 @@ async def get_session(request: Request) -> Session:
         body = rt.crypto.verify(header[7:].strip(), purpose=SESSION)
     except TokenError as exc:
         raise ApiError(401, "bad_session", "Сессия истекла или недействительна: откройте приложение заново.") from exc
-    if body.get("kind") != "session":
+    member_id = body.get("p")
+    if body.get("kind") != "session" or not is_member_id(member_id) or not isinstance(body.get("u"), int):
         raise ApiError(401, "bad_session", "Сессия недействительна.")
-    portal = await rt.store.get_portal(str(body["p"]))
+    assert isinstance(member_id, str)
+    portal = await rt.store.get_portal(member_id)
     if portal is None or (portal.status == "inactive" and portal.status_reason == UNINSTALLED_REASON):
         # A session of a portal unknown here (never installed, or uninstalled) authenticates nothing.
         raise ApiError(401, "portal_unknown", "Приложение не установлено на этом портале: откройте его заново.")
-    return Session(portal=str(body["p"]), user_id=int(body["u"]))
+    if not portal.generation or body.get("g") != portal.generation:
+        # The app was reinstalled (or its data wiped) since this session was issued.
+        raise ApiError(401, "session_ended", "Приложение переустановлено: откройте его заново.")
+    return Session(portal=member_id, user_id=int(body["u"]), is_admin=body.get("a") is True)
+
+
+async def get_admin_session(session: Annotated[Session, Depends(get_session)]) -> Session:
+    """A session of a portal administrator; other users get 403 forbidden."""
+    if not session.is_admin:
+        raise ApiError(403, "forbidden", FORBIDDEN_MESSAGE)
+    return session
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
+AdminSessionDep = Annotated[Session, Depends(get_admin_session)]

@@ -176,7 +176,8 @@
     },
     resizeWindow: function (width, height) { return send("resizeWindow", {width: width, height: height}); },
     scrollParentWindow: function () {},
-    reloadWindow: function () { window.location.reload(); },
+    // Like Bitrix24: the portal opens the app frame again (a fresh POST with new AUTH_ID/REFRESH_ID).
+    reloadWindow: function () { return send("reloadWindow"); },
     placement: {
       info: function () { return {placement: state.placement, options: state.options}; },
       getInterface: function (cb) { if (cb) { cb({command: [], event: []}); } },

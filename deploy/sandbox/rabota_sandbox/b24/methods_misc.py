@@ -17,7 +17,9 @@ from .registry import Ctx, MethodResult, method, now_iso
 
 def app_info(portal: Portal, client_id: str, version: str, status: str) -> dict[str, Any]:
     return {
-        "ID": 1, "CODE": client_id, "VERSION": version, "STATUS": status, "INSTALLED": portal.installed,
+        # As documented: CODE is the application code (a local app's client id), VERSION a number.
+        "ID": 1, "CODE": client_id, "VERSION": int(version) if version.isdigit() else version, "STATUS": status,
+        "INSTALLED": portal.installed,
         "PAYMENT_EXPIRED": "N", "DAYS": None, "LANGUAGE_ID": "ru", "LICENSE": "by_project",
         "LICENSE_TYPE": "project", "LICENSE_FAMILY": "project",
     }
@@ -50,6 +52,12 @@ def m_user_current(ctx: Ctx, params: dict[str, Any]) -> Any:
     row = ctx.user.row()
     row["ADMIN"] = ctx.user.admin
     return row
+
+
+@method("user.admin")
+def m_user_admin(ctx: Ctx, params: dict[str, Any]) -> Any:
+    """Whether the token's user may manage the app's settings (a portal administrator): a boolean."""
+    return bool(ctx.user.admin)
 
 
 USER_FILTER_KEYS = {"ID", "ACTIVE", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "WORK_POSITION", "UF_DEPARTMENT",

@@ -49,18 +49,20 @@ def build_router(state: SandboxState) -> APIRouter:
             return oauth_error("invalid_client", "Application is not installed on this portal", 401)
         old.used = True
         access, refresh = state.issue_tokens(portal, old.user_id)
+        # The documented answer, in its order: `domain` and `server_endpoint` name the OAuth server itself
+        # (oauth.bitrix.info on the real one), `client_endpoint` the portal's REST endpoint.
         return JSONResponse({
             "access_token": access.token,
-            "client_endpoint": portal.client_endpoint,
-            "domain": cfg.host_port,
             "expires": int(access.expires_at),
             "expires_in": cfg.access_ttl_s,
-            "member_id": portal.member_id,
-            "refresh_token": refresh.token,
             "scope": cfg.scope,
+            "domain": cfg.host_port,
             "server_endpoint": f"{cfg.public_url}/rest/",
             "status": cfg.app_status,
+            "client_endpoint": portal.client_endpoint,
+            "member_id": portal.member_id,
             "user_id": old.user_id,
+            "refresh_token": refresh.token,
         })
 
     @router.api_route("/rest/app.info", methods=["GET", "POST"])

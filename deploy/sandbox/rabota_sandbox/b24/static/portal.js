@@ -143,6 +143,13 @@
         reply({result: {result: "close"}});
         window.location.href = link;
         break;
+      case "reloadWindow":
+        reply({ok: true});
+        delete frames[msg.appSid];
+        openFrame(/\/b24\/install/.test(entry.frame.url) ? "install" : "app",
+                  JSON.parse(entry.frame.form.PLACEMENT_OPTIONS || "{}"), entry.iframe, entry.opener)
+          .catch(function (e) { toast(e.message); });
+        break;
       case "closeApplication":
         if (entry.iframe === sliderFrame) { closeSlider(); }
         reply({ok: true});
