@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from rabota_common.app_settings import SyncSettings, kind_of, status_key
 from rabota_common.models import STATUS_NAMES_RU, ActivityContent, ContactData, CrmCommand, NegotiationFound
@@ -46,47 +46,71 @@ def hidden_ids(resume: dict[str, Any]) -> set[str]:
     return {str(h.get("id")) for h in resume.get("hidden_fields") or []}
 
 
+class _Applicant(NamedTuple):
+    first: str | None
+    last: str | None
+    middle: str | None
+    city: str | None
+    phone: str | None
+    email: str | None
+    notes: list[str]
+
+
+def _hidden_notes(hidden: set[str], rid: str) -> list[str]:
+    notes: list[str] = []
+    if "phones" in hidden:
+        notes.append(HIDDEN_PHONE_NOTE.format(rid=rid))
+    if "email" in hidden:
+        notes.append(HIDDEN_EMAIL_NOTE.format(rid=rid))
+    return notes
+
+
+def _applicant(nid: str, rid: str, resume: dict[str, Any] | None, short: dict[str, Any]) -> _Applicant:
+    """Name, city and contacts of the applicant as the resume shows them, with notes on what is hidden."""
+    if resume is None and not short:
+        return _Applicant(NO_RESUME.format(nid=nid), None, None, None, None, None, [NO_RESUME.format(nid=nid)])
+    source = resume or short
+    hidden = hidden_ids(source)
+    first, last, middle = source.get("first_name"), source.get("last_name"), source.get("middle_name")
+    if "names_and_photo" in hidden or not (first or last):
+        first, last, middle = HIDDEN_NAME.format(rid=rid), None, None
+    city = (source.get("area") or {}).get("name")
+    phone, email = contacts_of(resume) if resume is not None else (None, None)
+    return _Applicant(first, last, middle, city, phone, email, _hidden_notes(hidden, rid))
+
+
+def _comments(title_word: str, vacancy_name: str, notes: list[str], resume_url: str | None) -> str:
+    comments = "\n".join([f"{title_word} на вакансию «{vacancy_name}» на rabota.by", *notes])
+    if resume_url:
+        comments += f"\nРезюме: {resume_url}"
+    return comments
+
+
+def _vacancy_name(found: NegotiationFound, negotiation: dict[str, Any]) -> str:
+    vacancy = negotiation.get("vacancy") or {}
+    return str(vacancy.get("name") or found.vacancy_name or "")
+
+
+def _employer_state(found: NegotiationFound, negotiation: dict[str, Any]) -> Any:
+    return (negotiation.get("employer_state") or {}).get("id") or found.employer_state
+
+
 def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: dict[str, Any],
                   resume: dict[str, Any] | None, resume_object: str | None,
                   resume_filename: str | None) -> CrmCommand:
     nid = found.negotiation_id
-    vacancy = negotiation.get("vacancy") or {}
-    vacancy_name = str(vacancy.get("name") or found.vacancy_name or "")
-    employer_state = (negotiation.get("employer_state") or {}).get("id") or found.employer_state
+    vacancy_name = _vacancy_name(found, negotiation)
+    employer_state = _employer_state(found, negotiation)
     kind = kind_of(employer_state, negotiation.get("source"))
     key = status_key(settings, employer_state, negotiation.get("source"))
-    notes: list[str] = []
     short = negotiation.get("resume") or {}
     rid = str((resume or short).get("id") or "")
-    city: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    first: str | None
-    last: str | None
-    middle: str | None
-    if resume is None and not short:
-        first, last, middle = NO_RESUME.format(nid=nid), None, None
-        notes.append(NO_RESUME.format(nid=nid))
-    else:
-        source = resume or short
-        hidden = hidden_ids(source)
-        first, last, middle = source.get("first_name"), source.get("last_name"), source.get("middle_name")
-        if "names_and_photo" in hidden or not (first or last):
-            first, last, middle = HIDDEN_NAME.format(rid=rid), None, None
-        city = (source.get("area") or {}).get("name")
-        if resume is not None:
-            phone, email = contacts_of(resume)
-        if "phones" in hidden:
-            notes.append(HIDDEN_PHONE_NOTE.format(rid=rid))
-        if "email" in hidden:
-            notes.append(HIDDEN_EMAIL_NOTE.format(rid=rid))
+    first, last, middle, city, phone, email, notes = _applicant(nid, rid, resume, short)
     full_name = " ".join(p for p in (last, first, middle) if p)
     status_name = STATUS_NAMES_RU.get(key, STATUS_NAMES_RU[kind])
     resume_url = short.get("alternate_url") or (resume or {}).get("alternate_url")
     title_word = "Приглашение" if kind == "invitation" else "Отклик"
-    comments = "\n".join([f"{title_word} на вакансию «{vacancy_name}» на rabota.by", *notes])
-    if resume_url:
-        comments += f"\nРезюме: {resume_url}"
+    applicant_key = rid or f"negotiation-{nid}"
     return CrmCommand(
         portal=found.portal,
         negotiation_id=nid,
@@ -102,17 +126,17 @@ def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: 
         title=f"{title_word}: {full_name} — {vacancy_name}"[:255],
         contact=ContactData(name=str(first), last_name=last, second_name=middle, phone=phone, email=email,
                             city=city),
-        comments=comments,
+        comments=_comments(title_word, vacancy_name, notes, resume_url),
         created_date=ddmmyyyy(negotiation.get("created_at")),
         status_name=status_name,
         vacancy_name=vacancy_name,
-        applicant_key=rid or f"negotiation-{nid}",
+        applicant_key=applicant_key,
         resume_object=resume_object,
         resume_filename=resume_filename,
         updated_at=negotiation.get("updated_at") or found.updated_at,
         activity=ActivityContent(
             title=title_word, vacancy=vacancy_name, full_name=full_name, city=city, phone=phone, email=email,
-            resume_url=resume_url, applicant_key=rid or f"negotiation-{nid}",
+            resume_url=resume_url, applicant_key=applicant_key,
         ),
     )
 
