@@ -15,7 +15,7 @@ from rabota_common.crypto import TokenError
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.hh_client import HhError, HhRefused
 from rabota_common.hh_walk import TokenSource
-from rabota_common.models import INLINE_PDF_MAX, NegotiationFound
+from rabota_common.models import INLINE_PDF_MAX, CrmCommand, NegotiationFound
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import negotiation_msg_id
 from rabota_common.telemetry import negotiation_attributes
@@ -69,9 +69,13 @@ async def remember_resume(rt: Runtime, portal: str, resume_id: str, resume: dict
         await rt.store.track(portal, key)  # a CLEAN uninstall finds it by name
 
 
-async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
-    trace.get_current_span().set_attributes(
-        negotiation_attributes(found.portal, found.negotiation_id, found.vacancy_id))
+class _Resume(NamedTuple):
+    resume: dict[str, Any] | None
+    pdf_object: str | None
+    pdf: bytes | None
+
+
+async def _sync_settings(rt: Runtime, found: NegotiationFound) -> SyncSettings:
     raw = await rt.store.get_settings(found.portal)
     if raw is None:
         if await rt.store.get_portal(found.portal) is None:
@@ -80,51 +84,89 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
         # settings are saved): wait for it instead of dead-lettering.
         raise TransientError("sync settings missing", delay_s=30.0,
                              cause="настройки синхронизации не найдены (хранилище восстанавливается?)")
-    settings = SyncSettings.model_validate(raw)
+    return SyncSettings.model_validate(raw)
+
+
+async def _get_resume(rt: Runtime, tokens: TokenSource, found: NegotiationFound, url: str) -> dict[str, Any] | None:
+    """The full resume; None when it is gone (404)."""
+    try:
+        resume: dict[str, Any] = await tokens.call(rt.hh.get, url)
+    except HhError as exc:
+        if exc.view_limit:
+            # The daily view limit resets tomorrow: wait instead of spinning.
+            delay = until_view_limit_reset()
+            await rt.store.redis.set(rt.store.key(found.portal, "view-limit"), "1", ex=int(delay))
+            raise TransientError("resume view limit exceeded", delay_s=delay) from exc
+        if exc.status != 404:
+            raise
+        return None
+    return resume
+
+
+async def _download_pdf(rt: Runtime, tokens: TokenSource, found: NegotiationFound,
+                        resume: dict[str, Any] | None) -> bytes | None:
+    pdf_url = ((resume or {}).get("download") or {}).get("pdf", {}).get("url")
+    if resume is None or not pdf_url:
+        return None
+    try:
+        pdf: bytes = await tokens.call(rt.hh.download, pdf_url)
+    except HhRefused as exc:
+        if exc.code != "RESPONSE_TOO_LARGE":
+            raise
+        # Too large a PDF: the applicant is still written, with the resume link, without the file.
+        rt.log.warning("resume PDF of negotiation %s skipped: %s", found.negotiation_id, exc.reason)
+        return None
+    return pdf
+
+
+async def _offload_pdf(rt: Runtime, found: NegotiationFound, pdf: bytes | None) -> tuple[str | None, bytes | None]:
+    """A PDF too big to travel in the command goes to the object store: (its object name, None)."""
+    if pdf is None or len(pdf) <= INLINE_PDF_MAX:
+        return None, pdf
+    resume_object = subjects.resume_object_name(found.portal, found.negotiation_id)
+    store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
+    await store.put(resume_object, pdf)
+    return resume_object, None
+
+
+async def _fetch_resume(rt: Runtime, tokens: TokenSource, found: NegotiationFound, short: dict[str, Any]) -> _Resume:
+    """The resume and its PDF from HeadHunter, remembered for the applicant's other responses."""
+    resume = await _get_resume(rt, tokens, found, short["url"])
+    pdf = await _download_pdf(rt, tokens, found, resume)
+    resume_object, pdf = await _offload_pdf(rt, found, pdf)
+    if resume is not None:
+        await remember_resume(rt, found.portal, str(short.get("id") or ""), resume, resume_object, pdf)
+    return _Resume(resume, resume_object, pdf)
+
+
+async def _resume_of(rt: Runtime, tokens: TokenSource, found: NegotiationFound, short: Any) -> _Resume:
+    cached = await cached_resume(rt, found.portal, str(short.get("id") or "")) if short else None
+    if cached is not None:
+        return _Resume(*cached)
+    if short and short.get("url"):
+        return await _fetch_resume(rt, tokens, found, short)
+    return _Resume(None, None, None)
+
+
+def _with_pdf(command: CrmCommand, negotiation: dict[str, Any], resume_object: str | None,
+              pdf: bytes | None) -> CrmCommand:
+    if not (resume_object or pdf):
+        return command
+    name = command.activity.full_name or command.contact.name
+    filename = pdf_filename(name, command.vacancy_name, ddmmyyyy(negotiation.get("created_at")))
+    return command.model_copy(update={"resume_filename": filename, "resume_pdf": pdf})
+
+
+async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
+    trace.get_current_span().set_attributes(
+        negotiation_attributes(found.portal, found.negotiation_id, found.vacancy_id))
+    settings = await _sync_settings(rt, found)
     tokens = TokenSource(rt, found.portal)
     # The poller passes the item it listed; only a bare reference (a replay) costs a request here.
     negotiation = found.item if found.item else await tokens.call(rt.hh.negotiation, found.negotiation_id)
-    short = negotiation.get("resume")
-    resume: dict[str, Any] | None = None
-    resume_object = filename = None
-    pdf: bytes | None = None
-    cached = await cached_resume(rt, found.portal, str(short.get("id") or "")) if short else None
-    if cached is not None:
-        resume, resume_object, pdf = cached
-    elif short and short.get("url"):
-        try:
-            resume = await tokens.call(rt.hh.get, short["url"])
-        except HhError as exc:
-            if exc.view_limit:
-                # The daily view limit resets tomorrow: wait instead of spinning.
-                delay = until_view_limit_reset()
-                await rt.store.redis.set(rt.store.key(found.portal, "view-limit"), "1", ex=int(delay))
-                raise TransientError("resume view limit exceeded", delay_s=delay) from exc
-            if exc.status != 404:
-                raise
-        pdf_url = ((resume or {}).get("download") or {}).get("pdf", {}).get("url")
-        if resume is not None and pdf_url:
-            try:
-                pdf = await tokens.call(rt.hh.download, pdf_url)
-            except HhRefused as exc:
-                if exc.code != "RESPONSE_TOO_LARGE":
-                    raise
-                # Too large a PDF: the applicant is still written, with the resume link, without the file.
-                rt.log.warning("resume PDF of negotiation %s skipped: %s", found.negotiation_id, exc.reason)
-                pdf = None
-        if pdf is not None:
-            if len(pdf) > INLINE_PDF_MAX:  # too big to travel in the command
-                resume_object = subjects.resume_object_name(found.portal, found.negotiation_id)
-                store = await rt.broker.object_storage(subjects.RESUMES_BUCKET, declare=False)
-                await store.put(resume_object, pdf)
-                pdf = None
-        if resume is not None:
-            await remember_resume(rt, found.portal, str(short.get("id") or ""), resume, resume_object, pdf)
+    resume, resume_object, pdf = await _resume_of(rt, tokens, found, negotiation.get("resume"))
     command = build_command(found, settings, negotiation, resume, resume_object, None)
-    if resume_object or pdf:
-        name = command.activity.full_name or command.contact.name
-        filename = pdf_filename(name, command.vacancy_name, ddmmyyyy(negotiation.get("created_at")))
-        command = command.model_copy(update={"resume_filename": filename, "resume_pdf": pdf})
+    command = _with_pdf(command, negotiation, resume_object, pdf)
     state = (negotiation.get("employer_state") or {}).get("id")
     await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=found.portal), command,
                   msg_id=negotiation_msg_id(found.portal, found.negotiation_id, state, found.import_id or found.source))
