@@ -80,6 +80,62 @@ async def options(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
     return await portal_options(rt, session.portal)
 
 
+_Cmds = dict[str, tuple[str, dict[str, Any]]]
+
+
+def _stage_list(entity_id: str) -> tuple[str, dict[str, Any]]:
+    return "crm.status.list", {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": entity_id}}
+
+
+def _stage_cmds(categories: list[dict[str, Any]], types: list[dict[str, Any]]) -> _Cmds:
+    """The deal pipelines' stages and the smart processes' pipelines."""
+    cmds: _Cmds = {}
+    for cat in categories:
+        entity_id = "DEAL_STAGE" if int(cat["id"]) == 0 else f"DEAL_STAGE_{cat['id']}"
+        cmds[f"deal_{cat['id']}"] = _stage_list(entity_id)
+    for t in types:
+        cmds[f"cat_{t['entityTypeId']}"] = ("crm.category.list", {"entityTypeId": t["entityTypeId"]})
+    return cmds
+
+
+def _smart_processes(types: list[dict[str, Any]], extra: dict[str, Any]) -> tuple[list[dict[str, Any]], _Cmds]:
+    """The smart processes with their pipelines, and the commands listing those pipelines' stages."""
+    spa: list[dict[str, Any]] = []
+    spa_stage_cmds: _Cmds = {}
+    for t in types:
+        cats = (extra.get(f"cat_{t['entityTypeId']}") or {}).get("categories", [])
+        spa.append({"id": t["entityTypeId"], "title": t.get("title"),
+                    "categories": [{"id": c["id"], "name": c.get("name")} for c in cats]})
+        for cat in cats:
+            spa_stage_cmds[f"s_{t['entityTypeId']}_{cat['id']}"] = _stage_list(
+                f"DYNAMIC_{t['entityTypeId']}_STAGE_{cat['id']}")
+    return spa, spa_stage_cmds
+
+
+def _stages(rows: Any) -> list[dict[str, Any]]:
+    # semantics: "S" success, "F" failure, "P" in progress (Bitrix24 leaves it empty for those).
+    return [{"id": r["STATUS_ID"], "name": r.get("NAME"), "semantics": r.get("SEMANTICS") or "P"}
+            for r in rows or []]
+
+
+def _user_name(u: dict[str, Any]) -> str:
+    return " ".join(p for p in (u.get("NAME"), u.get("LAST_NAME")) if p) or u.get("EMAIL") or str(u["ID"])
+
+
+def _entity_types(mode: int, spa: list[dict[str, Any]]) -> list[str]:
+    return (["lead"] if mode == 1 else []) + ["deal"] + (["smart_process"] if spa else [])
+
+
+def _deal_categories(categories: list[dict[str, Any]], extra: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"id": int(c["id"]), "name": c.get("name"), "is_default": c.get("isDefault") == "Y",
+             "stages": _stages(extra.get(f"deal_{c['id']}"))} for c in categories]
+
+
+def _smart_process_options(spa: list[dict[str, Any]], spa_stages: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(s, categories=[dict(c, stages=_stages(spa_stages.get(f"s_{s['id']}_{c['id']}")))
+                                for c in s["categories"]]) for s in spa]
+
+
 async def portal_options(rt: Runtime, portal: str) -> dict[str, Any]:
     """Users, entity types, pipelines and stages of the portal, as the settings form shows them."""
     result = await portal_call(rt, portal, {
@@ -93,40 +149,17 @@ async def portal_options(rt: Runtime, portal: str) -> dict[str, Any]:
     await rt.redis.set(rt.store.key(portal, "crm-mode"), str(mode))
     categories = (result.get("deal_categories") or {}).get("categories", [])
     types = (result.get("types") or {}).get("types", [])
-    stage_cmds: dict[str, tuple[str, dict[str, Any]]] = {}
-    for cat in categories:
-        entity_id = "DEAL_STAGE" if int(cat["id"]) == 0 else f"DEAL_STAGE_{cat['id']}"
-        stage_cmds[f"deal_{cat['id']}"] = ("crm.status.list", {"order": {"SORT": "ASC"},
-                                                               "filter": {"ENTITY_ID": entity_id}})
-    for t in types:
-        stage_cmds[f"cat_{t['entityTypeId']}"] = ("crm.category.list", {"entityTypeId": t["entityTypeId"]})
+    stage_cmds = _stage_cmds(categories, types)
     extra = await portal_call(rt, portal, stage_cmds) if stage_cmds else {}
-    spa: list[dict[str, Any]] = []
-    spa_stage_cmds: dict[str, tuple[str, dict[str, Any]]] = {}
-    for t in types:
-        cats = (extra.get(f"cat_{t['entityTypeId']}") or {}).get("categories", [])
-        spa.append({"id": t["entityTypeId"], "title": t.get("title"),
-                    "categories": [{"id": c["id"], "name": c.get("name")} for c in cats]})
-        for cat in cats:
-            spa_stage_cmds[f"s_{t['entityTypeId']}_{cat['id']}"] = ("crm.status.list", {
-                "order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": f"DYNAMIC_{t['entityTypeId']}_STAGE_{cat['id']}"}})
+    spa, spa_stage_cmds = _smart_processes(types, extra)
     spa_stages = await portal_call(rt, portal, spa_stage_cmds) if spa_stage_cmds else {}
-
-    def stages(rows: Any) -> list[dict[str, Any]]:
-        # semantics: "S" success, "F" failure, "P" in progress (Bitrix24 leaves it empty for those).
-        return [{"id": r["STATUS_ID"], "name": r.get("NAME"), "semantics": r.get("SEMANTICS") or "P"}
-                for r in rows or []]
-
     return {
         "crm_mode": "simple" if mode == 2 else "classic",
-        "users": [{"id": int(u["ID"]), "name": " ".join(p for p in (u.get("NAME"), u.get("LAST_NAME")) if p)
-                   or u.get("EMAIL") or str(u["ID"])} for u in result.get("users") or []],
-        "entity_types": (["lead"] if mode == 1 else []) + ["deal"] + (["smart_process"] if spa else []),
-        "lead_stages": stages(result.get("lead_stages")),
-        "deal_categories": [{"id": int(c["id"]), "name": c.get("name"), "is_default": c.get("isDefault") == "Y",
-                             "stages": stages(extra.get(f"deal_{c['id']}"))} for c in categories],
-        "smart_processes": [dict(s, categories=[dict(c, stages=stages(spa_stages.get(f"s_{s['id']}_{c['id']}")))
-                                                for c in s["categories"]]) for s in spa],
+        "users": [{"id": int(u["ID"]), "name": _user_name(u)} for u in result.get("users") or []],
+        "entity_types": _entity_types(mode, spa),
+        "lead_stages": _stages(result.get("lead_stages")),
+        "deal_categories": _deal_categories(categories, extra),
+        "smart_processes": _smart_process_options(spa, spa_stages),
     }
 
 
@@ -153,31 +186,48 @@ async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: AdminSessi
     return settings.model_dump(mode="json")
 
 
+_Stages = list[dict[str, Any]]
+
+
+def _deal_stages(settings: SyncSettings, options: dict[str, Any]) -> tuple[_Stages, str | None]:
+    categories = options["deal_categories"]
+    wanted = settings.category_id if settings.category_id is not None else 0
+    category = next((c for c in categories if c["id"] == wanted), None)
+    if category is None:
+        return [], "воронка сделок не найдена."
+    return category["stages"], None
+
+
+def _smart_process_stages(settings: SyncSettings, options: dict[str, Any]) -> tuple[_Stages, str | None]:
+    spa = next((s for s in options["smart_processes"] if s["id"] == settings.smart_process_type_id), None)
+    if spa is None:
+        return [], "смарт-процесс не найден."
+    cats = spa["categories"]
+    category = next((c for c in cats if int(c["id"]) == settings.category_id), None) \
+        if settings.category_id is not None else (cats[0] if cats else None)
+    if category is None:
+        return [], "воронка смарт-процесса не найдена."
+    return category["stages"], None
+
+
+def _target_stages(settings: SyncSettings, options: dict[str, Any]) -> tuple[_Stages, str | None]:
+    """The stages of the pipeline the settings write to; or what of it does not exist, in Russian."""
+    if settings.entity_type == "lead":
+        return options["lead_stages"], None
+    if settings.entity_type == "deal":
+        return _deal_stages(settings, options)
+    return _smart_process_stages(settings, options)
+
+
 def settings_problem(settings: SyncSettings, options: dict[str, Any]) -> str | None:
     """What in the settings does not exist on this portal (user, entity type, pipeline, stage), in Russian."""
     if settings.responsible_id not in {u["id"] for u in options["users"]}:
         return "ответственный не найден среди активных сотрудников портала."
     if settings.entity_type not in options["entity_types"]:
         return "этот тип сущности недоступен на портале."
-    if settings.entity_type == "lead":
-        stages = options["lead_stages"]
-    elif settings.entity_type == "deal":
-        categories = options["deal_categories"]
-        wanted = settings.category_id if settings.category_id is not None else 0
-        category = next((c for c in categories if c["id"] == wanted), None)
-        if category is None:
-            return "воронка сделок не найдена."
-        stages = category["stages"]
-    else:
-        spa = next((s for s in options["smart_processes"] if s["id"] == settings.smart_process_type_id), None)
-        if spa is None:
-            return "смарт-процесс не найден."
-        cats = spa["categories"]
-        category = next((c for c in cats if int(c["id"]) == settings.category_id), None) \
-            if settings.category_id is not None else (cats[0] if cats else None)
-        if category is None:
-            return "воронка смарт-процесса не найдена."
-        stages = category["stages"]
+    stages, problem = _target_stages(settings, options)
+    if problem:
+        return problem
     known = {s["id"] for s in stages}
     missing = [key for key, stage in settings.stage_map.items() if stage not in known]
     if missing:
