@@ -195,46 +195,10 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
     epoch_key = rt.store.key(portal, "ledger", "epoch")
     plan = Plan()
     refs, written_at = await rt.store.get_entities(portal, [cmd.negotiation_id for cmd, _ in group])
-    for applicant in {cmd.applicant_key for cmd, _ in group if cmd.entity_type != "lead"}:
-        contact_id = await rt.store.get_contact(portal, applicant)
-        if contact_id is not None:
-            plan.contacts[applicant] = contact_id
-    # Read the epoch after the ledger: a flush wipes both at once and the epoch comes back only with a
-    # complete ledger, so "epoch present now" means what was read above is the whole truth. Everything
-    # below works on this snapshot and never re-reads the ledger.
-    trust_ledger = bool(await rt.redis.exists(epoch_key))
-    if await rt.redis.exists(writing_key(rt, portal)):
-        # A writer died (or a batch failed) between creating in Bitrix24 and recording it: the ledger may
-        # miss entities and contacts from now on. We hold the portal's lock, so nobody is writing now.
-        await rt.redis.delete(epoch_key, writing_key(rt, portal))
-        trust_ledger = False
-    for i, ((cmd, attempt), raw, last) in enumerate(zip(group, refs, written_at, strict=True)):
-        ref = LedgerRef.parse(raw) if raw else None
-        if ref is not None and ref.entity.known and ref.entity.entity_type_id == cmd.entity_type_id:
-            if ref.needs_activity:
-                plan.activities.append((i, ref.entity_id))
-            stamp = hh_time(cmd)
-            # A copy older than what was written (an import's listing overtaken by a webhook, two quick
-            # changes mapped concurrently) must not move the entity back to an earlier status.
-            stale = stamp is not None and last is not None and stamp < last
-            if ref.state != cmd.hh_status and not stale:
-                plan.updates.append((i, ref.entity_id))
-            elif not ref.needs_activity:
-                outcomes[i] = Outcome(ok=True, entity_id=ref.entity_id, stale=stale)
-        else:
-            # Not in the ledger, or recorded under another entity type (the settings switched from smart
-            # process A to B, or an old untyped `smart_process:{id}`): its entity of this type is looked
-            # up by origin id, never taken to be the item of this type that has the other's id.
-            plan.new.append(i)
-            trust_ledger = trust_ledger and attempt == 1 and ref is None
-    for etid in {group[i][0].entity_type_id for i in range(len(group)) if group[i][0].entity_type == "smart_process"}:
-        try:
-            plan.spa_types[etid] = await ensure_spa_fields(rt, session, portal, etid)
-        except PermanentError as exc:
-            for i, (cmd, _) in enumerate(group):
-                if cmd.entity_type_id == etid:
-                    outcomes[i] = Outcome(error=exc)
-            plan.new = [i for i in plan.new if group[i][0].entity_type_id != etid]
+    await _known_contacts(rt, portal, group, plan)
+    trust_ledger = await _ledger_trusted(rt, portal, epoch_key)
+    trust_ledger = _plan_from_ledger(group, refs, written_at, plan, outcomes, trust_ledger)
+    await _prepare_spa_types(rt, session, portal, group, plan, outcomes)
     # The epoch says "the ledger is complete". It is created only when the portal held none of our
     # entities; a trusted ledger keeps the epoch it has (setting it again could revive one a flush just
     # wiped mid-group, and the ledger would claim to be complete while missing everything before).
@@ -244,19 +208,112 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
     await _create(rt, session, portal, group, plan, outcomes)
     await _add_activities(rt, session, portal, group, plan.activities, outcomes)
     await _update(rt, session, portal, group, plan, outcomes)
+    await _record_written_at(rt, portal, group, outcomes, written_at)
+    return outcomes
+
+
+async def _known_contacts(rt: Runtime, portal: str, group: Group, plan: Plan) -> None:
+    """The ledger's contacts of the group's applicants (leads have none)."""
+    for applicant in {cmd.applicant_key for cmd, _ in group if cmd.entity_type != "lead"}:
+        contact_id = await rt.store.get_contact(portal, applicant)
+        if contact_id is not None:
+            plan.contacts[applicant] = contact_id
+
+
+async def _ledger_trusted(rt: Runtime, portal: str, epoch_key: str) -> bool:
+    # Read the epoch after the ledger: a flush wipes both at once and the epoch comes back only with a
+    # complete ledger, so "epoch present now" means what was read above is the whole truth. Everything
+    # below works on this snapshot and never re-reads the ledger.
+    trust_ledger = bool(await rt.redis.exists(epoch_key))
+    if await rt.redis.exists(writing_key(rt, portal)):
+        # A writer died (or a batch failed) between creating in Bitrix24 and recording it: the ledger may
+        # miss entities and contacts from now on. We hold the portal's lock, so nobody is writing now.
+        await rt.redis.delete(epoch_key, writing_key(rt, portal))
+        trust_ledger = False
+    return trust_ledger
+
+
+def _plan_from_ledger(group: Group, refs: list[str | None], written_at: list[float | None], plan: Plan,
+                      outcomes: list[Outcome], trust_ledger: bool) -> bool:
+    """Plans each command from its ledger entry; False once a new one makes the ledger untrustworthy."""
+    for i, ((cmd, attempt), raw, last) in enumerate(zip(group, refs, written_at, strict=True)):
+        ref = LedgerRef.parse(raw) if raw else None
+        if ref is not None and ref.entity.known and ref.entity.entity_type_id == cmd.entity_type_id:
+            _plan_known(i, cmd, ref, last, plan, outcomes)
+        else:
+            # Not in the ledger, or recorded under another entity type (the settings switched from smart
+            # process A to B, or an old untyped `smart_process:{id}`): its entity of this type is looked
+            # up by origin id, never taken to be the item of this type that has the other's id.
+            plan.new.append(i)
+            trust_ledger = trust_ledger and attempt == 1 and ref is None
+    return trust_ledger
+
+
+def _plan_known(i: int, cmd: CrmCommand, ref: LedgerRef, last: float | None, plan: Plan,
+                outcomes: list[Outcome]) -> None:
+    """A command whose entity the ledger knows: an activity to add, a state to update, or nothing to do."""
+    if ref.needs_activity:
+        plan.activities.append((i, ref.entity_id))
+    stamp = hh_time(cmd)
+    # A copy older than what was written (an import's listing overtaken by a webhook, two quick
+    # changes mapped concurrently) must not move the entity back to an earlier status.
+    stale = stamp is not None and last is not None and stamp < last
+    if ref.state != cmd.hh_status and not stale:
+        plan.updates.append((i, ref.entity_id))
+    elif not ref.needs_activity:
+        outcomes[i] = Outcome(ok=True, entity_id=ref.entity_id, stale=stale)
+
+
+async def _prepare_spa_types(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan,
+                             outcomes: list[Outcome]) -> None:
+    """The smart processes' fields; commands of a type whose fields cannot be had fail, and are not created."""
+    for etid in {group[i][0].entity_type_id for i in range(len(group)) if group[i][0].entity_type == "smart_process"}:
+        try:
+            plan.spa_types[etid] = await ensure_spa_fields(rt, session, portal, etid)
+        except PermanentError as exc:
+            for i, (cmd, _) in enumerate(group):
+                if cmd.entity_type_id == etid:
+                    outcomes[i] = Outcome(error=exc)
+            plan.new = [i for i in plan.new if group[i][0].entity_type_id != etid]
+
+
+async def _record_written_at(rt: Runtime, portal: str, group: Group, outcomes: list[Outcome],
+                             written_at: list[float | None]) -> None:
     await rt.store.set_written_at(portal, {
         cmd.negotiation_id: stamp for (cmd, _), outcome, last in zip(group, outcomes, written_at, strict=True)
         if outcome.ok and (stamp := hh_time(cmd)) is not None and (last is None or stamp > last)})
-    return outcomes
 
 
 async def _drop_existing(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan) -> bool:
     """The ledger cannot be trusted: find entities, activities and contacts by their origin ids.
     True when the portal holds none of our entities of these types (an empty ledger is then complete)."""
+    by_type = _new_by_type(group, plan)
+    cmds, keys = _lookup_cmds(group, by_type)
+    empty = True
+    _add_contact_lookups(cmds, group, plan)
+    remaining: list[int] = []
+    for part_start in range(0, len(cmds), MAX_COMMANDS):
+        part = dict(list(cmds.items())[part_start:part_start + MAX_COMMANDS])
+        result = await session.batch(part)
+        if result.errors:
+            raise TransientError(f"lookup failed: {result.errors}")
+        empty = await _take_probes_and_contacts(rt, portal, part, result, by_type, plan, empty)
+        await _take_found(rt, portal, group, plan, keys, part, result, remaining)
+    plan.new = sorted(remaining)
+    return empty
+
+
+def _new_by_type(group: Group, plan: Plan) -> dict[tuple[str, int], list[int]]:
     by_type: dict[tuple[str, int], list[int]] = {}
     for i in plan.new:
         cmd = group[i][0]
         by_type.setdefault((cmd.entity_type, cmd.entity_type_id), []).append(i)
+    return by_type
+
+
+def _lookup_cmds(group: Group, by_type: dict[tuple[str, int], list[int]]
+                 ) -> tuple[dict[str, c.Cmd], dict[str, tuple[str, list[int]]]]:
+    """Origin id lookups of entities and activities per 50 negotiations, and one probe per entity type."""
     cmds: dict[str, c.Cmd] = {}
     keys: dict[str, tuple[str, list[int]]] = {}
     for (etype, etid), idx in by_type.items():
@@ -269,44 +326,51 @@ async def _drop_existing(rt: Runtime, session: Session, portal: str, group: Grou
             keys[key] = (etype, chunk)
     for etype, etid in by_type:
         cmds[f"probe{etype}{etid}"] = c.probe(etype, etid)
-    empty = True
+    return cmds, keys
+
+
+def _add_contact_lookups(cmds: dict[str, c.Cmd], group: Group, plan: Plan) -> None:
+    """Lookups of the new negotiations' applicants whose contact the ledger does not know, per 50."""
     applicants = sorted({group[i][0].applicant_key for i in plan.new if group[i][0].entity_type != "lead"})
     unknown = [a for a in applicants if a not in plan.contacts]
     for start in range(0, len(unknown), 50):
         cmds[f"contacts{start}"] = c.lookup_contacts(unknown[start:start + 50])
-    remaining: list[int] = []
-    for part_start in range(0, len(cmds), MAX_COMMANDS):
-        part = dict(list(cmds.items())[part_start:part_start + MAX_COMMANDS])
-        result = await session.batch(part)
-        if result.errors:
-            raise TransientError(f"lookup failed: {result.errors}")
-        for key in part:
-            if key.startswith("probe"):
-                etype = next(t for t, e in by_type if key == f"probe{t}{e}")
-                empty = empty and c.probe_empty(etype, result.result.get(key))
-            if key.startswith("contacts"):
-                for applicant, contact_id in c.found_contacts(result.result.get(key)).items():
-                    plan.contacts[applicant] = contact_id
-                    await rt.store.set_contact(portal, applicant, contact_id)
-        for key, (etype, chunk) in keys.items():
-            if key not in part:
-                continue
-            found = c.found_ids(etype, result.result.get(key))
-            acts = c.found_activities(result.result.get(f"act{key}"))
-            for i in chunk:
-                cmd = group[i][0]
-                entity_id = found.get(cmd.negotiation_id)
-                if entity_id is None:
-                    remaining.append(i)
-                    continue
-                activity_id = acts.get((cmd.negotiation_id, cmd.entity_type_id, entity_id), 0)
-                await rt.store.set_entity(portal, cmd.negotiation_id,
-                                         ledger_ref(cmd.entity_type_id, entity_id, "?", activity_id))
-                if not activity_id:
-                    plan.activities.append((i, entity_id))
-                plan.updates.append((i, entity_id))
-    plan.new = sorted(remaining)
+
+
+async def _take_probes_and_contacts(rt: Runtime, portal: str, part: dict[str, c.Cmd], result: BatchResult,
+                                    by_type: dict[tuple[str, int], list[int]], plan: Plan, empty: bool) -> bool:
+    """Records the contacts found; False once a probe finds one of our entities (else `empty` as given)."""
+    for key in part:
+        if key.startswith("probe"):
+            etype = next(t for t, e in by_type if key == f"probe{t}{e}")
+            empty = empty and c.probe_empty(etype, result.result.get(key))
+        if key.startswith("contacts"):
+            for applicant, contact_id in c.found_contacts(result.result.get(key)).items():
+                plan.contacts[applicant] = contact_id
+                await rt.store.set_contact(portal, applicant, contact_id)
     return empty
+
+
+async def _take_found(rt: Runtime, portal: str, group: Group, plan: Plan, keys: dict[str, tuple[str, list[int]]],
+                      part: dict[str, c.Cmd], result: BatchResult, remaining: list[int]) -> None:
+    """Entities found are recorded in the ledger and planned for activity and update; the rest stay new."""
+    for key, (etype, chunk) in keys.items():
+        if key not in part:
+            continue
+        found = c.found_ids(etype, result.result.get(key))
+        acts = c.found_activities(result.result.get(f"act{key}"))
+        for i in chunk:
+            cmd = group[i][0]
+            entity_id = found.get(cmd.negotiation_id)
+            if entity_id is None:
+                remaining.append(i)
+                continue
+            activity_id = acts.get((cmd.negotiation_id, cmd.entity_type_id, entity_id), 0)
+            await rt.store.set_entity(portal, cmd.negotiation_id,
+                                      ledger_ref(cmd.entity_type_id, entity_id, "?", activity_id))
+            if not activity_id:
+                plan.activities.append((i, entity_id))
+            plan.updates.append((i, entity_id))
 
 
 async def _create(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan,
