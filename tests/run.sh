@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 bash deploy/local/bootstrap.sh
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy libs services deploy
+echo "== radon (no function above cyclomatic complexity 20)"
+complex=$(.venv/bin/radon cc -n D libs services)
+[ -z "$complex" ] || { echo "$complex"; exit 1; }
 bash tests/audit.sh
 echo "== pytest"
 set +e
