@@ -22,6 +22,7 @@ from rabota_common.runtime import Runtime
 from rabota_ui.deps import AdminSessionDep, RuntimeDep, Session, SessionDep
 from rabota_ui.errors import ApiError, describe
 from rabota_ui.ratelimit import feedback_limited, session_limited
+from rabota_ui.visibility import readable
 
 # Every /api call counts against its portal user's bucket (API_RATE_PER_SESSION, API_BURST_PER_SESSION).
 router = APIRouter(prefix="/api", dependencies=[Depends(session_limited)])
@@ -408,7 +409,8 @@ def requested_entity(entity_type: str, entity_type_id: int | None, entity_id: in
 async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str = "",
                           entity_id: int = Query(0, le=MAX_ID), entity_type_id: int | None = Query(None, le=MAX_ID),
                           applicant: str | None = None, page: int = Query(1, le=OTHER_MAX_PAGE)) -> dict[str, Any]:
-    """Every entity written for the applicant of one entity (this type and id only), 20 a page."""
+    """Every entity written for the applicant of one entity (this type and id only) that the user may read in
+    the CRM, 20 a page."""
     if applicant is not None:
         raise ApiError(422, "validation_error",
                        "Параметр applicant не поддерживается: укажите сущность CRM (entity_type и entity_id).")
@@ -419,6 +421,10 @@ async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str 
     if not key:
         raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")
     entities = await rt.store.applicant_entities(session.portal, key)
+    visible = await readable(rt, session, [ref, *(entity for entity, _ in entities)])
+    if ref not in visible:  # as if it were not ours: a user who may not read it learns nothing of it
+        raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")
+    entities = [(entity, info_key) for entity, info_key in entities if entity in visible]
     total = len(entities)
     pages = max(1, math.ceil(total / OTHER_PER_PAGE))
     if page > pages:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -148,7 +149,8 @@ async def main_page(request: Request, rt: RuntimeDep) -> Response:
     if not generation:  # a record from before sessions carried the install generation
         generation = secrets.token_hex(8)
         await rt.store.update_portal(frame.member_id, generation=generation)
-    session = new_session(rt, frame.member_id, int(user["ID"]), is_admin, generation)
+    session = new_session(rt, frame.member_id, int(user["ID"]), is_admin, generation, user_token=frame.auth_id,
+                          user_token_expires_at=time.time() + frame.auth_expires)
     view = "other_responses" if frame.placement_options.get("view") == "other_responses" else "main"
     return render(rt, "app.html", frame_ancestors=portal_ancestors(portal), session=session, view=view,
                   options=frame.placement_options, is_admin=is_admin)

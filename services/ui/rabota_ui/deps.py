@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
-from rabota_common.crypto import SESSION, TokenError
+from rabota_common.crypto import SESSION, TOKENS, TokenError
 from rabota_common.ids import is_member_id
 from rabota_common.runtime import Runtime
 from rabota_common.store import UNINSTALLED_REASON
@@ -21,6 +21,11 @@ class Session(BaseModel):
     user_id: int
     # The portal answered `user.admin` = true for this user when the session was issued.
     is_admin: bool = False
+    # A user who is not an admin: their own Bitrix24 access token (the frame's AUTH_ID), encrypted with the token
+    # key, and when it expires. Views that list CRM entities ask the portal, under this token, which of them the
+    # user may read (an admin reads every entity and carries none).
+    user_token: str = ""
+    user_token_expires_at: float = 0.0
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -28,11 +33,16 @@ def get_runtime(request: Request) -> Runtime:
     return rt
 
 
-def new_session(rt: Runtime, portal: str, user_id: int, is_admin: bool, generation: str) -> str:
+def new_session(rt: Runtime, portal: str, user_id: int, is_admin: bool, generation: str, *,
+                user_token: str = "", user_token_expires_at: float = 0.0) -> str:
     """A signed session of one portal user: their role, and the install generation it belongs to (a reinstall
-    or a CLEAN wipe changes the generation and so ends every session issued before)."""
-    return rt.crypto.sign({"kind": "session", "p": portal, "u": user_id, "a": bool(is_admin), "g": generation},
-                          rt.settings.SESSION_TTL_S, purpose=SESSION)
+    or a CLEAN wipe changes the generation and so ends every session issued before). A user who is not an admin
+    also carries their own Bitrix24 token, encrypted (never readable in the page), to scope what they see."""
+    claims: dict[str, object] = {"kind": "session", "p": portal, "u": user_id, "a": bool(is_admin), "g": generation}
+    if not is_admin and user_token:
+        claims["t"] = rt.crypto.encrypt(user_token, TOKENS)
+        claims["te"] = int(user_token_expires_at)
+    return rt.crypto.sign(claims, rt.settings.SESSION_TTL_S, purpose=SESSION)
 
 
 async def get_session(request: Request) -> Session:
@@ -55,7 +65,10 @@ async def get_session(request: Request) -> Session:
     if not portal.generation or body.get("g") != portal.generation:
         # The app was reinstalled (or its data wiped) since this session was issued.
         raise ApiError(401, "session_ended", "Приложение переустановлено: откройте его заново.")
-    return Session(portal=member_id, user_id=int(body["u"]), is_admin=body.get("a") is True)
+    token, expires = body.get("t"), body.get("te")
+    return Session(portal=member_id, user_id=int(body["u"]), is_admin=body.get("a") is True,
+                   user_token=token if isinstance(token, str) else "",
+                   user_token_expires_at=float(expires) if isinstance(expires, int) else 0.0)
 
 
 async def get_admin_session(session: Annotated[Session, Depends(get_session)]) -> Session:

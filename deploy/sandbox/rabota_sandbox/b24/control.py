@@ -273,6 +273,22 @@ def build_router(state: SandboxState) -> APIRouter:
         dispatch_events(state, ctx)
         return next(r for r in entity_dump(state, p, etid) if r["ID"] == eid)
 
+    @router.post("/portals/{code}/users/{uid}/crm-access")
+    async def crm_access(code: str, uid: int, request: Request) -> Any:
+        """Sets the CRM read permission of a user's role: `{"read": "all" | "own" | "none"}` ("own": only entities
+        assigned to the user, as Bitrix24's «Свои» level)."""
+        p = portal_or_404(code)
+        if isinstance(p, JSONResponse):
+            return p
+        user = p.users.get(uid)
+        if user is None:
+            return _err(404, f"user {uid} does not exist")
+        read = str((await _json(request)).get("read") or "")
+        if read not in ("all", "own", "none"):
+            return _err(400, "read must be all, own or none")
+        user.crm_read = read
+        return {"user_id": uid, "read": read}
+
     @router.get("/portals/{code}/activities")
     async def activities(code: str) -> Any:
         p = portal_or_404(code)

@@ -72,6 +72,7 @@ def _register_old(entity: str, etid: int) -> None:
         rec = ctx.portal.entities[etid].get(eid)
         if rec is None:
             raise cs.not_found("old", etid, eid)
+        _require_read(ctx, rec)
         return cs.old_view(ctx, etid, rec, None)
 
     @method(f"crm.{entity}.list")
@@ -84,7 +85,7 @@ def _register_old(entity: str, etid: int) -> None:
             return up if up in std or up in ufs or up in cs.MULTI_FIELDS else None
 
         flt = _filter(params)
-        recs = [r for r in ctx.portal.entities[etid].values() if cs.matches(r, flt, resolve)]
+        recs = [r for r in ctx.portal.entities[etid].values() if ctx.user.reads(r) and cs.matches(r, flt, resolve)]
         recs = cs.sort_records(recs, get_ci(params, "order"), resolve)
         chunk, total, nxt = cs.page(recs, get_ci(params, "start"))
         sel = _select(params) or ["*"]
@@ -296,6 +297,12 @@ def _etid(ctx: Ctx, params: dict[str, Any]) -> int:
     return etid
 
 
+def _require_read(ctx: Ctx, rec: dict[str, Any]) -> None:
+    """A user whose role may not read this entity gets Bitrix24's access error (lists simply leave it out)."""
+    if not ctx.user.reads(rec):
+        raise RestError("ACCESS_DENIED", "Access denied", 403)
+
+
 def _orig(params: dict[str, Any]) -> bool:
     return yn(get_ci(params, "useOriginalUfNames")) == "Y"
 
@@ -337,6 +344,7 @@ def item_get(ctx: Ctx, params: dict[str, Any]) -> Any:
     rec = ctx.portal.entities[etid].get(eid)
     if rec is None:
         raise cs.not_found("item", etid, eid)
+    _require_read(ctx, rec)
     return {"item": cs.item_view(ctx, etid, rec, None, _orig(params))}
 
 
@@ -353,7 +361,7 @@ def item_list(ctx: Ctx, params: dict[str, Any]) -> Any:
         return None
 
     flt = _filter(params)
-    recs = [r for r in ctx.portal.entities[etid].values() if cs.matches(r, flt, resolve)]
+    recs = [r for r in ctx.portal.entities[etid].values() if ctx.user.reads(r) and cs.matches(r, flt, resolve)]
     recs = cs.sort_records(recs, get_ci(params, "order"), resolve)
     chunk, total, nxt = cs.page(recs, get_ci(params, "start"))
     sel = _select(params)

@@ -46,6 +46,14 @@ class User:
     admin: bool = False
     active: bool = True
     position: str = ""
+    # CRM read permission of the user's role: "all" (X), "own" (A: entities assigned to them) or "none"; an admin
+    # reads everything whatever the role says.
+    crm_read: str = "all"
+
+    def reads(self, rec: dict[str, Any]) -> bool:
+        if self.admin or self.crm_read == "all":
+            return True
+        return self.crm_read == "own" and rec.get("ASSIGNED_BY_ID") == self.id
 
     def row(self) -> dict[str, Any]:
         return {
