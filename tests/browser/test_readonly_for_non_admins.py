@@ -39,9 +39,11 @@ async def test_non_admin_sees_a_read_only_app_and_a_reinstall_asks_to_reopen(
     await expect(app.get_by_role("note")).to_contain_text(NOTE)
     await expect(app.get_by_role("button", name="Выйти")).to_be_disabled()
     await app.get_by_role("tab", name="Настройки").click()
-    await expect(app.locator("#responsible option").first).to_be_attached()
+    await expect(app.locator("#responsible-name")).not_to_have_text("не выбран")
+    await expect(app.get_by_role("button", name="Выбрать сотрудника")).to_be_disabled()
     await expect(app.get_by_label("Тип сущности CRM")).to_be_disabled()
-    await expect(app.get_by_role("button", name="Сохранить и начать импорт")).to_be_disabled()
+    await expect(app.get_by_role("button", name="Сохранить", exact=True)).to_be_disabled()
+    await expect(app.get_by_role("button", name="Загрузить все отклики заново")).to_be_disabled()
     await page.screenshot(path=str(screenshots / "settings_read_only_1200.png"), full_page=True)
 
     # A reinstall ends the session: the next call answers 401, and the page says so and offers to reopen.

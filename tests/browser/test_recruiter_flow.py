@@ -79,13 +79,22 @@ async def test_recruiter_flow(stack: Any, driver: Driver, browser: Any, screensh
 
     # --- «Настройки»: responsible, entity type Лид, save → import
     await app.get_by_role("tab", name="Настройки").click()
-    await expect(app.locator("#responsible option").first).to_be_attached()
-    await app.get_by_label("Поиск сотрудника").fill("Ирина")
-    await app.locator("#responsible").select_option(label="Ирина Кадрова")
+    await expect(app.locator("#responsible-name")).not_to_have_text("не выбран")
+    # The responsible is chosen with Bitrix24's own employee picker (BX24.selectUser), in the portal's page.
+    await app.get_by_role("button", name="Выбрать сотрудника").click()
+    picker = page.get_by_role("dialog", name="Выбор сотрудника")
+    await expect(picker).to_be_visible()
+    await picker.get_by_label("Поиск сотрудника").fill("Ирина")
+    await expect(picker.get_by_role("option")).to_have_count(1)
+    await shot("05_user_picker")
+    await picker.get_by_role("option", name=re.compile("Ирина Кадрова")).click()
+    await expect(picker).to_be_hidden()
+    await expect(app.locator("#responsible-name")).to_have_text("Ирина Кадрова")
     await app.get_by_label("Тип сущности CRM").select_option(label="Лид")
     await expect(app.locator("#stage-map select")).to_have_count(2)
-    await app.get_by_role("button", name="Сохранить и начать импорт").click()
-    await expect(app.locator("#settings-msg")).to_contain_text("Настройки сохранены")
+    await expect(app.get_by_role("button", name="Загрузить все отклики заново")).to_be_disabled()  # nothing saved yet
+    await app.get_by_role("button", name="Сохранить", exact=True).click()
+    await expect(app.locator("#settings-msg")).to_contain_text("Настройки сохранены, импорт откликов запущен")
     try:  # the progress bar is visible only while the import runs (it may already be over)
         await expect(app.get_by_role("progressbar")).to_be_visible(timeout=5_000)
         await shot("05_import_progress")
@@ -96,6 +105,14 @@ async def test_recruiter_flow(stack: Any, driver: Driver, browser: Any, screensh
     await expect(result).to_contain_text("Откликов загружено")
     imported = int(await app.locator("#imported").inner_text())
     assert imported > 0
+    await driver.open_app("demo")  # an API session of the admin, beside the browser's
+    assert (await driver.api("GET", "/settings")).json()["responsible_id"] == 2
+    # The import is over: «импорт запущен» is gone; a second save changes settings only, and a repeated import is
+    # offered on its own button.
+    await expect(app.locator("#settings-msg")).to_be_empty()
+    await app.get_by_role("button", name="Сохранить", exact=True).click()
+    await expect(app.locator("#settings-msg")).to_contain_text("Настройки сохранены. Новые отклики")
+    await expect(app.get_by_role("button", name="Загрузить все отклики заново")).to_be_enabled()
 
     # --- every tab at 800 and 1200 px
     for width in WIDTHS:
@@ -134,6 +151,10 @@ async def test_recruiter_flow(stack: Any, driver: Driver, browser: Any, screensh
     assert total == len(repeat), (total, len(repeat))
     await expect(slider.locator("#other table tbody tr")).to_have_count(min(total, 20))
     await shot("08_other_responses_slider")
+    # Newest first, and the card the slider was opened from is marked (on whichever page it falls).
+    dates = await slider.locator("#other table tbody tr td:nth-child(2)").all_inner_texts()
+    assert dates == sorted(dates, reverse=True), dates
+    marked = await slider.locator("#other tr[aria-current=true]").count()
     assert total > 20, "the repeat applicant must need a second page"  # no 20-row limit
     if total > 20:
         await slider.get_by_role("button", name="Далее").click()
@@ -141,6 +162,8 @@ async def test_recruiter_flow(stack: Any, driver: Driver, browser: Any, screensh
         await expect(slider.locator("#other table tbody tr")).to_have_count(total - 20)
         await expect(slider.get_by_role("button", name="Далее")).to_be_disabled()
         await shot("08_other_responses_slider_page2")
+        marked += await slider.locator("#other tr[aria-current=true]").count()
+    assert marked == 1, marked
     await page.get_by_role("button", name="Закрыть").click()
     await expect(page.locator("#b24-slider")).to_be_hidden()
     # A row's CRM link opens that card in the portal (BX24.openPath), not inside the app's frame.

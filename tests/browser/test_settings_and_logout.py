@@ -57,7 +57,7 @@ async def test_settings_modes_logout_and_error_page(stack: Any, driver: Driver, 
 
     # --- deal mode: the pipeline list is the portal's, the stage table shows the chosen pipeline's stages
     await app.get_by_role("tab", name="Настройки").click()
-    await expect(app.locator("#responsible option").first).to_be_attached()
+    await expect(app.locator("#responsible-name")).not_to_have_text("не выбран")
     await app.get_by_label("Тип сущности CRM").select_option(label="Сделка")
     category = app.get_by_label("Воронка")
     await expect(category).to_be_visible()
@@ -80,6 +80,13 @@ async def test_settings_modes_logout_and_error_page(stack: Any, driver: Driver, 
     for label in EXTENDED_RU[:-2]:
         value = await app.get_by_label(label, exact=True).input_value()
         assert value not in (failure["id"], success["id"]), (label, value)
+    # ... and a status whose meaning a stage's name carries goes there: «Оценка» and «Интервью» to
+    # «Собеседование», not to the next stage in order («Оффер»).
+    by_name = {st["name"]: st["id"] for st in pipeline["stages"]}
+    assert "Собеседование" in by_name and "Оффер" in by_name, by_name
+    for label in ("Оценка", "Интервью"):
+        await expect(app.get_by_label(label, exact=True)).to_have_value(by_name["Собеседование"])
+    await expect(app.get_by_label("Предложение о работе")).to_have_value(by_name["Оффер"])
     await shot("settings_deal_extended")
 
     # --- smart process mode: its types and its first pipeline
@@ -94,7 +101,7 @@ async def test_settings_modes_logout_and_error_page(stack: Any, driver: Driver, 
     await app.get_by_label("Тип сущности CRM").select_option(label="Сделка")
     await app.get_by_label("Воронка").select_option(label=pipeline["name"])
     await app.get_by_label("Отказ").select_option(label=stage_names[-2])
-    await app.get_by_role("button", name="Сохранить и начать импорт").click()
+    await app.get_by_role("button", name="Сохранить", exact=True).click()
     await expect(app.locator("#settings-msg")).to_contain_text("Настройки сохранены")
     saved = (await driver.api("GET", "/settings")).json()
     assert saved["entity_type"] == "deal" and saved["category_id"] == pipeline["id"] and saved["extended"] is True

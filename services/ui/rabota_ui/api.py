@@ -429,12 +429,13 @@ async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str 
     pages = max(1, math.ceil(total / OTHER_PER_PAGE))
     if page > pages:
         raise ApiError(422, "validation_error", f"Нет страницы {page}: всего страниц {pages}.")
-    chosen = entities[(page - 1) * OTHER_PER_PAGE: page * OTHER_PER_PAGE]
-    infos = await rt.store.entity_infos(session.portal, [info_key for _, info_key in chosen])
+    infos = await rt.store.entity_infos(session.portal, [info_key for _, info_key in entities])
+    # Newest first (an applicant has a handful of responses: all are read, then one page is cut).
+    rows = sorted(zip(entities, infos, strict=True), key=lambda row: row[1].get("created_at", ""), reverse=True)
     items = [{"entity_type": ref.entity_type, "entity_id": ref.entity_id, "entity_type_id": ref.entity_type_id,
               "url": data.get("url", ""), "vacancy": data.get("vacancy", ""), "status": data.get("status", ""),
               "created_at": data.get("created_at", "")}
-             for (ref, _), data in zip(chosen, infos, strict=True)]
+             for (ref, _), data in rows[(page - 1) * OTHER_PER_PAGE: page * OTHER_PER_PAGE]]
     return {"items": items, "page": page, "pages": pages, "total": total}
 
 

@@ -167,6 +167,10 @@
     openPath: function (path, cb) {
       return send("openPath", {path: String(path || "")}).then(function (m) { if (cb) { cb(m.result || m); } });
     },
+    // The portal's employee picker: the callback gets the chosen user ({id, name, photo, position, url, sub, sup}).
+    selectUser: function (cb) {
+      return send("selectUser").then(function (m) { if (m.user && cb) { cb(m.user); } });
+    },
     fitWindow: function () {
       // The content's own height (documentElement.scrollHeight never drops below the frame's height,
       // so the frame could only grow).

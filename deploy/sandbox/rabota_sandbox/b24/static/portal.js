@@ -79,6 +79,43 @@
   slider.querySelector(".b24-slider-close").addEventListener("click", closeSlider);
   slider.querySelector(".b24-slider-shade").addEventListener("click", closeSlider);
 
+  function pickUser() {
+    return fetch("/_sandbox/portals/" + PORTAL + "/users").then(function (r) { return r.json(); }).then(function (users) {
+      return new Promise(function (resolve) {
+        var dlg = document.createElement("dialog");
+        dlg.className = "b24-user-picker"; dlg.setAttribute("aria-label", "Выбор сотрудника");
+        dlg.innerHTML = '<h2>Выбор сотрудника</h2><input type="search" placeholder="Поиск сотрудника" aria-label="Поиск сотрудника">' +
+          '<ul role="listbox" aria-label="Сотрудники"></ul><button type="button" class="b24-btn light">Отмена</button>';
+        var list = dlg.querySelector("ul"), search = dlg.querySelector("input"), chosen = null;
+        function render() {
+          var q = search.value.toLowerCase();
+          list.innerHTML = "";
+          users.filter(function (u) { return u.ACTIVE && (u.NAME + " " + u.LAST_NAME).toLowerCase().indexOf(q) >= 0; })
+            .forEach(function (u) {
+              var li = document.createElement("li");
+              li.setAttribute("role", "option"); li.tabIndex = 0;
+              li.textContent = u.NAME + " " + u.LAST_NAME + (u.WORK_POSITION ? " — " + u.WORK_POSITION : "");
+              function pick() {
+                chosen = {id: String(u.ID), name: u.NAME + " " + u.LAST_NAME, photo: "", position: u.WORK_POSITION || "",
+                          url: "/company/personal/user/" + u.ID + "/", sub: false, sup: false};
+                dlg.close();
+              }
+              li.addEventListener("click", pick);
+              li.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { pick(); } });
+              list.appendChild(li);
+            });
+        }
+        search.addEventListener("input", render);
+        dlg.querySelector("button").addEventListener("click", function () { dlg.close(); });
+        dlg.addEventListener("close", function () { dlg.remove(); resolve(chosen); });
+        document.body.appendChild(dlg);
+        render();
+        dlg.showModal();
+        search.focus();
+      });
+    }, function () { return null; });
+  }
+
   function authOf(frame) {
     var proto = frame.query.PROTOCOL === "1" ? "https" : "http";
     return {
@@ -153,6 +190,11 @@
       case "closeApplication":
         if (entry.iframe === sliderFrame) { closeSlider(); }
         reply({ok: true});
+        break;
+      case "selectUser":
+        // Bitrix24's employee picker: active employees, a search line; the callback gets {id, name, photo,
+        // position, url, sub, sup} of the one chosen, and is not called when the picker is closed.
+        pickUser().then(function (u) { reply(u ? {user: u} : {}); });
         break;
       case "resizeWindow":
       case "fitWindow":
