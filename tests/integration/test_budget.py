@@ -7,10 +7,12 @@ import asyncio
 
 from rabota_common import budget
 from rabota_common.budget import SharedBucket
+from rabota_common.crypto import Crypto
+from rabota_common.store import Store
 
 
 async def test_live_takers_go_before_bulk_takers(redis_client):
-    bucket = SharedBucket(redis_client, rate=20.0, burst=1, margin=0, api="hh")
+    bucket = SharedBucket(Store(redis_client, Crypto("k")), rate=20.0, burst=1, margin=0, api="hh")
     taken: list[str] = []
     stop = asyncio.Event()
 
@@ -38,7 +40,7 @@ async def test_live_takers_go_before_bulk_takers(redis_client):
 
 
 async def test_a_live_taker_that_went_away_frees_the_budget_by_itself(redis_client):
-    bucket = SharedBucket(redis_client, rate=20.0, burst=1, margin=0, api="hh")
+    bucket = SharedBucket(Store(redis_client, Crypto("k")), rate=20.0, burst=1, margin=0, api="hh")
     await bucket.take("gone")
     assert await bucket.try_take("gone") > 0  # a live request told to wait, that never comes back
     with budget.bulk():

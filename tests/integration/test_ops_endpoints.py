@@ -15,7 +15,7 @@ P9 = "c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9"  # member_ids: 32 lowercase hex characte
 async def test_healthz_readyz_metrics(nats_url: str, redis_url: str) -> None:
     await ensure_jetstream(nats_url)
     rt = build_runtime("ops-test", Settings(SANDBOX=True, NATS_URL=nats_url, REDIS_URL=redis_url, METRICS_PORT=0))
-    server = OpsServer(rt.broker, rt.redis, 0, host="127.0.0.1")
+    server = OpsServer(rt.broker, rt.store, 0, host="127.0.0.1")
     await server.start()
     base = f"http://127.0.0.1:{server.port}"
     try:
@@ -37,7 +37,7 @@ async def test_healthz_readyz_metrics(nats_url: str, redis_url: str) -> None:
             assert f'rabota_dead_letters_total{{portal="{P9}",stage="mapper"}}' in text
             assert 'rabota_consumer_pending{consumer="lag-probe",stream="HH_NEGOTIATION"} 1.0' in text
             assert (await http.get(f"{base}/nothing")).status_code == 404
-        taken = OpsServer(rt.broker, rt.redis, server.port, host="127.0.0.1")  # a second process on one host
+        taken = OpsServer(rt.broker, rt.store, server.port, host="127.0.0.1")  # a second process on one host
         with pytest.raises(RuntimeError, match="METRICS_PORT"):
             await taken.start()
     finally:

@@ -19,7 +19,7 @@ P2 = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"  # member_ids: 32 lowercase hex characte
 
 
 def test_ledger_ref_round_trip_and_legacy_form() -> None:
-    ref = LedgerRef.parse(ledger_ref(2, 12, "response", 0))
+    ref = LedgerRef.parse(str(ledger_ref(2, 12, "response", 0)))
     assert ref.entity == EntityRef(2, 12) and ref.entity_id == 12 and ref.state == "response" and ref.needs_activity
     assert str(ref) == "2:12:response:0"
     assert str(LedgerRef.parse("1038:42:invitation:77")) == "1038:42:invitation:77"

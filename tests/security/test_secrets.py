@@ -214,14 +214,14 @@ async def test_personal_data_is_never_stored_in_clear(nats_url: str, redis_url: 
         await rt.store.add_feedback(PORTAL, {"user_id": 1, "message": f"Позвоните {NAME}: {PHONE}",
                                              "contact": EMAIL})
         info_key = rt.store.key(PORTAL, "entity-info", "lead:5")
-        await rt.redis.hset(info_key, mapping=rt.store.seal_info({
+        await rt.store.redis.hset(info_key, mapping=rt.store.seal_info({
             "vacancy": f"Вакансия для {NAME}", "status": PHONE, "created_at": EMAIL, "url": "/crm/lead/details/5/",
             "negotiation_id": cmd.negotiation_id}))
         await dead_letter(rt.broker, "crm-writer", subject, 8, "TransientError: Битрикс24 не ответил", data,
                           crypto=rt.crypto)
 
         # The attack: read the stores raw, as anyone with the Redis password or a NATS login could.
-        stored = await raw_redis(rt.redis)
+        stored = await raw_redis(rt.store.redis)
         written = {rt.store.key(PORTAL, "failures"), rt.store.key(PORTAL, "parked"), rt.store.key(PORTAL, "feedback"),
                    info_key}
         assert written <= set(stored), sorted(stored)
@@ -235,7 +235,7 @@ async def test_personal_data_is_never_stored_in_clear(nats_url: str, redis_url: 
         # Genuine: the product reads back everything it sealed.
         [failure] = await rt.store.failures(PORTAL)
         assert CrmCommand.model_validate(failure.data) == cmd
-        assert rt.store.open_info(await rt.redis.hgetall(info_key))["status"] == PHONE
+        assert rt.store.open_info(await rt.store.redis.hgetall(info_key))["status"] == PHONE
         assert (await rt.store.feedback(PORTAL))[0]["contact"] == EMAIL
         assert await rt.store.take_parked(PORTAL) == [(subject, data)]
         [letter] = await list_letters(js, crypto=rt.crypto)
@@ -262,12 +262,12 @@ async def test_records_stored_in_clear_before_the_upgrade_are_still_read(nats_ur
     subject = subjects.subject(subjects.CRM_COMMAND, portal=PORTAL)
     try:
         old = Failure(negotiation_id="9002", reason="r", data=data)
-        await rt.redis.hset(rt.store.key(PORTAL, "failures"), "9002", old.model_dump_json())
-        await rt.redis.rpush(rt.store.key(PORTAL, "parked"), json.dumps({"subject": subject, "data": data}))
-        await rt.redis.rpush(rt.store.key(PORTAL, "feedback"),
+        await rt.store.redis.hset(rt.store.key(PORTAL, "failures"), "9002", old.model_dump_json())
+        await rt.store.redis.rpush(rt.store.key(PORTAL, "parked"), json.dumps({"subject": subject, "data": data}))
+        await rt.store.redis.rpush(rt.store.key(PORTAL, "feedback"),
                              json.dumps({"message": "m", "contact": EMAIL, "portal": PORTAL}))
         info_key = rt.store.key(PORTAL, "entity-info", "lead:6")
-        await rt.redis.hset(info_key, mapping={"vacancy": "Шифровальщик", "status": "Отклик", "url": "/x/"})
+        await rt.store.redis.hset(info_key, mapping={"vacancy": "Шифровальщик", "status": "Отклик", "url": "/x/"})
         plain = DeadLetter(stage="crm-writer", subject=subject, reason="r", deliveries=8, data=data)
         await js.publish(subjects.subject(subjects.DLQ, stage="crm-writer", portal=PORTAL),
                          plain.model_dump_json().encode())
@@ -275,7 +275,7 @@ async def test_records_stored_in_clear_before_the_upgrade_are_still_read(nats_ur
         assert [f.data for f in await rt.store.failures(PORTAL)] == [data]
         assert await rt.store.take_parked(PORTAL) == [(subject, data)]
         assert (await rt.store.feedback(PORTAL))[0]["contact"] == EMAIL
-        assert rt.store.open_info(await rt.redis.hgetall(info_key))["vacancy"] == "Шифровальщик"
+        assert rt.store.open_info(await rt.store.redis.hgetall(info_key))["vacancy"] == "Шифровальщик"
         [letter] = await list_letters(js, crypto=rt.crypto)
         assert letter.letter.data == data
         await replay(rt, js, letter)
@@ -284,7 +284,7 @@ async def test_records_stored_in_clear_before_the_upgrade_are_still_read(nats_ur
 
         # Rewritten, it is sealed.
         await rt.store.add_failure(PORTAL, old)
-        raw = await rt.redis.hget(rt.store.key(PORTAL, "failures"), "9002") or b""
+        raw = await rt.store.redis.hget(rt.store.key(PORTAL, "failures"), "9002") or b""
         assert raw.startswith(b"enc1:") and not leaks(raw)
         assert json.loads(rt.crypto.unseal(raw.decode()))["negotiation_id"] == "9002"
     finally:
@@ -364,12 +364,12 @@ async def test_resume_cache_is_sealed_with_the_personal_data_key(redis_url: str)
         resume = {"first_name": "Зинаида", "last_name": "Секретова-Шифровальщикова",
                   "contact": [{"value": EMAIL}, {"value": {"formatted": PHONE}}]}
         await remember_resume(rt, PORTAL, "r1", resume, None, b"%PDF " + NAME.encode())
-        raw = await rt.redis.get(rt.store.key(PORTAL, "resume-cache", "r1")) or b""
+        raw = await rt.store.redis.get(rt.store.key(PORTAL, "resume-cache", "r1")) or b""
         assert raw and not leaks(raw, (EMAIL, PHONE, "Секретова-Шифровальщикова"))
         cached = await cached_resume(rt, PORTAL, "r1")
         assert cached is not None and cached.resume == resume and cached.pdf == b"%PDF " + NAME.encode()
         # An entry of the release before (token key, no seal mark) is a miss, not an error.
-        await rt.redis.set(rt.store.key(PORTAL, "resume-cache", "r2"), rt.crypto.encrypt(json.dumps(
+        await rt.store.redis.set(rt.store.key(PORTAL, "resume-cache", "r2"), rt.crypto.encrypt(json.dumps(
             {"resume": resume, "pdf": None, "pdf_data": None})))
         assert await cached_resume(rt, PORTAL, "r2") is None
     finally:

@@ -1,4 +1,4 @@
-"""Pure parts of the HeadHunter side: ledger states, idle-vacancy fingerprints, the view-limit wait, poll slots."""
+"""Pure parts of the HeadHunter side: idle-vacancy fingerprints, the view-limit wait, poll slots."""
 
 from __future__ import annotations
 
@@ -7,12 +7,7 @@ from datetime import datetime, timedelta, timezone
 from rabota_mapper.handlers import until_view_limit_reset
 from rabota_poller.listing import vacancy_fingerprint
 from rabota_poller.poll import next_slot_s
-from rabota_poller.reconcile import index_fingerprint, ledger_states, needs_sync
-
-
-def test_ledger_states_read_the_state_part() -> None:
-    raw = {b"1": b"lead:10:response:5", b"2": b"lead:11:interview", "3": "lead:12:?:0"}
-    assert ledger_states(raw) == {"1": "response", "2": "interview", "3": "?"}
+from rabota_poller.reconcile import index_fingerprint, needs_sync
 
 
 def test_needs_sync() -> None:

@@ -119,8 +119,9 @@ async def _park(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any
 
 
 async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: BaseModel | dict[str, Any],
-                 work: Callable[[], Awaitable[None]], failures: tuple[str, str] | None = None) -> None:
-    """Run the work, then ack, retry or dead-letter. With `failures` (a Redis hash and field) the retries
+                 work: Callable[[], Awaitable[None]], failures: Callable[[], Awaitable[int]] | None = None) -> None:
+    """Run the work, then ack, retry or dead-letter. With `failures` (counts one more failure of the work in
+    the store and answers the count) the retries
     count failures of the work instead of deliveries (a long task cut short by restarts is not used up by
     them); transient causes are never counted. A model is dumped only if the work fails (a dump per
     message was ~5 % of the mapper's CPU)."""
@@ -133,7 +134,7 @@ async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: BaseModel | di
     except Exception as exc:
         if failures is not None and classify(exc).kind != "transient":
             try:
-                delivery = CountedDelivery(msg, int(await rt.redis.hincrby(failures[0], failures[1], 1)))
+                delivery = CountedDelivery(msg, await failures())
             except Exception as store_exc:  # Redis is down: the work waits for it
                 exc = store_exc
         # A resumable task (failures counted) is redelivered by every restart and picks up where it stopped:

@@ -10,11 +10,11 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import Protocol
 from urllib.parse import urlparse
 
 from faststream.nats import NatsBroker
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, disable_created_metrics, generate_latest
-from redis.asyncio import Redis
 
 from rabota_common import subjects
 
@@ -78,11 +78,17 @@ async def sample_consumer_lag(broker: NatsBroker, timeout_s: float = 2.0) -> Non
             CONSUMER_ACK_PENDING.labels(spec.name, name).set(info.num_ack_pending or 0)
 
 
-async def readiness(broker: NatsBroker, redis: Redis) -> dict[str, bool]:
+class Pingable(Protocol):
+    """The store, as readiness sees it."""
+
+    async def ping(self) -> bool: ...
+
+
+async def readiness(broker: NatsBroker, store: Pingable) -> dict[str, bool]:
     """Whether the service can work: connected to NATS, and Redis answers."""
     redis_ok = False
     with contextlib.suppress(Exception):
-        redis_ok = bool(await asyncio.wait_for(redis.ping(), 2.0))
+        redis_ok = bool(await asyncio.wait_for(store.ping(), 2.0))
     return {"nats": _connected(broker), "redis": redis_ok}
 
 
@@ -95,9 +101,9 @@ class OpsServer:
     """GET /healthz, /readyz and /metrics on their own port: a few lines of HTTP/1.0 on asyncio streams, served
     in the service's own event loop (readiness and lag need its connections), one request per connection."""
 
-    def __init__(self, broker: NatsBroker, redis: Redis, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(self, broker: NatsBroker, store: Pingable, port: int, host: str = "0.0.0.0") -> None:
         self._broker = broker
-        self._redis = redis
+        self._store = store
         self._port = port
         self._host = host
         self._server: asyncio.Server | None = None
@@ -127,7 +133,7 @@ class OpsServer:
         if path == "/healthz":
             return 200, "application/json", b'{"ok": true}'
         if path == "/readyz":
-            state = await readiness(self._broker, self._redis)
+            state = await readiness(self._broker, self._store)
             ok = all(state.values())
             return (200 if ok else 503), "application/json", json.dumps({"ok": ok, **state}).encode()
         if path == "/metrics":

@@ -12,7 +12,6 @@ import nats.errors
 from faststream import FastStream
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
-from redis.asyncio import Redis
 
 from rabota_common import subjects
 from rabota_common.b24_client import B24Client
@@ -42,7 +41,6 @@ class Runtime:
     settings: Settings
     tracer_provider: TracerProvider
     broker: Broker
-    redis: Redis
     store: Store
     http: Http
     hh: HhClient
@@ -52,7 +50,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.http.aclose()
-        await self.redis.aclose()
+        await self.store.close()
 
     async def _request(self, subject_name: str, body: BaseModel, reply: type[R]) -> R:
         """A request to the token broker; the broker being down (no responders, no answer, NATS itself
@@ -91,19 +89,18 @@ def build_runtime(service: str, settings: Settings) -> Runtime:
     log = setup_logging(service, settings.LOG_LEVEL)
     provider = setup_telemetry(service, settings)
     crypto = Crypto(settings.APP_SECRET_KEY.get_secret_value(), settings.old_secret_keys)
-    redis = Redis.from_url(settings.REDIS_URL)
+    store = Store.connect(url=settings.REDIS_URL, crypto=crypto)
     http = make_http(settings)
     return Runtime(
         service=service,
         settings=settings,
         tracer_provider=provider,
         broker=make_broker(settings, provider),
-        redis=redis,
-        store=Store(redis, crypto),
+        store=store,
         http=http,
-        hh=HhClient(http, settings, throttle=SharedBucket(redis, settings.HH_RATE, settings.HH_BURST, margin=0,
+        hh=HhClient(http, settings, throttle=SharedBucket(store, settings.HH_RATE, settings.HH_BURST, margin=0,
                                                                   api="hh").take),
-        b24=B24Client(http, settings, throttle=SharedBucket(redis, settings.B24_RATE, settings.B24_BURST).take),
+        b24=B24Client(http, settings, throttle=SharedBucket(store, settings.B24_RATE, settings.B24_BURST).take),
         crypto=crypto,
         log=log,
     )
@@ -181,7 +178,7 @@ def service_app(rt: Runtime, loops: Sequence[Loop] = (), drain_s: float = 60.0) 
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
 
-    ops = OpsServer(rt.broker, rt.redis, rt.settings.METRICS_PORT) if rt.settings.METRICS_PORT else None
+    ops = OpsServer(rt.broker, rt.store, rt.settings.METRICS_PORT) if rt.settings.METRICS_PORT else None
 
     @app.on_startup
     async def _layout() -> None:

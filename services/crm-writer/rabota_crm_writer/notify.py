@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from rabota_common.b24_client import B24Error
 from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime
+from rabota_common.store import cause_digest
 
 NOTIFY_TTL_S = 7 * 24 * 3600
 
 
-def cause_key(rt: Runtime, portal: str, reason: str) -> str:
-    digest = hashlib.sha1(reason.encode(), usedforsecurity=False).hexdigest()[:16]
-    return rt.store.key(portal, "notified", digest)
-
-
 async def notify_failure(rt: Runtime, cmd: CrmCommand, reason: str) -> bool:
     """One `im.notify.system.add` per portal and cause (Redis SET NX); True when one was sent."""
-    key = cause_key(rt, cmd.portal, reason)
-    if not await rt.redis.set(key, "1", nx=True, ex=NOTIFY_TTL_S):
+    if not await rt.store.claim_failure_notice(portal=cmd.portal, reason=reason, ttl_s=NOTIFY_TTL_S):
         return False
-    await rt.store.track(cmd.portal, key)  # a CLEAN uninstall finds it by name
     message = (f"rabota.by: отклики не попадают в CRM. Причина: {reason}. "
                "Исправьте причину и нажмите «Повторить» в приложении rabota.by (вкладка «Настройки»).")
     try:
@@ -29,9 +21,9 @@ async def notify_failure(rt: Runtime, cmd: CrmCommand, reason: str) -> bool:
         if not token.ok or not token.access_token or not token.client_endpoint:
             raise B24Error(401, "NO_TOKEN", str(token.error))
         await rt.b24.call(token.client_endpoint, token.access_token, "im.notify.system.add", {
-            "USER_ID": cmd.responsible_id, "MESSAGE": message, "TAG": f"rabota-sync:{key.rsplit(':', 1)[-1]}"})
+            "USER_ID": cmd.responsible_id, "MESSAGE": message, "TAG": f"rabota-sync:{cause_digest(reason)}"})
     except Exception as exc:  # the failure itself is recorded; let a later one try to notify again
-        await rt.redis.delete(key)
+        await rt.store.release_failure_notice(portal=cmd.portal, reason=reason)
         rt.log.warning("notification about %r failed: %s", reason, exc)
         return False
     return True

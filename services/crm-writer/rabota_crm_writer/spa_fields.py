@@ -35,10 +35,9 @@ def _already(error: dict[str, Any]) -> bool:
 
 async def ensure_spa_fields(rt: Runtime, session: Batcher, portal: str, entity_type_id: int) -> int:
     """The smart process's type `id` (for `UF_CRM_{id}_…`), its app fields made sure to exist."""
-    key = rt.store.key(portal, "spa-fields", str(entity_type_id))
-    cached = await rt.redis.get(key)
+    cached = await rt.store.spa_fields_type(portal=portal, entity_type_id=entity_type_id)
     if cached:
-        return int(cached)
+        return cached
     found = await session.batch({"types": ("crm.type.list", {"filter": {"entityTypeId": entity_type_id}})})
     if found.errors:
         raise TransientError(f"crm.type.list failed: {found.errors}")
@@ -61,6 +60,5 @@ async def ensure_spa_fields(rt: Runtime, session: Batcher, portal: str, entity_t
     if problems:
         text = "; ".join(str(v.get("error_description") or v.get("error")) for v in problems.values())
         raise PermanentError(f"Не удалось создать поля rabota.by в смарт-процессе: {text}", code="spa_fields")
-    await rt.redis.set(key, str(type_id))
-    await rt.store.track(portal, key)  # a CLEAN uninstall finds it by name
+    await rt.store.remember_spa_fields(portal=portal, entity_type_id=entity_type_id, type_id=type_id)
     return type_id

@@ -8,7 +8,6 @@ ledger lost with Redis) one ORIGIN_ID/xmlId list call per 50 negotiations finds 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,11 +19,11 @@ from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.models import CrmCommand, CrmResult
 from rabota_common.runtime import Runtime
-from rabota_common.store import Failure
+from rabota_common.store import Failure, WrittenEntity
 from rabota_common.transience import REDIS_DOWN, classify
 
 from rabota_crm_writer import commands as c
-from rabota_crm_writer.notify import cause_key, notify_failure
+from rabota_crm_writer.notify import notify_failure
 from rabota_crm_writer.spa_fields import ensure_spa_fields
 
 MAX_COMMANDS = 50
@@ -133,8 +132,8 @@ async def failure_data(rt: Runtime, cmd: CrmCommand) -> dict[str, Any]:
     return cmd.model_dump(mode="json")
 
 
-def ledger_ref(entity_type_id: int, entity_id: int, state: str, activity_id: int | None = None) -> str:
-    return str(LedgerRef(EntityRef(entity_type_id, entity_id), state, activity_id))
+def ledger_ref(entity_type_id: int, entity_id: int, state: str, activity_id: int | None = None) -> LedgerRef:
+    return LedgerRef(EntityRef(entity_type_id, entity_id), state, activity_id)
 
 
 Group = list[tuple[CrmCommand, int]]
@@ -184,19 +183,15 @@ async def write_group(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
     return [by_nid[cmd.negotiation_id] for cmd, _ in group]
 
 
-def writing_key(rt: Runtime, portal: str) -> str:
-    return rt.store.key(portal, "ledger", "writing")
-
-
 async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
     outcomes = [Outcome() for _ in group]
     session = Session(rt, portal)
     await session.start()
-    epoch_key = rt.store.key(portal, "ledger", "epoch")
     plan = Plan()
-    refs, written_at = await rt.store.get_entities(portal, [cmd.negotiation_id for cmd, _ in group])
+    refs, written_at = await rt.store.ledger_refs(portal=portal,
+                                                  negotiation_ids=[cmd.negotiation_id for cmd, _ in group])
     await _known_contacts(rt, portal, group, plan)
-    trust_ledger = await _ledger_trusted(rt, portal, epoch_key)
+    trust_ledger = await _ledger_trusted(rt, portal)
     trust_ledger = _plan_from_ledger(group, refs, written_at, plan, outcomes, trust_ledger)
     await _prepare_spa_types(rt, session, portal, group, plan, outcomes)
     # The epoch says "the ledger is complete". It is created only when the portal held none of our
@@ -204,7 +199,7 @@ async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]
     # wiped mid-group, and the ledger would claim to be complete while missing everything before).
     # It is set before creating: a flush during the group then wipes it together with what was recorded.
     if plan.new and not trust_ledger and await _drop_existing(rt, session, portal, group, plan):
-        await rt.redis.set(epoch_key, str(time.time()), nx=True)
+        await rt.store.start_ledger_epoch(portal=portal)
     await _create(rt, session, portal, group, plan, outcomes)
     await _add_activities(rt, session, portal, group, plan.activities, outcomes)
     await _update(rt, session, portal, group, plan, outcomes)
@@ -220,24 +215,19 @@ async def _known_contacts(rt: Runtime, portal: str, group: Group, plan: Plan) ->
             plan.contacts[applicant] = contact_id
 
 
-async def _ledger_trusted(rt: Runtime, portal: str, epoch_key: str) -> bool:
+async def _ledger_trusted(rt: Runtime, portal: str) -> bool:
     # Read the epoch after the ledger: a flush wipes both at once and the epoch comes back only with a
     # complete ledger, so "epoch present now" means what was read above is the whole truth. Everything
     # below works on this snapshot and never re-reads the ledger.
-    trust_ledger = bool(await rt.redis.exists(epoch_key))
-    if await rt.redis.exists(writing_key(rt, portal)):
-        # A writer died (or a batch failed) between creating in Bitrix24 and recording it: the ledger may
-        # miss entities and contacts from now on. We hold the portal's lock, so nobody is writing now.
-        await rt.redis.delete(epoch_key, writing_key(rt, portal))
-        trust_ledger = False
-    return trust_ledger
+    # A writer died (or a batch failed) between creating in Bitrix24 and recording it: the ledger may
+    # miss entities and contacts from now on. We hold the portal's lock, so nobody is writing now.
+    return await rt.store.ledger_trusted(portal=portal)
 
 
-def _plan_from_ledger(group: Group, refs: list[str | None], written_at: list[float | None], plan: Plan,
+def _plan_from_ledger(group: Group, refs: list[LedgerRef | None], written_at: list[float | None], plan: Plan,
                       outcomes: list[Outcome], trust_ledger: bool) -> bool:
     """Plans each command from its ledger entry; False once a new one makes the ledger untrustworthy."""
-    for i, ((cmd, attempt), raw, last) in enumerate(zip(group, refs, written_at, strict=True)):
-        ref = LedgerRef.parse(raw) if raw else None
+    for i, ((cmd, attempt), ref, last) in enumerate(zip(group, refs, written_at, strict=True)):
         if ref is not None and ref.entity.known and ref.entity.entity_type_id == cmd.entity_type_id:
             _plan_known(i, cmd, ref, last, plan, outcomes)
         else:
@@ -411,9 +401,9 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
         cmds[f"a{i}"] = c.activity_add(cmd, c.entity_ref(cmd.entity_type, f"e{i}"))
     # Marked while Bitrix24 may hold what the ledger does not: a crash (or an unanswered batch) leaves
     # the mark, and the next group stops trusting the ledger.
-    await rt.redis.set(writing_key(rt, portal), "1")
+    await rt.store.mark_writing(portal=portal)
     result = await session.batch(cmds)
-    created: dict[str, str] = {}
+    created: dict[str, LedgerRef] = {}
     new_contacts: dict[str, int] = {}
     for i in chunk:
         cmd = group[i][0]
@@ -434,7 +424,7 @@ async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group
         outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=True)
     # Recorded at once, before the mark goes: a crash in between leaves the mark as before.
     await rt.store.record_created(portal, created, new_contacts)
-    await rt.redis.delete(writing_key(rt, portal))
+    await rt.store.clear_writing(portal=portal)
 
 
 async def _add_activities(rt: Runtime, session: Session, portal: str, group: Group,
@@ -459,8 +449,8 @@ async def _add_activities(rt: Runtime, session: Session, portal: str, group: Gro
                 error = (result.errors.get(f"a{i}") if result else None) or {"error": "UNKNOWN"}
                 outcomes[i] = Outcome(entity_id=entity_id, error=command_error(error, "Дело в таймлайне"))
                 continue
-            raw = await rt.store.get_entity(portal, cmd.negotiation_id)
-            state = LedgerRef.parse(raw).state if raw else "?"
+            known = await rt.store.ledger_ref(portal=portal, negotiation_id=cmd.negotiation_id)
+            state = known.state if known else "?"
             await rt.store.set_entity(portal, cmd.negotiation_id,
                                       ledger_ref(cmd.entity_type_id, entity_id, state, activity_id))
             outcomes[i] = Outcome(ok=True, entity_id=entity_id)
@@ -479,8 +469,8 @@ async def _update(rt: Runtime, session: Session, portal: str, group: Group, plan
             if f"u{i}" in result.errors:
                 outcomes[i] = Outcome(entity_id=entity_id, error=command_error(result.errors[f"u{i}"]))
                 continue
-            raw = await rt.store.get_entity(portal, cmd.negotiation_id)
-            activity = LedgerRef.parse(raw).activity_id if raw else None
+            known = await rt.store.ledger_ref(portal=portal, negotiation_id=cmd.negotiation_id)
+            activity = known.activity_id if known else None
             await rt.store.set_entity(portal, cmd.negotiation_id,
                                       ledger_ref(cmd.entity_type_id, entity_id, cmd.hh_status, activity))
             if outcomes[i].error is None:  # a failed activity of this entity stays a failure
@@ -516,14 +506,13 @@ ENTITY_PATHS = {"lead": "/crm/lead/details/{id}/", "deal": "/crm/deal/details/{i
 async def remember_written(rt: Runtime, cmd: CrmCommand, entity_id: int | None) -> None:
     """What the Other responses view lists (every entity of one applicant), and no failure record for a
     written negotiation (its cause may notify again should it come back). One round trip when none was."""
-    pipe = rt.redis.pipeline(transaction=False)
-    pipe.hget(rt.store.key(cmd.portal, "failures"), cmd.negotiation_id)
+    written: WrittenEntity | None = None
     if entity_id is not None:
         url = ENTITY_PATHS[cmd.entity_type].format(id=entity_id, type=cmd.entity_type_id)
-        rt.store.queue_entity_written(pipe, cmd.portal, EntityRef(cmd.entity_type_id, entity_id), cmd.applicant_key, {
+        written = WrittenEntity(EntityRef(cmd.entity_type_id, entity_id), cmd.applicant_key, {
             "vacancy": cmd.vacancy_name, "status": cmd.status_name, "created_at": cmd.created_date, "url": url,
             "negotiation_id": cmd.negotiation_id})
-    failure = (await pipe.execute())[0]
-    if failure:
-        await rt.redis.delete(cause_key(rt, cmd.portal, rt.store.open_failure(failure).reason))
+    failure = await rt.store.record_written(portal=cmd.portal, negotiation_id=cmd.negotiation_id, written=written)
+    if failure is not None:
+        await rt.store.release_failure_notice(portal=cmd.portal, reason=failure.reason)
         await rt.store.clear_failure(cmd.portal, cmd.negotiation_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
@@ -11,7 +10,6 @@ from opentelemetry import trace
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.bus import publish
-from rabota_common.crypto import TokenError
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.hh_client import HhError, HhRefused
 from rabota_common.hh_walk import TokenSource
@@ -47,13 +45,9 @@ async def cached_resume(rt: Runtime, portal: str, resume_id: str) -> CachedResum
     moment ago: one applicant answering several vacancies costs the two resume requests once (DESIGN §9)."""
     if not resume_id:
         return None
-    raw = await rt.redis.get(rt.store.key(portal, "resume-cache", resume_id))
-    if not raw:
+    body = await rt.store.cached_resume(portal=portal, resume_id=resume_id)
+    if body is None:
         return None
-    try:
-        body = json.loads(rt.store.unseal(raw))
-    except (TokenError, ValueError):
-        return None  # an entry sealed with another key (before the personal-data key): fetched again
     pdf = body.get("pdf_data")
     return CachedResume(dict(body["resume"]), body.get("pdf"), base64.b64decode(pdf) if pdf else None)
 
@@ -62,11 +56,8 @@ async def remember_resume(rt: Runtime, portal: str, resume_id: str, resume: dict
                           pdf_object: str | None, pdf: bytes | None) -> None:
     if resume_id:
         # Contacts and the PDF are personal data: the entry is encrypted like every other one.
-        sealed = rt.store.seal(json.dumps({"resume": resume, "pdf": pdf_object,
-                                           "pdf_data": base64.b64encode(pdf).decode() if pdf else None}))
-        key = rt.store.key(portal, "resume-cache", resume_id)
-        await rt.redis.set(key, sealed, ex=RESUME_CACHE_S)
-        await rt.store.track(portal, key)  # a CLEAN uninstall finds it by name
+        await rt.store.remember_resume(portal=portal, resume_id=resume_id, ttl_s=RESUME_CACHE_S, body={
+            "resume": resume, "pdf": pdf_object, "pdf_data": base64.b64encode(pdf).decode() if pdf else None})
 
 
 class _Resume(NamedTuple):
@@ -76,15 +67,15 @@ class _Resume(NamedTuple):
 
 
 async def _sync_settings(rt: Runtime, found: NegotiationFound) -> SyncSettings:
-    raw = await rt.store.get_settings(found.portal)
-    if raw is None:
+    settings = await rt.store.sync_settings(portal=found.portal)
+    if settings is None:
         if await rt.store.get_portal(found.portal) is None:
             raise PermanentError("Портал Битрикс24 не установлен или приложение с него удалено", code="unknown_portal")
         # Only a store restored from backup or being refilled gets here (nothing is published before the
         # settings are saved): wait for it instead of dead-lettering.
         raise TransientError("sync settings missing", delay_s=30.0,
                              cause="настройки синхронизации не найдены (хранилище восстанавливается?)")
-    return SyncSettings.model_validate(raw)
+    return settings
 
 
 async def _get_resume(rt: Runtime, tokens: TokenSource, found: NegotiationFound, url: str) -> dict[str, Any] | None:
@@ -95,7 +86,7 @@ async def _get_resume(rt: Runtime, tokens: TokenSource, found: NegotiationFound,
         if exc.view_limit:
             # The daily view limit resets tomorrow: wait instead of spinning.
             delay = until_view_limit_reset()
-            await rt.store.redis.set(rt.store.key(found.portal, "view-limit"), "1", ex=int(delay))
+            await rt.store.set_view_limit(portal=found.portal, ttl_s=int(delay))
             raise TransientError("resume view limit exceeded", delay_s=delay) from exc
         if exc.status != 404:
             raise

@@ -29,7 +29,7 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
                         ack_wait_s=handlers.IMPORT_ACK_WAIT_S)
     async def on_import(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event, lambda: handlers.run_import(rt, event, msg),
-                     failures=(rt.store.key(event.portal, "import"), "listing_failures"))
+                     failures=lambda: rt.store.count_listing_failure(portal=event.portal))
 
     # Portals are served side by side, each with a few webhooks in flight: one portal's flood waits behind
     # its own cap, never ahead of another portal's new response.

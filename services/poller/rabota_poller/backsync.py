@@ -14,7 +14,7 @@ from typing import Any
 
 from rabota_common.app_settings import SyncSettings, status_key
 from rabota_common.b24_client import B24Error
-from rabota_common.entity_ref import EntityRef, LedgerRef
+from rabota_common.entity_ref import EntityRef
 from rabota_common.errors import TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.hh_walk import TokenSource
@@ -61,10 +61,9 @@ async def entity_stage(rt: Runtime, portal: str, entity_type_id: int, entity_id:
 async def back_sync(rt: Runtime, event: AppEvent) -> str:
     """Handle one `app.crm_entity_updated`; returns what was done (for logs and tests)."""
     portal = event.portal
-    raw = await rt.store.get_settings(portal)
-    if raw is None:
+    settings = await rt.store.sync_settings(portal=portal)
+    if settings is None:
         return "no settings"
-    settings = SyncSettings.model_validate(raw)
     if not settings.back_sync or not settings.extended:
         return "off"
     entity = EntityRef(int(event.data.get("entity_type_id") or 0), int(event.data.get("entity_id") or 0))
@@ -73,8 +72,7 @@ async def back_sync(rt: Runtime, event: AppEvent) -> str:
     nid = await rt.store.entity_negotiation(portal, entity)
     if not nid:
         return "not ours"
-    raw_ledger = await rt.store.get_entity(portal, nid)
-    ledger = LedgerRef.parse(raw_ledger) if raw_ledger else None
+    ledger = await rt.store.ledger_ref(portal=portal, negotiation_id=nid)
     # Only the entity the negotiation is written to moves it: not an item of another smart process that
     # has the same id (ids are numbered per type), nor one the ledger names without its type.
     if ledger is None or not entity.same(ledger.entity):

@@ -175,11 +175,11 @@ async def connected(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     """hh_connected: point the webhook at us; after a re-login resume parked work and catch up on
     what arrived meanwhile (the password change dropped the subscription, so no webhook came)."""
     from rabota_poller.reconcile import reconcile
-    from rabota_poller.relogin import notified_key, unpark
+    from rabota_poller.relogin import unpark
 
     portal = event.portal
     await ensure_subscription(rt, portal)
-    await rt.redis.delete(notified_key(rt, portal))
+    await rt.store.clear_relogin_notice(portal=portal)
     await unpark(rt, portal)
     if not event.data.get("relogin"):
         return

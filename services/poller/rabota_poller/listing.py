@@ -14,7 +14,6 @@ from typing import Any
 from rabota_common.budget import bulk
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.runtime import Runtime
-from rabota_common.store import text
 
 WALKS_IN_PARALLEL = 4  # vacancies listed at once; the shared bucket still paces every request
 LISTING_TTL_S = 7 * 24 * 3600
@@ -25,28 +24,15 @@ def vacancy_fingerprint(vacancy: dict[str, Any]) -> str:
     return json.dumps([counters.get("responses"), counters.get("invitations")])
 
 
-def _keys(rt: Runtime, portal: str, vacancy_id: str) -> tuple[str, str]:
-    return rt.store.key(portal, "listing", "fingerprint"), rt.store.key(portal, "listing", "ids", vacancy_id)
-
-
 async def remember_listing(rt: Runtime, portal: str, vacancy: dict[str, Any], ids: set[str]) -> None:
     """Record a complete walk of one vacancy; `vacancy` is the list item read before the walk began."""
-    fp_key, ids_key = _keys(rt, portal, str(vacancy["id"]))
-    pipe = rt.redis.pipeline(transaction=True)
-    pipe.delete(ids_key)
-    if ids:
-        pipe.sadd(ids_key, *sorted(ids))
-        pipe.expire(ids_key, LISTING_TTL_S)
-    pipe.hset(fp_key, str(vacancy["id"]), vacancy_fingerprint(vacancy))
-    pipe.expire(fp_key, LISTING_TTL_S)
-    await pipe.execute()
+    await rt.store.remember_listing(portal=portal, vacancy_id=str(vacancy["id"]),
+                                    fingerprint=vacancy_fingerprint(vacancy), ids=ids, ttl_s=LISTING_TTL_S)
 
 
 async def _cached(rt: Runtime, portal: str, vacancy: dict[str, Any]) -> set[str] | None:
-    fp_key, ids_key = _keys(rt, portal, str(vacancy["id"]))
-    if text(await rt.redis.hget(fp_key, str(vacancy["id"])) or b"") != vacancy_fingerprint(vacancy):
-        return None
-    return {text(m) for m in await rt.redis.smembers(ids_key)}
+    return await rt.store.cached_listing(portal=portal, vacancy_id=str(vacancy["id"]),
+                                         fingerprint=vacancy_fingerprint(vacancy))
 
 
 async def _walk(rt: Runtime, portal: str, tokens: TokenSource, vacancy: dict[str, Any]) -> set[str]:

@@ -40,16 +40,15 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
         return False
     if progress.state == "running" and time.time() - progress.started_at < IMPORT_STALE_S:
         return False  # the import walks everything anyway
-    if not await rt.redis.set(_due_key(rt, portal), "1", nx=True, ex=next_slot_s(portal, rt.settings.POLL_INTERVAL_S)):
+    if not await rt.store.claim_poll_slot(portal=portal, until_next_s=next_slot_s(portal, rt.settings.POLL_INTERVAL_S)):
         return False
-    lock = rt.store.key(portal, "poll", "running")
-    if not await rt.redis.set(lock, rt.service, nx=True, ex=RUN_LOCK_S):
+    if not await rt.store.claim_poll_run(portal=portal, owner=rt.service, ttl_s=RUN_LOCK_S):
         return False
     try:
         # The span each found negotiation's own trace links to.
         with _tracer.start_as_current_span("poll", attributes={"rabota.portal": portal}) as span:
             await unpark(rt, portal)  # anything parked after the re-login's own unpark
-            count = await rt.redis.incr(rt.store.key(portal, "poll", "count"))
+            count = await rt.store.next_poll_count(portal=portal)
             full = count % FULL_WALK_EVERY == 1
             span.set_attribute("rabota.full_walk", full)
             published = await reconcile(rt, portal, full=full)
@@ -58,7 +57,7 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
                 # HeadHunter a request per portal per interval.
                 await ensure_subscription(rt, portal)
     finally:
-        await rt.redis.delete(lock)
+        await rt.store.release_poll_run(portal=portal)
     return True
 
 
@@ -72,20 +71,15 @@ def next_slot_s(portal: str, interval_s: float, now: float | None = None) -> int
     return wait + interval if wait * 2 < interval else wait
 
 
-def _due_key(rt: Runtime, portal: str) -> str:
-    return rt.store.key(portal, "poll", "due")
-
-
 async def _due(rt: Runtime, portals: list[str]) -> list[str]:
     """The portals whose slot has come: one MGET per tick instead of reading every portal's records."""
     if not portals:
         return []
     try:
-        marks = await rt.redis.mget([_due_key(rt, p) for p in portals])
+        return await rt.store.due_portals(portals=portals)
     except Exception:
         rt.log.exception("cannot read poll marks")
         return []
-    return [p for p, mark in zip(portals, marks, strict=True) if mark is None]
 
 
 async def poll_loop(rt: Runtime, stop: asyncio.Event) -> None:

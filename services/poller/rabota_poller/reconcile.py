@@ -12,12 +12,10 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rabota_common.app_settings import SyncSettings, status_key
-from rabota_common.entity_ref import LedgerRef
+from rabota_common.app_settings import status_key
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
 from rabota_common.models import NegotiationFound
 from rabota_common.runtime import Runtime
-from rabota_common.store import text
 
 from rabota_poller.found import publish_found
 from rabota_poller.listing import remember_listing, vacancy_fingerprint
@@ -26,11 +24,6 @@ FULL_WALK_EVERY = 12
 SENT_TTL_S = 600  # a negotiation published by a poll is not published again for this long
 
 Heartbeat = Callable[[], Awaitable[None]]
-
-
-def ledger_states(raw: dict[Any, Any]) -> dict[str, str]:
-    """negotiation id → the status key the CRM entity carries (a `LedgerRef`)."""
-    return {text(k): LedgerRef.parse(text(v)).state for k, v in raw.items()}
 
 
 def index_fingerprint(index: dict[str, Any]) -> str:
@@ -50,19 +43,17 @@ async def import_found(rt: Runtime, portal: str) -> set[str]:
     progress = await rt.store.get_import(portal)
     if progress.state != "running":
         return set()
-    return {text(m) for m in await rt.redis.smembers(rt.store.key(portal, "import", "found"))}
+    return await rt.store.import_found(portal=portal)
 
 
 async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Heartbeat | None = None) -> int:
     """Walk the account's vacancies; returns how many negotiations were published."""
-    raw = await rt.store.get_settings(portal)
-    if raw is None:
+    settings = await rt.store.sync_settings(portal=portal)
+    if settings is None:
         return 0
-    settings = SyncSettings.model_validate(raw)
     known: dict[str, str] | None = None  # read when a vacancy needs a walk: an idle poll leaves the ledger be
     busy: set[str] = set()
-    fp_key = rt.store.key(portal, "poll", "fingerprint")
-    fingerprints = {text(k): text(v) for k, v in (await rt.redis.hgetall(fp_key)).items()}
+    fingerprints = await rt.store.poll_fingerprints(portal=portal)
     tokens = TokenSource(rt, portal)
     published = skipped = 0
     for vacancy in await vacancies(tokens):
@@ -79,11 +70,11 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
             skipped += 1
             continue
         if known is None:
-            known = ledger_states(await rt.redis.hgetall(rt.store.key(portal, "ledger", "entity")))
+            known = await rt.store.ledger_states(portal=portal)
             busy = await import_found(rt, portal)
             # A recorded failure waits for the recruiter's «Повторить» once the cause is fixed (F13):
             # re-sending it every poll would only dead-letter it again.
-            busy |= {text(k) for k in await rt.redis.hkeys(rt.store.key(portal, "failures"))}
+            busy |= await rt.store.failed_negotiations(portal=portal)
         listed: set[str] = set()
         async for page in negotiation_pages(tokens, vacancy, index):
             for item in page.items:
@@ -92,17 +83,16 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
                 state = (item.get("employer_state") or {}).get("id")
                 if nid in busy or not needs_sync(known.get(nid), status_key(settings, state, item.get("source"))):
                     continue
-                sent_key = rt.store.key(portal, "poll", "sent", f"{nid}:{state}")
-                if not await rt.redis.set(sent_key, "1", nx=True, ex=SENT_TTL_S):
+                if not await rt.store.claim_poll_sent(portal=portal, negotiation_id=nid, state=state,
+                                                      ttl_s=SENT_TTL_S):
                     continue
-                await rt.store.track(portal, sent_key)  # a CLEAN uninstall finds it by name
                 found = NegotiationFound(
                     portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id, vacancy_name=page.vacancy_name,
                     employer_state=state, updated_at=item.get("updated_at"), source="poll", item=item,
                 )
                 await publish_found(rt, found, new_trace=True)
                 published += 1
-        await rt.redis.hset(fp_key, vid, fingerprint)
+        await rt.store.set_poll_fingerprint(portal=portal, vacancy_id=vid, fingerprint=fingerprint)
         await remember_listing(rt, portal, vacancy, listed)
     rt.log.info("reconciliation of portal %s: %d published, %d idle vacancies skipped (full=%s)",
                 portal, published, skipped, full)

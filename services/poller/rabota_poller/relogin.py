@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import republish
 from rabota_common.errors import TransientError
@@ -15,14 +16,13 @@ RELOGIN_MESSAGE = (
 RELOGIN_TAG = "rabota-sync:hh-relogin"
 
 
-def notified_key(rt: Runtime, portal: str) -> str:
-    return rt.store.key(portal, "relogin-notified")
-
-
 async def responsible_of(rt: Runtime, portal: str) -> int:
-    settings = await rt.store.get_settings(portal)
-    if settings and int(settings.get("responsible_id") or 0) > 0:
-        return int(settings["responsible_id"])
+    try:
+        settings = await rt.store.sync_settings(portal=portal)
+    except ValidationError:
+        settings = None  # stored by an older version: the installer is told instead
+    if settings is not None:
+        return settings.responsible_id
     record = await rt.store.get_portal(portal)
     return record.installed_by if record and record.installed_by > 0 else 1
 
@@ -32,8 +32,7 @@ async def notify_relogin(rt: Runtime, portal: str) -> bool:
     account = await rt.store.get_hh(portal)
     if account is None or not account.relogin_required:
         return False  # already logged in again
-    key = notified_key(rt, portal)
-    if not await rt.redis.set(key, "1", nx=True):
+    if not await rt.store.claim_relogin_notice(portal=portal):
         return False
     try:
         params = {"USER_ID": await responsible_of(rt, portal), "MESSAGE": RELOGIN_MESSAGE, "TAG": RELOGIN_TAG}
@@ -50,7 +49,7 @@ async def notify_relogin(rt: Runtime, portal: str) -> bool:
                 raise TransientError(f"no Bitrix24 token: {token.error}") from exc
             await rt.b24.call(token.client_endpoint, token.access_token, "im.notify.system.add", params)
     except BaseException:
-        await rt.redis.delete(key)
+        await rt.store.clear_relogin_notice(portal=portal)
         raise
     rt.log.info("portal %s: responsible user told to log in to rabota.by again", portal)
     return True

@@ -57,10 +57,10 @@ async def status(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
     hh = await rt.store.get_hh(session.portal)
     settings = await rt.store.get_settings(session.portal)
     progress = await rt.store.get_import(session.portal)
-    crm_mode = await rt.redis.get(rt.store.key(session.portal, "crm-mode"))
+    crm_mode = await rt.store.crm_mode(portal=session.portal)
     return {
         "portal": {"member_id": portal.member_id, "domain": portal.domain,
-                   "crm_mode": "simple" if crm_mode == b"2" else "classic",
+                   "crm_mode": "simple" if crm_mode == 2 else "classic",
                    "active": portal.status == "active"},
         "hh": {
             "connected": bool(hh and hh.access_token),
@@ -147,7 +147,7 @@ async def portal_options(rt: Runtime, portal: str) -> dict[str, Any]:
         "types": ("crm.type.list", {}),
     })
     mode = int(result.get("mode") or 1)
-    await rt.redis.set(rt.store.key(portal, "crm-mode"), str(mode))
+    await rt.store.put_crm_mode(portal=portal, mode=mode)
     categories = (result.get("deal_categories") or {}).get("categories", [])
     types = (result.get("types") or {}).get("types", [])
     stage_cmds = _stage_cmds(categories, types)
@@ -183,7 +183,7 @@ async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: AdminSessi
     if problem:
         raise ApiError(422, "validation_error", f"Настройки не сохранены: {problem}")
     # No app.settings_saved event: nothing consumes it (the services read the settings from Redis).
-    await rt.store.put_settings(session.portal, settings.model_dump(mode="json"))
+    await rt.store.put_settings(session.portal, settings)
     return settings.model_dump(mode="json")
 
 
@@ -305,7 +305,7 @@ async def _import_answer(rt: Runtime, session: Session) -> dict[str, Any]:
         "failed": progress.failed, "processed": progress.processed, "listing_done": progress.listing_done,
         "eta_s": eta,
         # The daily resume view limit of rabota.by is reached: the rest waits for tomorrow (mapper).
-        "view_limit_reached": bool(await rt.redis.exists(rt.store.key(session.portal, "view-limit"))),
+        "view_limit_reached": await rt.store.view_limit_reached(portal=session.portal),
         "failures": [{"id": f.id, "negotiation_id": f.negotiation_id, "reason": f.reason} for f in failures],
         # Transient causes responses wait on (never failures): the outage of a party, named in Russian.
         "waiting": [f"ожидание: {reason}" for reason in await rt.store.waiting(session.portal)],
@@ -385,8 +385,19 @@ OTHER_MAX_PAGE = 10_000
 OTHER_TYPES = {"lead": LEAD, "deal": DEAL, "smart_process": 0}
 
 
+def _settings_smart_process(settings: SyncSettings | dict[str, Any] | None) -> int:
+    """The smart process the settings write to (0: they write leads or deals, or there are none)."""
+    if settings is None:
+        return 0
+    if isinstance(settings, dict):  # a settings body as it is stored
+        kind, spa = settings.get("entity_type"), settings.get("smart_process_type_id")
+    else:
+        kind, spa = settings.entity_type, settings.smart_process_type_id
+    return int(spa or 0) if kind == "smart_process" else 0
+
+
 def requested_entity(entity_type: str, entity_type_id: int | None, entity_id: int,
-                     settings: dict[str, Any] | None) -> EntityRef:
+                     settings: SyncSettings | dict[str, Any] | None) -> EntityRef:
     """The entity the Other responses view is opened for, with its type: `entity_type` (lead, deal or
     smart_process) and, for a smart process, `entity_type_id` (the card's entityTypeId; without it the
     smart process of the current settings, as `?entity_type=&entity_id=` always meant)."""
@@ -395,8 +406,8 @@ def requested_entity(entity_type: str, entity_type_id: int | None, entity_id: in
     if entity_id <= 0:
         raise ApiError(422, "validation_error", "Укажите entity_id — номер сущности CRM.")
     etid = OTHER_TYPES.get(entity_type, 0) or entity_type_id or 0
-    if not etid and settings and settings.get("entity_type") == "smart_process":
-        etid = int(settings.get("smart_process_type_id") or 0)
+    if not etid:
+        etid = _settings_smart_process(settings)
     if not etid:  # no type named and none in the settings: no smart-process item of ours can be meant
         raise ApiError(404, "not_found", "Смарт-процесс не указан (entity_type_id): сущность не найдена.")
     smart = entity_type == "smart_process" or (not entity_type and etid not in (LEAD, DEAL))
@@ -416,7 +427,7 @@ async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str 
                        "Параметр applicant не поддерживается: укажите сущность CRM (entity_type и entity_id).")
     if page < 1:
         raise ApiError(422, "validation_error", "Номер страницы начинается с 1.")
-    ref = requested_entity(entity_type, entity_type_id, entity_id, await rt.store.get_settings(session.portal))
+    ref = requested_entity(entity_type, entity_type_id, entity_id, await rt.store.sync_settings(portal=session.portal))
     key = await rt.store.entity_applicant(session.portal, ref)
     if not key:
         raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")

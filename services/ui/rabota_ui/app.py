@@ -23,7 +23,7 @@ OPS_PATHS = ("/healthz", "/readyz")
 def create_app(settings: Settings) -> FastAPI:
     rt = build_runtime("ui", settings)
     # /metrics is not on the public port: it is served, with /healthz and /readyz, on METRICS_PORT.
-    ops = OpsServer(rt.broker, rt.redis, settings.METRICS_PORT) if settings.METRICS_PORT else None
+    ops = OpsServer(rt.broker, rt.store, settings.METRICS_PORT) if settings.METRICS_PORT else None
     scrub_access_log()
 
     @asynccontextmanager
@@ -57,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        state = await readiness(rt.broker, rt.redis)
+        state = await readiness(rt.broker, rt.store)
         ok = all(state.values())
         return JSONResponse({"ok": ok, **state}, status_code=200 if ok else 503)
 

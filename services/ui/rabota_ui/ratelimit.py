@@ -55,7 +55,7 @@ def _refuse(wait: float) -> ApiError:
 def _bucket(request: Request, name: str, rate: float, burst: int) -> SharedBucket:
     bucket: SharedBucket | None = getattr(request.app.state, name, None)
     if bucket is None:
-        bucket = SharedBucket(get_runtime(request).redis, rate, burst, margin=0)
+        bucket = SharedBucket(get_runtime(request).store, rate, burst, margin=0)
         setattr(request.app.state, name, bucket)
     return bucket
 
