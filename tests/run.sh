@@ -8,6 +8,8 @@ echo "== mypy"; .venv/bin/mypy libs services deploy
 echo "== radon (no function above cyclomatic complexity 20)"
 complex=$(.venv/bin/radon cc -n D libs services)
 [ -z "$complex" ] || { echo "$complex"; exit 1; }
+echo "== lint-imports (services independent, common without services, product without sandbox and local stack)"
+.venv/bin/lint-imports --no-cache
 bash tests/audit.sh
 echo "== pytest"
 set +e
