@@ -32,6 +32,7 @@ from rabota_common.ids import is_member_id
 from rabota_common.metrics import DEAD_LETTERS
 from rabota_common.models import AppEvent, CrmCommand, DeadLetter, HhWebhookEvent, NegotiationFound
 from rabota_common.settings import Settings
+from rabota_common.subjects import stream_of
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +172,13 @@ def consumer_config(settings: Settings, ack_wait_s: float = 60.0) -> ConsumerCon
     return ConsumerConfig(ack_wait=ack_wait_s, max_deliver=UNLIMITED_DELIVERIES, max_ack_pending=1000)
 
 
-def durable_subscriber(broker: NatsBroker, settings: Settings, subject_filter: str, stream_name: str, durable: str,
+def durable_subscriber(broker: NatsBroker, settings: Settings, subject_filter: str, durable: str, *,
                        batch_size: int = 1, ack_wait_s: float = 60.0) -> Any:
-    """A durable pull consumer with explicit (manual) acks: the only kind of JetStream consumer we use."""
+    """A durable pull consumer with explicit (manual) acks: the only kind of JetStream consumer we use. Its
+    stream is the one the filter's subjects land in (subjects.stream_of)."""
     prefix = inbox_prefix(settings)  # FastStream's pull inboxes are `_INBOX.` unless told
     return broker.subscriber(
-        subject_filter, stream=stream(stream_name), durable=durable,
+        subject_filter, stream=stream(stream_of(subject_filter)), durable=durable,
         inbox_prefix=f"{prefix}.".encode() if prefix else f"{DEFAULT_INBOX_PREFIX.decode()}.".encode(),
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0), ack_policy=AckPolicy.MANUAL,
         config=consumer_config(settings, ack_wait_s=ack_wait_s),
@@ -221,15 +223,6 @@ async def ensure_jetstream(nats_url: str, replicas: int = 1, settings: Settings 
         await nc.close()
 
 
-def stream_of(subject_name: str) -> str:
-    head = subject_name.split(".", 1)[0]
-    if head == "hh":
-        return "HH_WEBHOOK" if subject_name.startswith("hh.webhook.") else "HH_NEGOTIATION"
-    if head == "crm":
-        return "CRM_COMMAND" if subject_name.startswith("crm.command.") else "CRM_RESULT"
-    return {"app": "APP", "dlq": "DLQ"}[head]
-
-
 # While a cluster node is lost the stream may have no leader for a few seconds (no responders, or no PubAck
 # in time) and the client may be reconnecting: such a publish is tried again, not given up.
 PUBLISH_RETRY_S = 30.0
@@ -263,14 +256,18 @@ async def _publish_retrying(broker: NatsBroker, subject_name: str, body: BaseMod
             await asyncio.sleep(min(2.0, 0.25 * attempt))
 
 
-MODELS: dict[str, type[BaseModel]] = {"hh.webhook.": HhWebhookEvent, "hh.negotiation.": NegotiationFound,
-                                      "crm.command.": CrmCommand, "app.": AppEvent}
+# The model of each stream's messages that can be published again (parked work, dead letters replayed).
+MODELS: dict[str, type[BaseModel]] = {"HH_WEBHOOK": HhWebhookEvent, "HH_NEGOTIATION": NegotiationFound,
+                                      "CRM_COMMAND": CrmCommand, "APP": AppEvent}
 
 
 async def republish(broker: NatsBroker, subject_name: str, data: dict[str, Any]) -> None:
     """Publish a stored body (parked or dead-lettered) to its subject again, validated by its model when the
     subject has one. No Nats-Msg-Id: its first copy's id may still be in the dedupe window."""
-    model = next((m for prefix, m in MODELS.items() if subject_name.startswith(prefix)), None)
+    try:
+        model = MODELS.get(stream_of(subject_name))
+    except KeyError:
+        model = None
     body: BaseModel | dict[str, Any] = model.model_validate(data) if model is not None else data
     await _publish_retrying(broker, subject_name, body, None, 10.0)
 

@@ -1,11 +1,23 @@
-"""The one way a JetStream handler settles a message: ack after the effect, nak with delay, or dead-letter."""
+"""The one way a JetStream handler settles a message: ack after the effect, nak with delay, or dead-letter;
+and the one heartbeat that keeps a message being worked on from coming back.
+
+The consumption shapes (every consumer is a durable pull consumer with explicit acks):
+- one message, one handler call: a FastStream subscriber whose handler runs `settle` (the poller's app events);
+- a long, resumable task: `settle(..., failures=...)` counts failures of the work instead of deliveries, and
+  `heartbeat` keeps the message while it runs (the poller's import listing, a vacancy's re-import);
+- many messages at once: `InFlight` runs up to `limit` handlers concurrently (the mapper);
+- many portals side by side: `PortalInFlight` caps each portal's share (the poller's webhooks);
+- batches per portal: the crm-writer's own pull loop writes each portal's group together, `fail` settling
+  what failed and `heartbeat` keeping the batch.
+Each shape that holds a message longer than the ack wait uses `heartbeat` (or `beat`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from typing import Any, Protocol
 
 from faststream.message import StreamMessage
 from faststream.nats import NatsMessage
@@ -22,6 +34,35 @@ from rabota_common.transience import BACKOFF_CAP_S, Cause, backoff_s, classify
 
 _tracer = trace.get_tracer(__name__)
 RESUMABLE_CAP_S = 10.0
+
+
+class Beating(Protocol):
+    """Anything JetStream can be told is in progress: a FastStream message, a raw Msg, a `Delivery`."""
+
+    async def in_progress(self) -> Any: ...
+
+
+async def beat(deliveries: Collection[Beating], every_s: float) -> None:
+    """Every `every_s`, tell JetStream that each delivery in `deliveries` is still being worked on, so the
+    consumer's ack wait can stay short and a killed service's messages come back within it. The collection is
+    read anew at each beat (a set of held deliveries may change); a delivery settled meanwhile, or NATS away,
+    is skipped: the ack wait decides."""
+    while True:
+        await asyncio.sleep(every_s)
+        for delivery in list(deliveries):
+            with contextlib.suppress(Exception):
+                await delivery.in_progress()
+
+
+@contextlib.asynccontextmanager
+async def heartbeat(deliveries: Collection[Beating], every_s: float) -> AsyncIterator[None]:
+    """`beat` while the body runs."""
+    task = asyncio.create_task(beat(deliveries, every_s))
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 class Delivery:
@@ -167,7 +208,7 @@ class InFlight:
         if delivery is not None:
             self._held.add(delivery)
             if self._ticker is None:
-                self._ticker = asyncio.create_task(self._beat())
+                self._ticker = asyncio.create_task(beat(self._held, self.HEARTBEAT_S))
         try:
             await self._gate.acquire()
         except BaseException:
@@ -187,13 +228,6 @@ class InFlight:
             self._gate.release()
             if delivery is not None:
                 self._held.discard(delivery)
-
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.HEARTBEAT_S)
-            for delivery in list(self._held):
-                with contextlib.suppress(Exception):  # settled meanwhile, or NATS away: the ack wait decides
-                    await delivery.in_progress()
 
     async def drain_on(self, stop: asyncio.Event) -> None:
         """A service loop: on SIGTERM, let the started work settle its messages before the broker closes."""
@@ -234,26 +268,18 @@ class PortalInFlight:
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, portal: str, delivery: Delivery, work: Callable[[], Awaitable[None]]) -> None:
-        heartbeat = asyncio.create_task(self._keep_alive(delivery))
+        waiting = asyncio.create_task(beat([delivery], self.HEARTBEAT_S))  # queued work says it is in progress
         try:
             async with self._portals[portal]:
                 async with self._gate:
-                    heartbeat.cancel()
+                    waiting.cancel()
                     with _tracer.start_as_current_span(self._span_name):
                         await work()
         finally:
-            heartbeat.cancel()
+            waiting.cancel()
             self._waiting[portal] -= 1
             if not self._waiting[portal]:  # no state kept for idle portals
                 del self._waiting[portal], self._portals[portal]
-
-    async def _keep_alive(self, delivery: Delivery) -> None:
-        while True:
-            await asyncio.sleep(self.HEARTBEAT_S)
-            try:
-                await delivery.in_progress()
-            except Exception:
-                return
 
     async def drain_on(self, stop: asyncio.Event) -> None:
         """A service loop: on SIGTERM, let the started work settle its messages before the broker closes."""

@@ -34,7 +34,7 @@ from rabota_common.models import AppEvent, DeadLetter
 from rabota_common.runtime import Runtime, build_runtime
 from rabota_common.settings import get_settings
 
-STREAM = "DLQ"
+STREAM = subjects.stream_of(subjects.pattern(subjects.DLQ))
 _tracer = trace.get_tracer(__name__)
 
 

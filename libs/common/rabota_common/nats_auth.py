@@ -65,26 +65,22 @@ def _objects(write: bool) -> tuple[str, ...]:
     return read + ((f"$O.{bucket}.C.>", f"$O.{bucket}.M.>", f"$JS.API.STREAM.PURGE.{OBJ_STREAM}") if write else ())
 
 
-def _any_portal(template: str, **parts: str) -> str:
-    """A permission pattern: the subject template with `*` for the portal token. (subjects.subject() builds
-    message subjects and refuses a portal that is not a member_id, wildcards included.)"""
-    return template.format(portal="*", **parts)
-
-
 def _app(*events: str) -> tuple[str, ...]:
-    return tuple(_any_portal(subjects.APP_EVENT, event=e) for e in events)
+    return tuple(subjects.app_events(e) for e in events)
 
 
 def _dlq(stage: str) -> str:
-    return _any_portal(subjects.DLQ, stage=stage)
+    return subjects.pattern(subjects.DLQ, stage=stage)
 
 
-# Subjects of the streams as their producers publish them (portal = the last token).
-HH_WEBHOOK = _any_portal(subjects.HH_WEBHOOK)
-HH_NEGOTIATION = _any_portal(subjects.HH_NEGOTIATION)
-HH_NEGOTIATION_IMPORT = _any_portal(subjects.HH_NEGOTIATION_IMPORT)
-CRM_COMMAND = _any_portal(subjects.CRM_COMMAND)
-CRM_RESULT = _any_portal(subjects.CRM_RESULT)
+# Subjects of the streams as their producers publish them (portal = the last token), as permission patterns.
+HH_WEBHOOK = subjects.pattern(subjects.HH_WEBHOOK)
+HH_NEGOTIATION = subjects.pattern(subjects.HH_NEGOTIATION)
+HH_NEGOTIATION_IMPORT = subjects.pattern(subjects.HH_NEGOTIATION_IMPORT)
+CRM_COMMAND = subjects.pattern(subjects.CRM_COMMAND)
+CRM_RESULT = subjects.pattern(subjects.CRM_RESULT)
+ANY_APP_EVENT = subjects.pattern(subjects.APP_EVENT)
+DLQ_STREAM = subjects.stream_of(subjects.pattern(subjects.DLQ))
 POLLER_EVENTS = ("import_requested", "hh_connected", "reimport_requested", "hh_revoked", "crm_entity_updated")
 
 # Who asks the token broker for what (derived from the code: rt.b24_token, rt.hh_token / hh_walk.TokenSource,
@@ -100,31 +96,33 @@ USERS: dict[str, Permissions] = {
                    subjects.AUTH_HH_CONNECT, subjects.AUTH_HH_LOGOUT),
         allow_responses=True),
     "poller": Permissions(
-        publish=(*_layout(), *_consume("APP"), *_consume("HH_WEBHOOK"),
+        publish=(*_layout(), *_consume(subjects.stream_of(ANY_APP_EVENT)), *_consume(subjects.stream_of(HH_WEBHOOK)),
                  HH_NEGOTIATION, HH_NEGOTIATION_IMPORT, HH_WEBHOOK, *_app(*POLLER_EVENTS),  # walks; parked work
                  _dlq("poller"),
                  subjects.AUTH_B24_TOKEN, subjects.AUTH_HH_TOKEN, subjects.AUTH_HH_REVOKED),
         subscribe=(subjects.POLLER_NEW_RESPONSES,),
         allow_responses=True),
     "mapper": Permissions(
-        publish=(*_layout(), *_consume("HH_NEGOTIATION"), *_objects(write=True), CRM_COMMAND, _dlq("mapper"),
+        publish=(*_layout(), *_consume(subjects.stream_of(HH_NEGOTIATION)), *_objects(write=True), CRM_COMMAND,
+                 _dlq("mapper"),
                  subjects.AUTH_HH_TOKEN, subjects.AUTH_HH_REVOKED),
         subscribe=()),
     "crm-writer": Permissions(
-        publish=(*_layout(), *_consume("CRM_COMMAND"), *_objects(write=True), CRM_RESULT, _dlq("crm-writer"),
+        publish=(*_layout(), *_consume(subjects.stream_of(CRM_COMMAND)), *_objects(write=True), CRM_RESULT,
+                 _dlq("crm-writer"),
                  subjects.AUTH_B24_TOKEN),
         subscribe=()),
     "ui": Permissions(
-        publish=(*_layout(), HH_WEBHOOK, CRM_COMMAND, "app.*.*",  # receiver, failure retry, app events
+        publish=(*_layout(), HH_WEBHOOK, CRM_COMMAND, ANY_APP_EVENT,  # receiver, failure retry, app events
                  subjects.AUTH_B24_TOKEN, subjects.AUTH_HH_CONNECT, subjects.AUTH_HH_LOGOUT,
                  subjects.POLLER_NEW_RESPONSES),
         subscribe=()),
     # The operator's dead-letter tool (python -m rabota_common.dlq): reads and deletes dead letters, replays
     # them to their subjects, asks for re-imports.
     "ops": Permissions(
-        publish=(*_layout(), "$JS.API.STREAM.MSG.GET.DLQ", "$JS.API.STREAM.MSG.DELETE.DLQ",
-                 "$JS.API.DIRECT.GET.DLQ", "$JS.API.DIRECT.GET.DLQ.>",
-                 HH_WEBHOOK, HH_NEGOTIATION, HH_NEGOTIATION_IMPORT, CRM_COMMAND, "app.*.*"),
+        publish=(*_layout(), f"$JS.API.STREAM.MSG.GET.{DLQ_STREAM}", f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
+                 f"$JS.API.DIRECT.GET.{DLQ_STREAM}", f"$JS.API.DIRECT.GET.{DLQ_STREAM}.>",
+                 HH_WEBHOOK, HH_NEGOTIATION, HH_NEGOTIATION_IMPORT, CRM_COMMAND, ANY_APP_EVENT),
         subscribe=()),
 }
 

@@ -1,7 +1,14 @@
-"""Subject names and JetStream layout (DESIGN §3). `{portal}` is the Bitrix24 member_id."""
+"""Subject names and JetStream layout (DESIGN §3): the one definition of the stream layout. `{portal}` is the
+Bitrix24 member_id.
+
+Each stream (`STREAMS`) names the subject templates it carries; everything else derives from them: the
+streams' creation (bus.ensure_jetstream), `stream_of` (the stream a subject or filter lands in), the subscriber
+filters (`pattern`), the NATS permissions (nats_auth) and the AsyncAPI document (rabota_stack.asyncapi_doc).
+"""
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +53,9 @@ def resume_object_name(portal: str, negotiation_id: str) -> str:
 @dataclass(frozen=True)
 class StreamSpec:
     name: str
+    # What the stream captures (NATS wildcards) and the subject templates published into it.
     subjects: tuple[str, ...]
+    templates: tuple[str, ...]
     max_age_s: float
     # Every stream is bounded (no tenant can fill the disk): the oldest messages go first beyond these.
     max_bytes: int = 1024 * MIB
@@ -55,13 +64,45 @@ class StreamSpec:
 
 
 STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec("HH_WEBHOOK", ("hh.webhook.*",), 7 * DAY_S, max_bytes=512 * MIB, max_msg_size=2 * MIB),
-    StreamSpec("HH_NEGOTIATION", ("hh.negotiation.>",), 7 * DAY_S, max_bytes=1024 * MIB, max_msg_size=2 * MIB),
-    StreamSpec("CRM_COMMAND", ("crm.command.*",), 7 * DAY_S, max_bytes=4096 * MIB, max_msgs=2_000_000),
-    StreamSpec("CRM_RESULT", ("crm.result.*",), 1 * DAY_S, max_bytes=256 * MIB, max_msg_size=1 * MIB),
-    StreamSpec("APP", ("app.*.*",), 7 * DAY_S, max_bytes=256 * MIB, max_msgs=200_000, max_msg_size=1 * MIB),
-    StreamSpec("DLQ", ("dlq.*.*",), 30 * DAY_S, max_bytes=2048 * MIB, max_msgs=500_000),
+    StreamSpec("HH_WEBHOOK", ("hh.webhook.*",), (HH_WEBHOOK,), 7 * DAY_S, max_bytes=512 * MIB,
+               max_msg_size=2 * MIB),
+    # `>`: a stream created before the import subject existed is widened at start, its messages kept.
+    StreamSpec("HH_NEGOTIATION", ("hh.negotiation.>",), (HH_NEGOTIATION, HH_NEGOTIATION_IMPORT), 7 * DAY_S,
+               max_bytes=1024 * MIB, max_msg_size=2 * MIB),
+    StreamSpec("CRM_COMMAND", ("crm.command.*",), (CRM_COMMAND,), 7 * DAY_S, max_bytes=4096 * MIB,
+               max_msgs=2_000_000),
+    StreamSpec("CRM_RESULT", ("crm.result.*",), (CRM_RESULT,), 1 * DAY_S, max_bytes=256 * MIB,
+               max_msg_size=1 * MIB),
+    StreamSpec("APP", ("app.*.*",), (APP_EVENT,), 7 * DAY_S, max_bytes=256 * MIB, max_msgs=200_000,
+               max_msg_size=1 * MIB),
+    StreamSpec("DLQ", ("dlq.*.*",), (DLQ,), 30 * DAY_S, max_bytes=2048 * MIB, max_msgs=500_000),
 )
+
+
+def pattern(template: str, **parts: str) -> str:
+    """A subscriber filter or permission pattern: the template with `*` for every part not given
+    (`pattern(APP_EVENT, event="installed")` is `app.installed.*`). `subject()` builds message subjects."""
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return template.format(**{name: parts.get(name, "*") for name in names})
+
+
+def app_events(event: str) -> str:
+    """The filter of one app event of every portal (`app.installed.*`)."""
+    return pattern(APP_EVENT, event=event)
+
+
+def _fits(template: str, subject_name: str) -> bool:
+    """Whether a subject (or a filter with `*` tokens) is one of the template's."""
+    want, have = template.split("."), subject_name.split(".")
+    return len(want) == len(have) and all(w.startswith("{") or h in (w, "*") for w, h in zip(want, have, strict=True))
+
+
+def stream_of(subject_name: str) -> str:
+    """The stream a subject (or a subscriber filter) of ours lands in."""
+    for spec in STREAMS:
+        if any(_fits(template, subject_name) for template in spec.templates):
+            return spec.name
+    raise KeyError(subject_name)
 
 
 def subject(template: str, **parts: str) -> str:

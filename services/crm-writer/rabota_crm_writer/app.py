@@ -25,8 +25,9 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import ServiceUnavailableError
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
+from rabota_common import subjects
 from rabota_common.bus import UNLIMITED_DELIVERIES, dead_letter, retry_delay
-from rabota_common.consume import Delivery, fail
+from rabota_common.consume import Delivery, beat, fail
 from rabota_common.metrics import CRM_WRITES
 from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime, build_runtime, service_app
@@ -37,6 +38,7 @@ from rabota_common.transience import classify
 
 from rabota_crm_writer.writer import Outcome, failure_data, report, write_group
 
+COMMANDS = subjects.pattern(subjects.CRM_COMMAND)
 BATCH = 25
 FETCH_WAIT_S = 0.3
 # During an import, wait this long to fill a batch: one Bitrix24 request then carries ~25 responses.
@@ -117,7 +119,7 @@ class PortalTurns:
         return tasks
 
     async def _after(self, before: asyncio.Task[None] | None, rt: Runtime, portal: str, raws: list[Msg]) -> None:
-        heartbeat = asyncio.create_task(_keep_alive(raws))
+        beating = asyncio.create_task(beat(raws, HEARTBEAT_S))  # the batch is being worked on
         try:
             if before is not None:
                 await asyncio.wait([before])  # only its end matters: its outcome is its messages'
@@ -126,7 +128,7 @@ class PortalTurns:
         except Exception:
             rt.log.exception("writing portal %s failed; its messages come back after the ack wait", portal)
         finally:
-            heartbeat.cancel()
+            beating.cancel()
             if self._last.get(portal) is asyncio.current_task():
                 del self._last[portal]  # nothing queued behind: forget the portal
             await self._in_flight.done(len(raws))
@@ -206,20 +208,10 @@ async def _settle(rt: Runtime, cmd: CrmCommand, d: Delivery, outcome: Outcome) -
             await d.nack(retry_delay(d.attempt))
 
 
-async def _keep_alive(msgs: list[Msg]) -> None:
-    """Tell JetStream the batch is still being worked on (a long lock wait, throttling, slow portal), so
-    that the ack wait can stay short and a killed writer's messages come back soon."""
-    while True:
-        await asyncio.sleep(HEARTBEAT_S)
-        for m in msgs:
-            with contextlib.suppress(Exception):  # already settled
-                await m.in_progress()
-
-
 async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
     js = rt.broker.connection.jetstream()
     sub = await js.pull_subscribe(
-        "crm.command.*", durable="crm-writer", stream="CRM_COMMAND",
+        COMMANDS, durable="crm-writer", stream=subjects.stream_of(COMMANDS),
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_deliver=UNLIMITED_DELIVERIES,
                               max_ack_pending=1000),
     )

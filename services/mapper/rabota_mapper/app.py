@@ -5,7 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 from faststream.nats import NatsMessage
 from opentelemetry import trace
-from rabota_common import budget
+from rabota_common import budget, subjects
 from rabota_common.bus import durable_subscriber
 from rabota_common.consume import Delivery, InFlight, settle
 from rabota_common.models import NegotiationFound
@@ -20,8 +20,8 @@ IN_FLIGHT = 16
 # Live negotiations (webhook, poll, one re-imported) and bulk ones (imports) have their own consumer and
 # slots: a portal's thousands of imported negotiations never queue ahead of another portal's new response,
 # and their HeadHunter requests yield to live ones (budget.bulk).
-LIVE_FILTER = "hh.negotiation.*"  # three tokens only: not hh.negotiation.import.{portal}
-BULK_FILTER = "hh.negotiation.import.*"
+LIVE_FILTER = subjects.pattern(subjects.HH_NEGOTIATION)  # three tokens only: not hh.negotiation.import.{portal}
+BULK_FILTER = subjects.pattern(subjects.HH_NEGOTIATION_IMPORT)
 # Held messages are told "in progress" every few seconds (InFlight): a killed mapper's come back within this.
 ACK_WAIT_S = 20.0
 
@@ -45,12 +45,12 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
         await slots.start(settle(rt, "mapper", msg, found,
                                  lambda: map_bulk(found) if is_bulk else map_negotiation(rt, found)), Delivery(msg))
 
-    @durable_subscriber(broker, settings, LIVE_FILTER, "HH_NEGOTIATION", "mapper", batch_size=IN_FLIGHT,
+    @durable_subscriber(broker, settings, LIVE_FILTER, "mapper", batch_size=IN_FLIGHT,
                         ack_wait_s=ACK_WAIT_S)
     async def on_negotiation(found: NegotiationFound, msg: NatsMessage) -> None:
         await start(live, found, msg, is_bulk=False)
 
-    @durable_subscriber(broker, settings, BULK_FILTER, "HH_NEGOTIATION", "mapper-import", batch_size=IN_FLIGHT,
+    @durable_subscriber(broker, settings, BULK_FILTER, "mapper-import", batch_size=IN_FLIGHT,
                         ack_wait_s=ACK_WAIT_S)
     async def on_imported(found: NegotiationFound, msg: NatsMessage) -> None:
         await start(bulk, found, msg, is_bulk=True)

@@ -25,7 +25,7 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
     broker = rt.broker
 
     # The listing resumes where it stopped, so a crash mid-walk costs no retry: failures are counted apart.
-    @durable_subscriber(broker, settings, "app.import_requested.*", "APP", "poller-import",
+    @durable_subscriber(broker, settings, subjects.app_events("import_requested"), "poller-import",
                         ack_wait_s=handlers.IMPORT_ACK_WAIT_S)
     async def on_import(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event, lambda: handlers.run_import(rt, event, msg),
@@ -35,7 +35,7 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
     # its own cap, never ahead of another portal's new response.
     webhooks = PortalInFlight(settings.WEBHOOK_IN_FLIGHT, settings.WEBHOOK_IN_FLIGHT_PER_PORTAL, "poller webhook")
 
-    @durable_subscriber(broker, settings, "hh.webhook.*", "HH_WEBHOOK", "poller-webhook", batch_size=10)
+    @durable_subscriber(broker, settings, subjects.pattern(subjects.HH_WEBHOOK), "poller-webhook", batch_size=10)
     async def on_webhook(event: HhWebhookEvent, msg: NatsMessage) -> None:
         portal = portal_of(msg.raw_message.subject)
 
@@ -47,28 +47,29 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
 
         webhooks.start(portal, Delivery(msg), work)
 
-    @durable_subscriber(broker, settings, "app.hh_connected.*", "APP", "poller-connected")
+    @durable_subscriber(broker, settings, subjects.app_events("hh_connected"), "poller-connected")
     async def on_connected(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event,
                      lambda: handlers.connected(rt, event, msg))
 
     # A reinstall rotates the portal's webhook secret: a connected account's subscription follows it.
-    @durable_subscriber(broker, settings, "app.installed.*", "APP", "poller-installed")
+    @durable_subscriber(broker, settings, subjects.app_events("installed"), "poller-installed")
     async def on_installed(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event, lambda: handlers.repoint_subscription(rt, event.portal))
 
-    @durable_subscriber(broker, settings, "app.reimport_requested.*", "APP", "poller-reimport", ack_wait_s=120.0)
+    @durable_subscriber(broker, settings, subjects.app_events("reimport_requested"), "poller-reimport",
+                        ack_wait_s=120.0)
     async def on_reimport(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event, lambda: handlers.reimport(rt, event, msg))
 
-    @durable_subscriber(broker, settings, "app.hh_revoked.*", "APP", "poller-revoked")
+    @durable_subscriber(broker, settings, subjects.app_events("hh_revoked"), "poller-revoked")
     async def on_revoked(event: AppEvent, msg: NatsMessage) -> None:
         async def work() -> None:
             await notify_relogin(rt, event.portal)
 
         await settle(rt, "poller", msg, event, work)
 
-    @durable_subscriber(broker, settings, "app.crm_entity_updated.*", "APP", "poller-backsync")
+    @durable_subscriber(broker, settings, subjects.app_events("crm_entity_updated"), "poller-backsync")
     async def on_entity_updated(event: AppEvent, msg: NatsMessage) -> None:
         async def work() -> None:
             outcome = await back_sync(rt, event)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from faststream.nats import NatsMessage
 from rabota_common import budget
+from rabota_common.consume import heartbeat
 from rabota_common.hh_client import HhError
 from rabota_common.hh_ids import is_numeric_id
 from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
@@ -26,19 +26,9 @@ IMPORT_ACK_WAIT_S = 6.0
 async def run_import(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     """Walk every vacancy's negotiations; a heartbeat keeps the message ours while we work, so that the
     ack wait is short and a walk cut short by a crash resumes within seconds."""
-    heartbeat = asyncio.create_task(_keep_alive(msg))
-    try:
+    async with heartbeat([msg], IMPORT_HEARTBEAT_S):
         with budget.bulk():  # live requests of every portal go first
             await _walk(rt, event, msg)
-    finally:
-        heartbeat.cancel()
-
-
-async def _keep_alive(msg: NatsMessage) -> None:
-    while True:
-        await asyncio.sleep(IMPORT_HEARTBEAT_S)
-        with contextlib.suppress(Exception):
-            await msg.in_progress()
 
 
 async def _walk(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
