@@ -1,6 +1,12 @@
 """The applicant view of what the crm-writer wrote (the Other responses view, back-sync): the by-entity index
 (entity → applicant), each applicant's entities, and each entity's info record (personal fields sealed).
 
+The ui (Other responses) and the poller (back-sync) read the writer's results here, through these methods,
+not from a consumer of `crm.result.*`: they ask by entity (which applicant wrote this card, which negotiation
+moves with it), at any time and for entities written long before, so a consumer would only rebuild this very
+index in a second place; `crm.result.*` carries no applicant or card data, and a CLEAN uninstall must find
+every such key by name (lifecycle.py).
+
 Keyed by `EntityRef` (`{entityTypeId}:{id}`). Records from before types were stored are keyed `lead:5` /
 `deal:7` / `smart_process:42`; they are still read (see `_legacy_key`)."""
 
