@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
 from rabota_common.bus import publish
@@ -215,8 +216,11 @@ async def events(request: Request, rt: RuntimeDep) -> Response:
 async def forward_entity_update(rt: Runtime, member_id: str, event: str, form: dict[str, str]) -> bool:
     """An entity of ours changed in Bitrix24: hand it to the poller (the HeadHunter-facing service) when
     back-sync is on. The app's own updates come here too; the poller tells them apart by the ledger."""
-    settings = await rt.store.get_settings(member_id)
-    if not settings or not settings.get("back_sync") or not settings.get("extended"):
+    try:
+        settings = await rt.store.sync_settings(portal=member_id)
+    except ValidationError:
+        return False  # settings an older version stored: back-sync waits for them to be saved again
+    if settings is None or not settings.back_sync or not settings.extended:
         return False
     entity_id = int(form.get("data[FIELDS][ID]") or 0)
     entity_type_id = ENTITY_UPDATE_EVENTS[event] or int(form.get("data[FIELDS][ENTITY_TYPE_ID]") or 0)

@@ -34,7 +34,7 @@ class LedgerStore(StoreBase):
     async def ledger_states(self, *, portal: str) -> dict[str, str]:
         """negotiation id → the status key the CRM entity carries."""
         raw = await self.redis.hgetall(self.key(portal, "ledger", "entity"))
-        return {text(k): LedgerRef.parse(text(v)).state for k, v in raw.items()}
+        return {text(k): ref.state for k, v in raw.items() if (ref := _ref(v)) is not None}
 
     async def record_created(self, portal: str, entities: dict[str, LedgerRef], contacts: dict[str, int]) -> None:
         """Ledger entries of what one Bitrix24 batch created (negotiation -> ref, applicant -> contact)."""
