@@ -54,7 +54,6 @@ class HhStore(PortalsStore):
         return (text(sub) if sub else "", text(user) if user else "")
 
     # -- one portal per HeadHunter account ----------------------------------------------------------
-    _hh_account_key = staticmethod(hh_account_key)
 
     async def hh_account_owner(self, hh_user_id: str) -> str | None:
         value = await self.redis.get(hh_account_key(hh_user_id))
