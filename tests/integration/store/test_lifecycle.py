@@ -19,6 +19,7 @@ async def _fill(store: Store, portal: str) -> None:
     await store.remember_listing(portal=portal, vacancy_id="v1", fingerprint="f", ids={"1"}, ttl_s=60)
     await store.remember_resume(portal=portal, resume_id="r1", body={"resume": {}}, ttl_s=60)
     await store.add_feedback(portal, {"message": "m"})
+    await store.note_waiting(portal, "Битрикс24 недоступен")
 
 
 async def test_wipe_deletes_one_portal_and_nothing_else(store: Store) -> None:

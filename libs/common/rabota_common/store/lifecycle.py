@@ -19,7 +19,7 @@ class LifecycleStore(HhStore):
         ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("crm-mode",), ("view-limit",),
         ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
         ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("webhooks-pending",), ("feedback",),
-        ("new-responses", "seen"), ("index",),
+        ("new-responses", "seen"), ("waiting",), ("index",),
     )
 
     async def portal_keys(self, member_id: str) -> set[str]:
