@@ -224,7 +224,8 @@ class Store:
     FIXED_KEYS: tuple[tuple[str, ...], ...] = (
         ("portal",), ("hh",), ("settings",), ("import",), ("import", "found"), ("import", "done"),
         ("import", "walked"), ("failures",), ("parked",), ("ledger", "entity"), ("ledger", "contact"),
-        ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("crm-mode",), ("view-limit",),
+        ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("ledger", "kind"), ("crm-mode",),
+        ("view-limit",),
         ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
         ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("webhooks-pending",), ("feedback",),
         ("new-responses", "seen"), ("index",),
@@ -340,6 +341,7 @@ class Store:
             self.key(portal, "import", "walked"),
             self.key(portal, "ledger", "entity"), self.key(portal, "ledger", "contact"),
             self.key(portal, "ledger", "written-at"), self.key(portal, "ledger", "epoch"),
+            self.key(portal, "ledger", "kind"),
             self.key(portal, "parked"), self.key(portal, "failures"), self.key(portal, "view-limit"),
             self.key(portal, "relogin-notified"), self.key(portal, "listing", "fingerprint"),
             self.key(portal, "poll", "fingerprint"), self.key(portal, "poll", "count"),
@@ -486,6 +488,16 @@ class Store:
 
     async def set_entity(self, portal: str, negotiation_id: str, ref: str) -> None:
         await self.redis.hset(self.key(portal, "ledger", "entity"), negotiation_id, ref)
+
+    async def negotiation_kind(self, portal: str, *, negotiation_id: str, decide: str | None = None) -> str | None:
+        """Response or invitation, as first decided for the negotiation (the ledger's `kind` hash): with
+        `decide`, that decision is kept unless one was made before (HSETNX), and the kept one is returned, so
+        it never flips later; without, only read (None: not decided yet)."""
+        key = self.key(portal, "ledger", "kind")
+        if decide is not None:
+            await self.redis.hsetnx(key, negotiation_id, decide)
+        value = await self.redis.hget(key, negotiation_id)
+        return text(value) if value else None
 
     async def known_negotiations(self, portal: str) -> set[str]:
         keys = await self.redis.hkeys(self.key(portal, "ledger", "entity"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from rabota_common.app_settings import SyncSettings, kind_of, status_key
+from rabota_common.app_settings import SyncSettings, status_key
 from rabota_common.models import STATUS_NAMES_RU, ActivityContent, ContactData, CrmCommand, NegotiationFound
+from rabota_common.negotiation_kind import Kind, by_hh_bot, enum_id, kind_of
 
 HIDDEN_NAME = "Соискатель {rid} скрыл ФИО"
 HIDDEN_PHONE_NOTE = "Соискатель {rid} скрыл телефон"
@@ -91,18 +92,24 @@ def _vacancy_name(found: NegotiationFound, negotiation: dict[str, Any]) -> str:
     return str(vacancy.get("name") or found.vacancy_name or "")
 
 
-def _employer_state(found: NegotiationFound, negotiation: dict[str, Any]) -> Any:
-    return (negotiation.get("employer_state") or {}).get("id") or found.employer_state
+def _employer_state(found: NegotiationFound, negotiation: dict[str, Any]) -> str | None:
+    return enum_id(negotiation.get("employer_state")) or found.employer_state
+
+
+def _hh_source(found: NegotiationFound, negotiation: dict[str, Any]) -> str | None:
+    return enum_id(negotiation.get("source")) or found.hh_source
 
 
 def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: dict[str, Any],
                   resume: dict[str, Any] | None, resume_object: str | None,
-                  resume_filename: str | None) -> CrmCommand:
+                  resume_filename: str | None, kind: Kind | None = None) -> CrmCommand:
+    """`kind` is the decided one (rabota_mapper.kind); without it, the negotiation's own source and state say."""
     nid = found.negotiation_id
     vacancy_name = _vacancy_name(found, negotiation)
     employer_state = _employer_state(found, negotiation)
-    kind = kind_of(employer_state, negotiation.get("source"))
-    key = status_key(settings, employer_state, negotiation.get("source"))
+    source = _hh_source(found, negotiation)
+    kind = kind or kind_of(employer_state, source)
+    key = status_key(settings, employer_state, source, kind=kind)
     short = negotiation.get("resume") or {}
     rid = str((resume or short).get("id") or "")
     first, last, middle, city, phone, email, notes = _applicant(nid, rid, resume, short)
@@ -118,6 +125,8 @@ def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: 
         import_id=found.import_id,
         kind=kind,
         hh_status=key,
+        hh_source=source,
+        by_hh_bot=by_hh_bot(source),
         entity_type=settings.entity_type,
         entity_type_id=settings.entity_type_id,
         category_id=settings.category_id if settings.entity_type != "lead" else None,

@@ -17,7 +17,7 @@ from rabota_common.b24_client import B24Error
 from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_common.errors import TransientError
 from rabota_common.hh_client import HhError
-from rabota_common.hh_walk import TokenSource
+from rabota_common.hh_session import TokenSource
 from rabota_common.models import EXTENDED_STATUSES, AppEvent
 from rabota_common.runtime import Runtime
 

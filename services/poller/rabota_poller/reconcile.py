@@ -14,8 +14,10 @@ from typing import Any
 
 from rabota_common.app_settings import SyncSettings, status_key
 from rabota_common.entity_ref import LedgerRef
-from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
+from rabota_common.hh_session import TokenSource
+from rabota_common.hh_walk import negotiation_pages, vacancies
 from rabota_common.models import NegotiationFound
+from rabota_common.negotiation_kind import as_kind, enum_id
 from rabota_common.runtime import Runtime
 from rabota_common.store import text
 
@@ -90,7 +92,10 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
                 nid = str(item["id"])
                 listed.add(nid)
                 state = (item.get("employer_state") or {}).get("id")
-                if nid in busy or not needs_sync(known.get(nid), status_key(settings, state, item.get("source"))):
+                known_state = known.get(nid)
+                # In simple mode the status is the kind, decided once and kept: the written one stands.
+                current = status_key(settings, state, item.get("source"), kind=as_kind(known_state))
+                if nid in busy or not needs_sync(known_state, current):
                     continue
                 sent_key = rt.store.key(portal, "poll", "sent", f"{nid}:{state}")
                 if not await rt.redis.set(sent_key, "1", nx=True, ex=SENT_TTL_S):
@@ -98,7 +103,8 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
                 await rt.store.track(portal, sent_key)  # a CLEAN uninstall finds it by name
                 found = NegotiationFound(
                     portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id, vacancy_name=page.vacancy_name,
-                    employer_state=state, updated_at=item.get("updated_at"), source="poll", item=item,
+                    employer_state=state, updated_at=item.get("updated_at"), source="poll",
+                    hh_source=enum_id(item.get("source")), item=item,
                 )
                 await publish_found(rt, found, new_trace=True)
                 published += 1
