@@ -15,8 +15,8 @@ HIDDEN_EMAIL_NOTE = "Соискатель {rid} скрыл e-mail"
 NO_RESUME = "Соискатель удалил резюме или закрыл к нему доступ (отклик {nid})"
 
 
-def ddmmyyyy(iso: str | None) -> str:
-    if not iso:
+def ddmmyyyy(iso: Any) -> str:
+    if not iso or not isinstance(iso, str):
         return ""
     try:
         return datetime.strptime(iso[:10], "%Y-%m-%d").strftime("%d-%m-%Y")
@@ -26,8 +26,8 @@ def ddmmyyyy(iso: str | None) -> str:
 
 def contacts_of(resume: dict[str, Any]) -> tuple[str | None, str | None]:
     phone = email = None
-    for contact in resume.get("contact") or []:
-        kind = (contact.get("type") or {}).get("id")
+    for contact in _dicts(resume.get("contact")):
+        kind = enum_id(contact.get("type"))  # cell, home, work, email; a type added later is skipped
         value = contact.get("value")
         if kind == "email" and isinstance(value, str) and not email:
             email = value
@@ -35,16 +35,23 @@ def contacts_of(resume: dict[str, Any]) -> tuple[str | None, str | None]:
             phone = value.get("formatted") or "".join(
                 str(value.get(p) or "") for p in ("country", "city", "number")) or None
     if phone is None:
-        for contact in resume.get("contact") or []:
+        for contact in _dicts(resume.get("contact")):
             value = contact.get("value")
-            if (contact.get("type") or {}).get("id") in ("home", "work") and isinstance(value, dict):
+            if enum_id(contact.get("type")) in ("home", "work") and isinstance(value, dict):
                 phone = value.get("formatted")
                 break
     return phone, email
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def hidden_ids(resume: dict[str, Any]) -> set[str]:
-    return {str(h.get("id")) for h in resume.get("hidden_fields") or []}
+    """The ids of `hidden_fields` (resume_hidden_fields: names_and_photo, phones, email, other_contacts,
+    experience, or one added later, which then hides nothing we write)."""
+    hidden = resume.get("hidden_fields")
+    return {i for i in (enum_id(h) for h in hidden) if i} if isinstance(hidden, list) else set()
 
 
 class _Applicant(NamedTuple):
