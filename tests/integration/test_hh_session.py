@@ -174,3 +174,22 @@ async def test_webhook_evidence_and_written_entities_are_never_overruled(sandbox
     assert rt.store.key(PORTAL, "ledger", "kind") in await rt.store.portal_keys(PORTAL)
     await rt.store.reset_sync_state(PORTAL)
     assert await rt.store.negotiation_kind(PORTAL, negotiation_id=first["id"]) is None
+
+
+async def test_a_response_only_webhook_is_kept_as_evidence_without_a_request(redis_client: Any) -> None:
+    """NEW_NEGOTIATION_VACANCY fires only for responses: the poller keeps that in the ledger and asks HeadHunter
+    nothing (the negotiation comes with NEW_RESPONSE_OR_INVITATION_VACANCY, which every response fires too)."""
+    from rabota_common.models import HhWebhookEvent
+    from rabota_poller.handlers import RESPONSE_ONLY_ACTION, WEBHOOK_ACTIONS, expand_webhook
+
+    assert RESPONSE_ONLY_ACTION in WEBHOOK_ACTIONS and "NEW_RESPONSE_OR_INVITATION_VACANCY" in WEBHOOK_ACTIONS
+    store = Store(redis_client, Crypto("k"))
+    rt = SimpleNamespace(store=store, log=logging.getLogger("test"))  # no HeadHunter client: none may be used
+    event = HhWebhookEvent.model_validate({
+        "id": "901", "subscription_id": "5", "action_type": RESPONSE_ONLY_ACTION, "user_id": "3001",
+        "payload": {"topic_id": "777", "vacancy_id": "90000001", "resume_id": None, "employer_id": "1000",
+                    "negotiation_date": "2026-12-01T10:00:00+0300"}})
+    await expand_webhook(rt, PORTAL, event)
+    assert await store.negotiation_kind(PORTAL, negotiation_id="777") == "response"
+    # A later decision never flips it.
+    assert await store.negotiation_kind(PORTAL, negotiation_id="777", decide="invitation") == "response"
