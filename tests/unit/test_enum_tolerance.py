@@ -156,3 +156,16 @@ def test_webhook_actions_added_later_are_accepted() -> None:
             "id": "77", "subscription_id": "5", "action_type": action, "user_id": "0",
             "payload": {"chat_id": "1", "role": "RECRUITER_AI", "message_type": "VOICE"}, "new_top_level": True})
         assert event.action_type == action
+
+
+def test_back_sync_reads_action_states_tolerantly() -> None:
+    from rabota_poller.backsync import pick_action
+
+    actions = [{"id": "brand_new_action", "url": "https://api.hh.ru/negotiations/brand_new_action/1",
+                "resulting_employer_state": {"id": "brand_new_state"}},
+               {"id": "interview", "url": "https://api.hh.ru/negotiations/interview/1",
+                "resulting_employer_state": "interview", "arguments": []},
+               {"id": "discard_vacancy_closed", "url": "https://api.hh.ru/negotiations/discard_vacancy_closed/1",
+                "resulting_employer_state": None}]
+    assert (pick_action(EXT, actions, "interview") or {}).get("id") == "interview"
+    assert (pick_action(EXT, actions, "discard") or {}).get("id") == "discard_vacancy_closed"

@@ -16,6 +16,7 @@ from rabota_common.errors import PermanentError, TransientError
 from rabota_common.hh_client import HhError, HhRefused
 from rabota_common.hh_session import TokenSource
 from rabota_common.models import INLINE_PDF_MAX, CrmCommand, NegotiationFound
+from rabota_common.negotiation_kind import enum_id
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import negotiation_msg_id
 from rabota_common.telemetry import negotiation_attributes
@@ -169,6 +170,6 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
     resume, resume_object, pdf = await _resume_of(rt, tokens, found, negotiation.get("resume"))
     command = build_command(found, settings, negotiation, resume, resume_object, None, kind=kind)
     command = _with_pdf(command, negotiation, resume_object, pdf)
-    state = (negotiation.get("employer_state") or {}).get("id")
+    state = enum_id(negotiation.get("employer_state"))
     await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=found.portal), command,
                   msg_id=negotiation_msg_id(found.portal, found.negotiation_id, state, found.import_id or found.source))

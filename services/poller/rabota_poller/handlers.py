@@ -62,7 +62,7 @@ async def _walk(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
             # A page's messages go out together: their PubAcks are awaited at once, not one round trip each.
             await asyncio.gather(*(publish_found(rt, NegotiationFound(
                 portal=portal, negotiation_id=str(item["id"]), vacancy_id=page.vacancy_id,
-                vacancy_name=page.vacancy_name, employer_state=(item.get("employer_state") or {}).get("id"),
+                vacancy_name=page.vacancy_name, employer_state=enum_id(item.get("employer_state")),
                 updated_at=item.get("updated_at"), source="import", hh_source=enum_id(item.get("source")),
                 import_id=import_id, item=item,
             ), new_trace=True, bulk=True) for item in page.items if str(item["id"]) not in seen))
@@ -110,7 +110,7 @@ async def publish_one(rt: Runtime, portal: str, nid: str, source: NegotiationSou
     tokens = TokenSource(rt, portal)
     item = await tokens.call(rt.hh.negotiation, nid)
     vacancy = item.get("vacancy") or {}
-    state = (item.get("employer_state") or {}).get("id")
+    state = enum_id(item.get("employer_state"))
     found = NegotiationFound(
         portal=portal, negotiation_id=nid, vacancy_id=str(vacancy.get("id") or vacancy_id),
         vacancy_name=vacancy.get("name"), employer_state=state, updated_at=item.get("updated_at"),
@@ -140,7 +140,7 @@ async def reimport(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
             for item in page.items:
                 found = NegotiationFound(
                     portal=portal, negotiation_id=str(item["id"]), vacancy_id=page.vacancy_id,
-                    vacancy_name=page.vacancy_name, employer_state=(item.get("employer_state") or {}).get("id"),
+                    vacancy_name=page.vacancy_name, employer_state=enum_id(item.get("employer_state")),
                     updated_at=item.get("updated_at"), source="replay", hh_source=enum_id(item.get("source")),
                     item=item,
                 )

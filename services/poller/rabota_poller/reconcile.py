@@ -91,7 +91,7 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
             for item in page.items:
                 nid = str(item["id"])
                 listed.add(nid)
-                state = (item.get("employer_state") or {}).get("id")
+                state = enum_id(item.get("employer_state"))
                 known_state = known.get(nid)
                 # In simple mode the status is the kind, decided once and kept: the written one stands.
                 current = status_key(settings, state, item.get("source"), kind=as_kind(known_state))
