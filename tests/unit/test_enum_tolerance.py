@@ -110,6 +110,9 @@ def test_the_decided_kind_wins_over_the_state() -> None:
     assert cmd.title.startswith("Приглашение: ") and cmd.activity.title == "Приглашение"
     ext = command(EXT, moved_on, kind="invitation")  # extended: the stage follows the state, the title the kind
     assert (ext.hh_status, ext.stage_id) == ("consider", "S_consider") and ext.title.startswith("Приглашение: ")
+    unmoved = command(EXT, negotiation(employer_state={"id": "invitation", "name": "Приглашение"}), kind="invitation")
+    assert (unmoved.hh_status, unmoved.stage_id, unmoved.status_name) == ("response", "S_response", "Приглашение")
+    assert command(EXT, negotiation(employer_state={"id": "response"})).status_name == "Отклик"
     assert status_key(SIMPLE, "interview", kind="invitation") == "invitation"
     assert status_key(EXT, "interview", kind="invitation") == "interview"
 

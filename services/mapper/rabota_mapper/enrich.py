@@ -121,7 +121,9 @@ def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: 
     rid = str((resume or short).get("id") or "")
     first, last, middle, city, phone, email, notes = _applicant(nid, rid, resume, short)
     full_name = " ".join(p for p in (last, first, middle) if p)
-    status_name = STATUS_NAMES_RU.get(key, STATUS_NAMES_RU[kind])
+    # Extended mode has no invitation stage: an invitation not moved yet sits on the response stage, but its
+    # status field says what it is.
+    status_name = STATUS_NAMES_RU[kind] if key == "response" else STATUS_NAMES_RU.get(key, STATUS_NAMES_RU[kind])
     resume_url = short.get("alternate_url") or (resume or {}).get("alternate_url")
     title_word = "Приглашение" if kind == "invitation" else "Отклик"
     applicant_key = rid or f"negotiation-{nid}"
