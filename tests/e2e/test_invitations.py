@@ -46,9 +46,16 @@ async def test_invitations_that_moved_on_arrive_as_invitations(driver: Driver) -
     await driver.open_app("demo")
     assert (await driver.connect_hh()).status_code == 200
     await driver.save_lead_settings()  # response → NEW, invitation → IN_PROCESS
+    await driver.http.post(f"{driver.stack.hh_url}/_sandbox/stats/reset")
     assert (await driver.api("POST", "/import")).status_code == 202
     await driver.wait_import()
     _check_kinds(await _leads(driver, "demo", {str(n["id"]) for n in seeded}), seeded, simple=True)
+    stats = (await driver.http.get(f"{driver.stack.hh_url}/_sandbox/stats")).json()
+    chats = stats["by_route"].get("GET /common/chats/{chat}/messages", 0)
+    # The chat is asked only for negotiations that left the response state, once each.
+    assert chats <= sum(n["employer_state"] != "response" for n in seeded), stats["by_route"]
+    print(f"\nimport of {len(seeded)} negotiations ({len(moved_on)} invitations moved on): "
+          f"{stats['requests_total']} HeadHunter requests, {chats} of them chat reads")
 
     # Extended mode, the manager's account on a second portal: the import, then new ones by webhook.
     ext = Driver(driver.stack, driver.http)
