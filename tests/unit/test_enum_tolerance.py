@@ -11,6 +11,7 @@ from rabota_common.app_settings import SyncSettings, status_key
 from rabota_common.models import CrmCommand, HhWebhookEvent, NegotiationFound
 from rabota_common.negotiation_kind import (
     by_hh_bot,
+    dig,
     enum_id,
     kind_from_chat,
     kind_from_source,
@@ -172,3 +173,13 @@ def test_back_sync_reads_action_states_tolerantly() -> None:
                 "resulting_employer_state": None}]
     assert (pick_action(EXT, actions, "interview") or {}).get("id") == "interview"
     assert (pick_action(EXT, actions, "discard") or {}).get("id") == "discard_vacancy_closed"
+
+
+def test_nulls_where_objects_were_never_fail() -> None:
+    assert dig({"download": {"pdf": None}}, "download", "pdf", "url") is None
+    assert dig({"download": None}, "download", "pdf", "url") is None
+    assert dig(None, "download") is None
+    assert dig({"download": {"pdf": {"url": "u"}}}, "download", "pdf", "url") == "u"
+    resume = {"id": "a" * 38, "first_name": "Иван", "last_name": "Петров", "area": "Минск", "download": None}
+    cmd = command(SIMPLE, negotiation(resume=dict(resume, area=None)), resume)
+    assert cmd.contact.city is None and cmd.contact.name == "Иван"

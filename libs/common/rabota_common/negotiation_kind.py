@@ -39,6 +39,15 @@ def enum_id(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def dig(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]…` through objects only: None where a level is missing, null or not an object."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
 def as_kind(value: Any) -> Kind | None:
     if value == "response":
         return "response"

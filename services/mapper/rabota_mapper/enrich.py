@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from rabota_common.app_settings import SyncSettings, status_key
 from rabota_common.models import STATUS_NAMES_RU, ActivityContent, ContactData, CrmCommand, NegotiationFound
-from rabota_common.negotiation_kind import Kind, by_hh_bot, enum_id, kind_of
+from rabota_common.negotiation_kind import Kind, by_hh_bot, dig, enum_id, kind_of
 
 HIDDEN_NAME = "Соискатель {rid} скрыл ФИО"
 HIDDEN_PHONE_NOTE = "Соискатель {rid} скрыл телефон"
@@ -82,7 +82,8 @@ def _applicant(nid: str, rid: str, resume: dict[str, Any] | None, short: dict[st
     first, last, middle = source.get("first_name"), source.get("last_name"), source.get("middle_name")
     if "names_and_photo" in hidden or not (first or last):
         first, last, middle = HIDDEN_NAME.format(rid=rid), None, None
-    city = (source.get("area") or {}).get("name")
+    city = dig(source, "area", "name")
+    city = city if isinstance(city, str) else None
     phone, email = contacts_of(resume) if resume is not None else (None, None)
     return _Applicant(first, last, middle, city, phone, email, _hidden_notes(hidden, rid))
 

@@ -16,7 +16,7 @@ from rabota_common.errors import PermanentError, TransientError
 from rabota_common.hh_client import HhError, HhRefused
 from rabota_common.hh_session import TokenSource
 from rabota_common.models import INLINE_PDF_MAX, CrmCommand, NegotiationFound
-from rabota_common.negotiation_kind import enum_id
+from rabota_common.negotiation_kind import dig, enum_id
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import negotiation_msg_id
 from rabota_common.telemetry import negotiation_attributes
@@ -107,8 +107,8 @@ async def _get_resume(rt: Runtime, tokens: TokenSource, found: NegotiationFound,
 
 async def _download_pdf(rt: Runtime, tokens: TokenSource, found: NegotiationFound,
                         resume: dict[str, Any] | None) -> bytes | None:
-    pdf_url = ((resume or {}).get("download") or {}).get("pdf", {}).get("url")
-    if resume is None or not pdf_url:
+    pdf_url = dig(resume, "download", "pdf", "url")  # `download` or its `pdf` may be null or missing
+    if resume is None or not isinstance(pdf_url, str) or not pdf_url:
         return None
     try:
         pdf: bytes = await tokens.call(rt.hh.download, pdf_url)
