@@ -33,9 +33,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ deploy/pyproject.toml -nt "$stamp" ]; then
   echo "Installing rabota-sync and its dependencies into .venv…"
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+  # The product with its tools' and benches' dependencies, then the tools themselves (the sandbox emulators and
+  # the local stack: their own distribution, deploy/pyproject.toml, never part of the product's).
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev,sandbox,bench]' 2>&1 | grep -v "is ignored" || true
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e ./deploy 2>&1 | grep -v "is ignored" || true
   .venv/bin/python -c "import rabota_common, rabota_sandbox, rabota_stack" 
   touch "$stamp"
 fi

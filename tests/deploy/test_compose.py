@@ -23,12 +23,16 @@ def test_compose_matches_the_compose_spec_schema():
 
 def test_every_service_runs_its_module_from_the_one_image_with_a_healthcheck():
     services = compose()["services"]
-    images = {services[name]["image"] for name in (*BUS_SERVICES, "ui", "sandbox")}
+    images = {services[name]["image"] for name in (*BUS_SERVICES, "ui")}
     assert images == {"${RABOTA_IMAGE:-rabota-sync:local}"}
+    # Issue 16 item 10: the product's image holds no emulator; the sandbox profile builds the Dockerfile's
+    # `sandbox` target as an image of its own.
+    assert services["sandbox"]["image"] == "${RABOTA_SANDBOX_IMAGE:-rabota-sync-sandbox:local}"
     for name, module in {**BUS_SERVICES, "ui": "rabota_ui", "sandbox": "rabota_sandbox"}.items():
         svc = services[name]
         assert python_module(svc["command"]) == module
-        assert svc["build"] == {"context": "../..", "dockerfile": "deploy/docker/Dockerfile"}
+        target = {"target": "sandbox"} if name == "sandbox" else {}
+        assert svc["build"] == {"context": "../..", "dockerfile": "deploy/docker/Dockerfile", **target}
         assert "healthcheck" in svc, name
     for name in BUS_SERVICES:
         assert "http://127.0.0.1:9100/readyz" in " ".join(services[name]["healthcheck"]["test"])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rabota_common.models import EXTENDED_STATUSES, SIMPLE_STATUSES, EntityType
+from rabota_common.negotiation_kind import Kind, enum_id, kind_of
+
+__all__ = ["SyncSettings", "kind_of", "status_key"]
 
 
 class SyncSettings(BaseModel):
@@ -44,21 +47,13 @@ class SyncSettings(BaseModel):
         return self.smart_process_type_id
 
 
-def kind_of(employer_state: str | None, source: str | None = None) -> Literal["response", "invitation"]:
-    """Response or invitation (reference §4.4): HeadHunter gives no initiator field, so an
-    `invitation` employer state or an automatic invite marks an invitation; anything else started
-    as the applicant's response."""
-    if employer_state == "invitation" or source == "AUTO_INVITE":
-        return "invitation"
-    return "response"
-
-
-def status_key(settings: SyncSettings, employer_state: str | None, source: str | None = None) -> str:
-    """The stage_map key for a negotiation: simple mode by kind, extended mode by employer state
-    family (every `discard_*` is `discard`; an invitation not yet moved counts as a response)."""
+def status_key(settings: SyncSettings, employer_state: Any, source: Any = None, kind: Kind | None = None) -> str:
+    """The stage_map key for a negotiation: simple mode by kind (the decided one when given), extended mode by
+    employer state family (every `discard_*` sub-state is `discard`, «Отказ»; an invitation not yet moved, and a
+    state HeadHunter adds later, count as a response)."""
     if not settings.extended:
-        return kind_of(employer_state, source)
-    state = employer_state or "response"
+        return kind or kind_of(employer_state, source)
+    state = enum_id(employer_state) or "response"
     if state.startswith("discard"):
         return "discard"
     if state in EXTENDED_STATUSES:

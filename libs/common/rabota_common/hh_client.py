@@ -268,7 +268,17 @@ class HhClient:
         return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
     async def revoke(self, token: str) -> None:
-        await self._send("DELETE", f"{self._base}/oauth/token", token)
+        """Invalidate a user's tokens: `DELETE /token` (operation `invalidate-token`, the spec since 2025;
+        api-changes H4). A server that answers 404 there still knows only the old `DELETE /oauth/token`,
+        which is then called, and said so (no token in the log)."""
+        try:
+            await self._send("DELETE", self._url("/token"), token)
+        except HhError as exc:
+            if exc.status != 404:
+                raise
+            log.warning("HeadHunter answered 404 to DELETE /token (request_id=%s): invalidating through the "
+                        "old DELETE /oauth/token", exc.request_id)
+            await self._send("DELETE", self._url("/oauth/token"), token)
 
     # -- employer API ------------------------------------------------------------------------
     async def me(self, token: str) -> dict[str, Any]:
@@ -304,6 +314,14 @@ class HhClient:
 
     async def negotiation(self, token: str, negotiation_id: str) -> dict[str, Any]:
         return dict(await self.get(token, f"/negotiations/{_numeric('negotiation', negotiation_id)}"))
+
+    async def chat_messages(self, token: str, chat_id: str, limit: int) -> list[Any]:
+        """The first `limit` messages of a chat (`GET /common/chats/{chat_id}/messages?order=next`, operation
+        `get-chat-messages` of the chats API; the deprecated negotiation-messages methods are not used)."""
+        body = await self.get(token, f"/common/chats/{_numeric('chat', chat_id)}/messages",
+                              {"order": "next", "limit": limit})
+        messages = body.get("messages") if isinstance(body, dict) else None
+        return list(messages) if isinstance(messages, list) else []
 
     async def vacancy(self, token: str, vacancy_id: str) -> dict[str, Any]:
         return dict(await self.get(token, f"/vacancies/{_numeric('vacancy', vacancy_id)}"))

@@ -120,6 +120,9 @@ class NegotiationFound(Message):
     employer_state: str | None = None
     updated_at: str | None = None
     source: NegotiationSource = "import"
+    hh_source: str | None = Field(
+        default=None, description="HeadHunter's `source` of the negotiation (NEGOTIATION, PHONE_CALL, CHAT, "
+        "AUTO_INVITE, AUTO_RESPONSE, …, or a value added later), as listed")
     import_id: str | None = None
     item: dict[str, Any] | None = Field(
         default=None, description="the negotiation as HeadHunter listed it; spares the mapper a request")
@@ -152,8 +155,13 @@ class CrmCommand(Message):
     negotiation_id: str
     vacancy_id: str
     import_id: str | None = None
-    kind: Literal["response", "invitation"]
+    kind: Literal["response", "invitation"] = Field(
+        description="response or invitation, as first decided for the negotiation (kept in the ledger, never flips)")
     hh_status: str
+    hh_source: str | None = Field(
+        default=None, description="HeadHunter's `source` of the negotiation, any value it sends (unknown ones kept)")
+    by_hh_bot: bool = Field(
+        default=False, description="made by one of HeadHunter's bots (`AUTO_*` source): for the card to show")
     entity_type: EntityType
     entity_type_id: int = Field(description="Bitrix24 entityTypeId: 1 lead, 2 deal, SPA id")
     category_id: int | None = None

@@ -83,7 +83,7 @@ ANY_APP_EVENT = subjects.pattern(subjects.APP_EVENT)
 DLQ_STREAM = subjects.stream_of(subjects.pattern(subjects.DLQ))
 POLLER_EVENTS = ("import_requested", "hh_connected", "reimport_requested", "hh_revoked", "crm_entity_updated")
 
-# Who asks the token broker for what (derived from the code: rt.b24_token, rt.hh_token / hh_walk.TokenSource,
+# Who asks the token broker for what (derived from the code: rt.b24_token, rt.hh_token / hh_session.TokenSource,
 # rt.hh_revoked, the ui's logout and connect). Nobody else may ask.
 B24_TOKEN_USERS = ("poller", "crm-writer", "ui")
 HH_TOKEN_USERS = ("poller", "mapper")

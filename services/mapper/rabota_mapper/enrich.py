@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from rabota_common.app_settings import SyncSettings, kind_of, status_key
+from rabota_common.app_settings import SyncSettings, status_key
 from rabota_common.models import STATUS_NAMES_RU, ActivityContent, ContactData, CrmCommand, NegotiationFound
+from rabota_common.negotiation_kind import Kind, by_hh_bot, dig, enum_id, kind_of
 
 HIDDEN_NAME = "Соискатель {rid} скрыл ФИО"
 HIDDEN_PHONE_NOTE = "Соискатель {rid} скрыл телефон"
@@ -14,8 +15,8 @@ HIDDEN_EMAIL_NOTE = "Соискатель {rid} скрыл e-mail"
 NO_RESUME = "Соискатель удалил резюме или закрыл к нему доступ (отклик {nid})"
 
 
-def ddmmyyyy(iso: str | None) -> str:
-    if not iso:
+def ddmmyyyy(iso: Any) -> str:
+    if not iso or not isinstance(iso, str):
         return ""
     try:
         return datetime.strptime(iso[:10], "%Y-%m-%d").strftime("%d-%m-%Y")
@@ -25,8 +26,8 @@ def ddmmyyyy(iso: str | None) -> str:
 
 def contacts_of(resume: dict[str, Any]) -> tuple[str | None, str | None]:
     phone = email = None
-    for contact in resume.get("contact") or []:
-        kind = (contact.get("type") or {}).get("id")
+    for contact in _dicts(resume.get("contact")):
+        kind = enum_id(contact.get("type"))  # cell, home, work, email; a type added later is skipped
         value = contact.get("value")
         if kind == "email" and isinstance(value, str) and not email:
             email = value
@@ -34,16 +35,23 @@ def contacts_of(resume: dict[str, Any]) -> tuple[str | None, str | None]:
             phone = value.get("formatted") or "".join(
                 str(value.get(p) or "") for p in ("country", "city", "number")) or None
     if phone is None:
-        for contact in resume.get("contact") or []:
+        for contact in _dicts(resume.get("contact")):
             value = contact.get("value")
-            if (contact.get("type") or {}).get("id") in ("home", "work") and isinstance(value, dict):
+            if enum_id(contact.get("type")) in ("home", "work") and isinstance(value, dict):
                 phone = value.get("formatted")
                 break
     return phone, email
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def hidden_ids(resume: dict[str, Any]) -> set[str]:
-    return {str(h.get("id")) for h in resume.get("hidden_fields") or []}
+    """The ids of `hidden_fields` (resume_hidden_fields: names_and_photo, phones, email, other_contacts,
+    experience, or one added later, which then hides nothing we write)."""
+    hidden = resume.get("hidden_fields")
+    return {i for i in (enum_id(h) for h in hidden) if i} if isinstance(hidden, list) else set()
 
 
 class _Applicant(NamedTuple):
@@ -74,7 +82,8 @@ def _applicant(nid: str, rid: str, resume: dict[str, Any] | None, short: dict[st
     first, last, middle = source.get("first_name"), source.get("last_name"), source.get("middle_name")
     if "names_and_photo" in hidden or not (first or last):
         first, last, middle = HIDDEN_NAME.format(rid=rid), None, None
-    city = (source.get("area") or {}).get("name")
+    city = dig(source, "area", "name")
+    city = city if isinstance(city, str) else None
     phone, email = contacts_of(resume) if resume is not None else (None, None)
     return _Applicant(first, last, middle, city, phone, email, _hidden_notes(hidden, rid))
 
@@ -91,23 +100,31 @@ def _vacancy_name(found: NegotiationFound, negotiation: dict[str, Any]) -> str:
     return str(vacancy.get("name") or found.vacancy_name or "")
 
 
-def _employer_state(found: NegotiationFound, negotiation: dict[str, Any]) -> Any:
-    return (negotiation.get("employer_state") or {}).get("id") or found.employer_state
+def _employer_state(found: NegotiationFound, negotiation: dict[str, Any]) -> str | None:
+    return enum_id(negotiation.get("employer_state")) or found.employer_state
+
+
+def _hh_source(found: NegotiationFound, negotiation: dict[str, Any]) -> str | None:
+    return enum_id(negotiation.get("source")) or found.hh_source
 
 
 def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: dict[str, Any],
                   resume: dict[str, Any] | None, resume_object: str | None,
-                  resume_filename: str | None) -> CrmCommand:
+                  resume_filename: str | None, kind: Kind | None = None) -> CrmCommand:
+    """`kind` is the decided one (rabota_mapper.kind); without it, the negotiation's own source and state say."""
     nid = found.negotiation_id
     vacancy_name = _vacancy_name(found, negotiation)
     employer_state = _employer_state(found, negotiation)
-    kind = kind_of(employer_state, negotiation.get("source"))
-    key = status_key(settings, employer_state, negotiation.get("source"))
+    source = _hh_source(found, negotiation)
+    kind = kind or kind_of(employer_state, source)
+    key = status_key(settings, employer_state, source, kind=kind)
     short = negotiation.get("resume") or {}
     rid = str((resume or short).get("id") or "")
     first, last, middle, city, phone, email, notes = _applicant(nid, rid, resume, short)
     full_name = " ".join(p for p in (last, first, middle) if p)
-    status_name = STATUS_NAMES_RU.get(key, STATUS_NAMES_RU[kind])
+    # Extended mode has no invitation stage: an invitation not moved yet sits on the response stage, but its
+    # status field says what it is.
+    status_name = STATUS_NAMES_RU[kind] if key == "response" else STATUS_NAMES_RU.get(key, STATUS_NAMES_RU[kind])
     resume_url = short.get("alternate_url") or (resume or {}).get("alternate_url")
     title_word = "Приглашение" if kind == "invitation" else "Отклик"
     applicant_key = rid or f"negotiation-{nid}"
@@ -118,6 +135,8 @@ def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: 
         import_id=found.import_id,
         kind=kind,
         hh_status=key,
+        hh_source=source,
+        by_hh_bot=by_hh_bot(source),
         entity_type=settings.entity_type,
         entity_type_id=settings.entity_type_id,
         category_id=settings.category_id if settings.entity_type != "lead" else None,

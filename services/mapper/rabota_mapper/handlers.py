@@ -12,13 +12,15 @@ from rabota_common.app_settings import SyncSettings
 from rabota_common.bus import publish
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.hh_client import HhError, HhRefused
-from rabota_common.hh_walk import TokenSource
+from rabota_common.hh_session import TokenSource
 from rabota_common.models import INLINE_PDF_MAX, CrmCommand, NegotiationFound
+from rabota_common.negotiation_kind import dig, enum_id
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import negotiation_msg_id
 from rabota_common.telemetry import negotiation_attributes
 
 from rabota_mapper.enrich import build_command, ddmmyyyy, pdf_filename
+from rabota_mapper.kind import decide_kind
 
 VIEW_LIMIT_DELAY_S = 3600.0
 # Well under the object store's age limit, so a cached PDF object is still there.
@@ -96,8 +98,8 @@ async def _get_resume(rt: Runtime, tokens: TokenSource, found: NegotiationFound,
 
 async def _download_pdf(rt: Runtime, tokens: TokenSource, found: NegotiationFound,
                         resume: dict[str, Any] | None) -> bytes | None:
-    pdf_url = ((resume or {}).get("download") or {}).get("pdf", {}).get("url")
-    if resume is None or not pdf_url:
+    pdf_url = dig(resume, "download", "pdf", "url")  # `download` or its `pdf` may be null or missing
+    if resume is None or not isinstance(pdf_url, str) or not pdf_url:
         return None
     try:
         pdf: bytes = await tokens.call(rt.hh.download, pdf_url)
@@ -155,9 +157,10 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
     tokens = TokenSource(rt, found.portal)
     # The poller passes the item it listed; only a bare reference (a replay) costs a request here.
     negotiation = found.item if found.item else await tokens.call(rt.hh.negotiation, found.negotiation_id)
+    kind = await decide_kind(rt, tokens, found.portal, found.negotiation_id, negotiation, not settings.extended)
     resume, resume_object, pdf = await _resume_of(rt, tokens, found, negotiation.get("resume"))
-    command = build_command(found, settings, negotiation, resume, resume_object, None)
+    command = build_command(found, settings, negotiation, resume, resume_object, None, kind=kind)
     command = _with_pdf(command, negotiation, resume_object, pdf)
-    state = (negotiation.get("employer_state") or {}).get("id")
+    state = enum_id(negotiation.get("employer_state"))
     await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=found.portal), command,
                   msg_id=negotiation_msg_id(found.portal, found.negotiation_id, state, found.import_id or found.source))

@@ -17,8 +17,9 @@ from rabota_common.b24_client import B24Error
 from rabota_common.entity_ref import EntityRef
 from rabota_common.errors import TransientError
 from rabota_common.hh_client import HhError
-from rabota_common.hh_walk import TokenSource
+from rabota_common.hh_session import TokenSource
 from rabota_common.models import EXTENDED_STATUSES, AppEvent
+from rabota_common.negotiation_kind import enum_id
 from rabota_common.runtime import Runtime
 
 # The HeadHunter action preferred for a status that several employer states share.
@@ -32,7 +33,7 @@ def statuses_of_stage(settings: SyncSettings, stage_id: str) -> list[str]:
 def pick_action(settings: SyncSettings, actions: list[dict[str, Any]], target: str) -> dict[str, Any] | None:
     """The enabled action of the negotiation that leads to the target status and needs no argument."""
     fitting = [a for a in actions if a.get("enabled", True) and a.get("url")
-               and status_key(settings, ((a.get("resulting_employer_state") or {}).get("id")) or a.get("id")) == target
+               and status_key(settings, enum_id(a.get("resulting_employer_state")) or a.get("id")) == target
                and not any(arg.get("required") for arg in a.get("arguments") or [])]
     preferred = PREFERRED_ACTION.get(target, target)
     fitting.sort(key=lambda a: a.get("id") != preferred)
@@ -96,7 +97,7 @@ async def move_on_headhunter(rt: Runtime, portal: str, settings: SyncSettings, n
     stage), unless it is in one of them already; a refusal by HeadHunter (403, 404) is final."""
     tokens = TokenSource(rt, portal)
     negotiation = await tokens.call(rt.hh.negotiation, nid)
-    current = status_key(settings, (negotiation.get("employer_state") or {}).get("id"), negotiation.get("source"))
+    current = status_key(settings, enum_id(negotiation.get("employer_state")), negotiation.get("source"))
     if current in targets:
         return "already there"
     target = targets[0]

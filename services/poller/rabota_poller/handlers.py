@@ -9,8 +9,10 @@ from rabota_common import budget
 from rabota_common.consume import heartbeat
 from rabota_common.hh_client import HhError
 from rabota_common.hh_ids import is_numeric_id
-from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
+from rabota_common.hh_session import TokenSource
+from rabota_common.hh_walk import negotiation_pages, vacancies
 from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound, NegotiationSource
+from rabota_common.negotiation_kind import enum_id
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import webhook_key
 
@@ -50,8 +52,9 @@ async def _walk(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
             # A page's messages go out together: their PubAcks are awaited at once, not one round trip each.
             await asyncio.gather(*(publish_found(rt, NegotiationFound(
                 portal=portal, negotiation_id=str(item["id"]), vacancy_id=page.vacancy_id,
-                vacancy_name=page.vacancy_name, employer_state=(item.get("employer_state") or {}).get("id"),
-                updated_at=item.get("updated_at"), source="import", import_id=import_id, item=item,
+                vacancy_name=page.vacancy_name, employer_state=enum_id(item.get("employer_state")),
+                updated_at=item.get("updated_at"), source="import", hh_source=enum_id(item.get("source")),
+                import_id=import_id, item=item,
             ), new_trace=True, bulk=True) for item in page.items if str(item["id"]) not in seen))
             await rt.store.add_found(portal, import_id, ids)
         await rt.store.mark_walked(portal, import_id, str(vacancy.get("id")))
@@ -64,6 +67,12 @@ async def expand_webhook(rt: Runtime, portal: str, event: HhWebhookEvent) -> Non
     nid = event.payload.get("topic_id")
     if not is_numeric_id(nid):
         rt.log.info("webhook %s (%s) names no negotiation: ignored", event.id, event.action_type)
+        return
+    if event.action_type == RESPONSE_ONLY_ACTION:
+        # Fires only for an applicant's response (reference §5.2): the strongest evidence of its kind, kept in
+        # the ledger. The negotiation itself comes with NEW_RESPONSE_OR_INVITATION_VACANCY, which every response
+        # fires too, so this one costs no HeadHunter request.
+        await rt.store.negotiation_kind(portal, negotiation_id=str(nid), decide="response")
         return
     vacancy_id = event.payload.get("vacancy_id")
     try:
@@ -91,11 +100,11 @@ async def publish_one(rt: Runtime, portal: str, nid: str, source: NegotiationSou
     tokens = TokenSource(rt, portal)
     item = await tokens.call(rt.hh.negotiation, nid)
     vacancy = item.get("vacancy") or {}
-    state = (item.get("employer_state") or {}).get("id")
+    state = enum_id(item.get("employer_state"))
     found = NegotiationFound(
         portal=portal, negotiation_id=nid, vacancy_id=str(vacancy.get("id") or vacancy_id),
         vacancy_name=vacancy.get("name"), employer_state=state, updated_at=item.get("updated_at"),
-        source=source, item=item,
+        source=source, hh_source=enum_id(item.get("source")), item=item,
     )
     await publish_found(rt, found, new_trace=False)
 
@@ -121,15 +130,17 @@ async def reimport(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
             for item in page.items:
                 found = NegotiationFound(
                     portal=portal, negotiation_id=str(item["id"]), vacancy_id=page.vacancy_id,
-                    vacancy_name=page.vacancy_name, employer_state=(item.get("employer_state") or {}).get("id"),
-                    updated_at=item.get("updated_at"), source="replay", item=item,
+                    vacancy_name=page.vacancy_name, employer_state=enum_id(item.get("employer_state")),
+                    updated_at=item.get("updated_at"), source="replay", hh_source=enum_id(item.get("source")),
+                    item=item,
                 )
                 await publish_found(rt, found, new_trace=True, bulk=True)
                 published += 1
     rt.log.info("reimport of vacancy %s of portal %s: %d negotiations published", vacancy_id, portal, published)
 
 
-WEBHOOK_ACTIONS = ["NEW_RESPONSE_OR_INVITATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE"]
+RESPONSE_ONLY_ACTION = "NEW_NEGOTIATION_VACANCY"
+WEBHOOK_ACTIONS = ["NEW_RESPONSE_OR_INVITATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE", RESPONSE_ONLY_ACTION]
 
 
 async def ensure_subscription(rt: Runtime, portal: str) -> None:

@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from rabota_common.budget import bulk
-from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
+from rabota_common.hh_session import TokenSource
+from rabota_common.hh_walk import negotiation_pages, vacancies
 from rabota_common.runtime import Runtime
 
 WALKS_IN_PARALLEL = 4  # vacancies listed at once; the shared bucket still paces every request

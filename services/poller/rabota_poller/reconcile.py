@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rabota_common.app_settings import status_key
-from rabota_common.hh_walk import TokenSource, negotiation_pages, vacancies
+from rabota_common.hh_session import TokenSource
+from rabota_common.hh_walk import negotiation_pages, vacancies
 from rabota_common.models import NegotiationFound
+from rabota_common.negotiation_kind import as_kind, enum_id
 from rabota_common.runtime import Runtime
 
 from rabota_poller.found import publish_found
@@ -80,15 +82,19 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
             for item in page.items:
                 nid = str(item["id"])
                 listed.add(nid)
-                state = (item.get("employer_state") or {}).get("id")
-                if nid in busy or not needs_sync(known.get(nid), status_key(settings, state, item.get("source"))):
+                state = enum_id(item.get("employer_state"))
+                known_state = known.get(nid)
+                # In simple mode the status is the kind, decided once and kept: the written one stands.
+                current = status_key(settings, state, item.get("source"), kind=as_kind(known_state))
+                if nid in busy or not needs_sync(known_state, current):
                     continue
                 if not await rt.store.claim_poll_sent(portal=portal, negotiation_id=nid, state=state,
                                                       ttl_s=SENT_TTL_S):
                     continue
                 found = NegotiationFound(
                     portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id, vacancy_name=page.vacancy_name,
-                    employer_state=state, updated_at=item.get("updated_at"), source="poll", item=item,
+                    employer_state=state, updated_at=item.get("updated_at"), source="poll",
+                    hh_source=enum_id(item.get("source")), item=item,
                 )
                 await publish_found(rt, found, new_trace=True)
                 published += 1

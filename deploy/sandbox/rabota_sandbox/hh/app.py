@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, control, oauth, webhooks
+from . import api, chats, control, oauth, webhooks
 from .config import HHSandboxConfig
 from .errors import (
     HHError,
@@ -164,4 +164,5 @@ def create_app(config: HHSandboxConfig | None = None) -> FastAPI:
     app.include_router(oauth.router)
     app.include_router(webhooks.router)
     app.include_router(api.router)
+    app.include_router(chats.router)
     return app

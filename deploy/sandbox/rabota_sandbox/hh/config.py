@@ -65,6 +65,7 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "webhook_timeout_s": 2.0,  # the documented 2 s answer deadline
     "access_token_ttl_s": ACCESS_TOKEN_TTL_S,  # lifetime of newly issued access tokens
     "auth_code_ttl_s": AUTH_CODE_TTL_S,
+    "old_invalidate_path_only": False,  # true: DELETE /token answers 404, only DELETE /oauth/token works
 }
 
 _NUMBER = (int, float)
@@ -77,9 +78,9 @@ def validate_knobs(update: dict[str, Any]) -> list[str]:
         if key not in DEFAULT_KNOBS:
             problems.append(f"unknown knob {key!r}")
             continue
-        if key == "webhooks":
+        if key in {"webhooks", "old_invalidate_path_only"}:
             if not isinstance(value, bool):
-                problems.append("webhooks must be a boolean")
+                problems.append(f"{key} must be a boolean")
         elif key in {"resume_view_limit", "live_interval_s", "rate_limit_rps"}:
             if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER) or value < 0):
                 problems.append(f"{key} must be a non-negative number or null")

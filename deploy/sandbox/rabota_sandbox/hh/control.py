@@ -14,6 +14,8 @@ from .config import validate_knobs
 from .data import (
     EMPLOYER_STATE_IDS,
     HIDDEN_FIELD_NAMES,
+    INVITATION_SOURCES,
+    RESPONSE_SOURCES,
     RESUME_VARIANTS,
     Manager,
     Negotiation,
@@ -21,6 +23,7 @@ from .data import (
     User,
     Vacancy,
     applicant_state,
+    chat_head,
     iso,
 )
 from .events import change_state, create_negotiation, ensure_live, live_tick
@@ -58,6 +61,8 @@ def sandbox_negotiation(store: Store, neg: Negotiation) -> dict[str, Any]:
         "hidden_fields": list(store.resumes[neg.resume_id].hidden_fields),
         "created_at": iso(neg.created_at),
         "updated_at": iso(neg.updated_at),
+        "source": neg.source,
+        "chat_first_role": next((role for type_, role, _ in chat_head(neg) if type_ == "SIMPLE"), None),
     }
 
 
@@ -162,6 +167,10 @@ async def create(request: Request) -> Any:
         return _problem(400, "unknown employer_state")
     if kind == "invitation" and employer_state == "response":
         return _problem(400, "an invitation cannot be in the response state")
+    source = body.get("source")
+    if source is not None and source not in (INVITATION_SOURCES if kind == "invitation" else RESPONSE_SOURCES):
+        return _problem(400, f"source of a {kind} must be one of "
+                             f"{INVITATION_SOURCES if kind == 'invitation' else RESPONSE_SOURCES}")
     rid = body.get("resume_id")
     if rid is not None:
         if rid not in store.resumes:
@@ -176,7 +185,7 @@ async def create(request: Request) -> Any:
         if not all(isinstance(p, str) for p in parts) or rid is not None:
             return _problem(400, "names must be {first_name, last_name, middle_name} strings for a new resume")
         names = (str(parts[0]), str(parts[1]), str(parts[2]))
-    neg = create_negotiation(state, vacancy.id, kind, variant, rid, tuple(hidden), employer_state, names)
+    neg = create_negotiation(state, vacancy.id, kind, variant, rid, tuple(hidden), employer_state, names, source)
     return JSONResponse(sandbox_negotiation(store, neg), status_code=201)
 
 

@@ -204,6 +204,43 @@ class Negotiation:
     updated_at: float
     has_updates: bool = True
     viewed: bool = False
+    source: str = "NEGOTIATION"  # the `source` enum (api-changes H8)
+
+
+# The `source` values of the spec (NEGOTIATION, PHONE_CALL, CHAT, VR, AUTO_INVITE, APPLICANT_QUESTIONS,
+# AUTO_RESPONSE, AUTO_RESPONSE_HH_PRO, CLICKME_CPA, REGISTRATION) the emulator can give a negotiation.
+SOURCES = (
+    "NEGOTIATION", "PHONE_CALL", "CHAT", "VR", "AUTO_INVITE", "APPLICANT_QUESTIONS", "AUTO_RESPONSE",
+    "AUTO_RESPONSE_HH_PRO", "CLICKME_CPA", "REGISTRATION",
+)
+INVITATION_SOURCES = ("NEGOTIATION", "AUTO_INVITE", "CHAT", "VR")
+RESPONSE_SOURCES = ("NEGOTIATION", "PHONE_CALL", "CHAT", "APPLICANT_QUESTIONS", "AUTO_RESPONSE", "AUTO_RESPONSE_HH_PRO",
+                    "CLICKME_CPA", "REGISTRATION")
+
+
+def default_source(kind: str, nid: str) -> str:
+    """A seeded negotiation's source, from its id (no draw from the seed's random stream): every fourth
+    invitation made by HeadHunter's auto-invite bot, every sixth response an auto-response."""
+    n = int(nid)
+    if kind == "invitation":
+        return "AUTO_INVITE" if n % 4 == 1 else "NEGOTIATION"
+    if n % 6 == 1:
+        return "AUTO_RESPONSE" if n % 12 == 1 else "AUTO_RESPONSE_HH_PRO"
+    return "NEGOTIATION"
+
+
+def chat_head(neg: Negotiation) -> list[tuple[str, str, str]]:
+    """The first messages of the negotiation's chat as (type, role, text): an invitation opens with the
+    employer's message (a bot's for an auto-invite), a response with the applicant's letter; every fifth
+    response has none (a response without a letter: an empty chat)."""
+    if neg.kind == "invitation":
+        if neg.source == "AUTO_INVITE":
+            return [("SIMPLE", "BOT", "Вас пригласили на вакансию по результатам автоподбора.")]
+        return [("PARTICIPANT_JOINED", "EMPLOYER", ""),
+                ("SIMPLE", "EMPLOYER", "Здравствуйте! Приглашаем вас на собеседование.")]
+    if int(neg.id) % 5 == 0:
+        return []
+    return [("SIMPLE", "APPLICANT", "Здравствуйте! Прошу рассмотреть мою кандидатуру.")]
 
 
 @dataclass(slots=True)
@@ -304,6 +341,7 @@ class Store:
         employer_state: str,
         created_at: float,
         updated_at: float | None = None,
+        source: str | None = None,
     ) -> Negotiation:
         nid = str(self.next_nid)
         self.next_nid += 1
@@ -315,6 +353,7 @@ class Store:
             employer_state,
             created_at,
             updated_at if updated_at is not None else created_at,
+            source=source or default_source(kind, nid),
         )
         self.negotiations[nid] = neg
         self.nid_list.append(nid)

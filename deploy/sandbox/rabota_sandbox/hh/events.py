@@ -16,8 +16,11 @@ from .webhooks import emit
 log = logging.getLogger(__name__)
 
 
+CHAT_ID_BASE = 4_000_000_000
+
+
 def chat_id(neg: Negotiation) -> int:
-    return 4_000_000_000 + int(neg.id)
+    return CHAT_ID_BASE + int(neg.id)
 
 
 def create_negotiation(
@@ -29,6 +32,7 @@ def create_negotiation(
     hidden_fields: tuple[str, ...] = (),
     employer_state: str | None = None,
     names: tuple[str, str, str] | None = None,
+    source: str | None = None,
 ) -> Negotiation:
     store = state.store
     vacancy = store.vacancies[vacancy_id]
@@ -36,7 +40,7 @@ def create_negotiation(
     if employer_state is None:
         employer_state = "response" if kind == "response" else "consider"
     now = time.time()
-    neg = store.add_negotiation(vacancy_id, rid, kind, employer_state, now)
+    neg = store.add_negotiation(vacancy_id, rid, kind, employer_state, now, source=source)
     payload_rid = None if store.resumes[rid].variant == "deleted" else rid
     emit(
         state,

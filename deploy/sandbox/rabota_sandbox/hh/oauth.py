@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from .data import User
-from .errors import TokenError, forbidden, oauth_failure, request_id_of
+from .errors import TokenError, forbidden, not_found, oauth_failure, request_id_of
 from .state import AuthCode, SandboxState, Token
 
 router = APIRouter()
@@ -225,9 +225,22 @@ async def token(request: Request) -> JSONResponse:
     raise TokenError("unsupported_grant_type", "unsupported grant_type")
 
 
-@router.delete("/oauth/token", status_code=204, response_model=None)
 @router.delete("/token", status_code=204, response_model=None)
 async def invalidate_token(request: Request) -> Response:
+    """`DELETE /token` (operation `invalidate-token` of the current spec). With the knob
+    `old_invalidate_path_only` the emulator behaves like a server that only knows the old path: 404."""
+    if get_state(request).knobs.get("old_invalidate_path_only"):
+        raise not_found()
+    return _invalidate(request)
+
+
+@router.delete("/oauth/token", status_code=204, response_model=None)
+async def invalidate_token_old_path(request: Request) -> Response:
+    """The deprecated `DELETE /oauth/token`, still answered as before."""
+    return _invalidate(request)
+
+
+def _invalidate(request: Request) -> Response:
     tok, user = authenticate(request, employer=False)
     assert user is not None
     tok.revoked = "revoked"

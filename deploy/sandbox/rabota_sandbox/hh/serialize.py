@@ -372,7 +372,7 @@ def negotiation_json(base: str, store: Store, neg: Negotiation, with_vacancy: bo
         "state": {"id": st, "name": STATE_NAMES[st]},
         "employer_state": {"id": neg.employer_state, "name": EMPLOYER_STATE_NAMES[neg.employer_state]},
         "funnel_stage": None,
-        "source": "NEGOTIATION",
+        "source": neg.source,
         "has_updates": neg.has_updates,
         "viewed_by_opponent": neg.kind == "invitation" and int(neg.id) % 2 == 0,
         "counters": {"messages": 1, "unread_messages": 1 if neg.has_updates else 0},

@@ -55,6 +55,16 @@ class LedgerStore(StoreBase):
         """One ledger entry (a str is written as it is: records of older versions, in tests)."""
         await self.redis.hset(self.key(portal, "ledger", "entity"), negotiation_id, str(ref))
 
+    async def negotiation_kind(self, portal: str, *, negotiation_id: str, decide: str | None = None) -> str | None:
+        """Response or invitation, as first decided for the negotiation (the ledger's `kind` hash): with
+        `decide`, that decision is kept unless one was made before (HSETNX), and the kept one is returned, so
+        it never flips later; without, only read (None: not decided yet)."""
+        key = self.key(portal, "ledger", "kind")
+        if decide is not None:
+            await self.redis.hsetnx(key, negotiation_id, decide)
+        value = await self.redis.hget(key, negotiation_id)
+        return text(value) if value else None
+
     async def known_negotiations(self, portal: str) -> set[str]:
         keys = await self.redis.hkeys(self.key(portal, "ledger", "entity"))
         return {text(k) for k in keys}

@@ -16,7 +16,8 @@ class LifecycleStore(HhStore):
     FIXED_KEYS: tuple[tuple[str, ...], ...] = (
         ("portal",), ("hh",), ("settings",), ("import",), ("import", "found"), ("import", "done"),
         ("import", "walked"), ("failures",), ("parked",), ("ledger", "entity"), ("ledger", "contact"),
-        ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("crm-mode",), ("view-limit",),
+        ("ledger", "written-at"), ("ledger", "writing"), ("ledger", "epoch"), ("ledger", "kind"), ("crm-mode",),
+        ("view-limit",),
         ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
         ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("webhooks-pending",), ("feedback",),
         ("new-responses", "seen"), ("waiting",), ("index",),
@@ -61,6 +62,7 @@ class LifecycleStore(HhStore):
             self.key(portal, "import", "walked"),
             self.key(portal, "ledger", "entity"), self.key(portal, "ledger", "contact"),
             self.key(portal, "ledger", "written-at"), self.key(portal, "ledger", "epoch"),
+            self.key(portal, "ledger", "kind"),
             self.key(portal, "parked"), self.key(portal, "failures"), self.key(portal, "view-limit"),
             self.key(portal, "relogin-notified"), self.key(portal, "listing", "fingerprint"),
             self.key(portal, "poll", "fingerprint"), self.key(portal, "poll", "count"),
