@@ -543,6 +543,42 @@ async def test_spa_items(sb):
     assert (await ok(sb, "crm.contact.get", {"id": c["id"]}, t))["result"]["PHONE"][0]["VALUE_TYPE"] == "MOBILE"
 
 
+async def test_crm_item_for_leads_deals_and_contacts(sb):
+    """object-fields.md: crm.item.* on types 1, 2, 3 — camelCase fields, `fm` added (never replaced) on update and
+    returned only for select ["*"], `address` response only, `contacts` refused (100), and the entities the old
+    methods made found by their originId."""
+    t = await token(sb)
+    old = (await ok(sb, "crm.lead.add", {"fields": {"TITLE": "Старый", "ORIGINATOR_ID": "rabota.by",
+                                                     "ORIGIN_ID": "7"}}, t))["result"]
+    found = (await ok(sb, "crm.item.list", {"entityTypeId": 1, "filter": {"originatorId": "rabota.by",
+                                                                          "@originId": ["7", "8"]},
+                                            "select": ["id", "originId"]}, t))["result"]["items"]
+    assert found == [{"id": old, "originId": "7"}]
+    c = (await ok(sb, "crm.item.add", {"entityTypeId": 3, "fields": {
+        "name": "Анна", "addressCity": "Минск", "originatorId": "rabota.by", "originId": "r1",
+        "fm": [{"typeId": "PHONE", "valueType": "MOBILE", "value": "+375291111111"}]}}, t))["result"]["item"]
+    assert c["originId"] == "r1" and c.get("addressCity") is None
+    upd = (await ok(sb, "crm.item.update", {"entityTypeId": 3, "id": c["id"], "fields": {
+        "fm": [{"typeId": "EMAIL", "valueType": "WORK", "value": "a@example.by"}]}}, t))["result"]["item"]
+    assert sorted(x["typeId"] for x in upd["fm"]) == ["EMAIL", "PHONE"], "fm on update adds, never replaces"
+    listed = (await ok(sb, "crm.item.list", {"entityTypeId": 3, "select": ["id", "fm"]}, t))["result"]["items"]
+    assert listed == [{"id": c["id"]}]
+    listed = (await ok(sb, "crm.item.list", {"entityTypeId": 3, "select": ["*"]}, t))["result"]["items"]
+    assert len(listed[0]["fm"]) == 2
+    r = await call(sb, "crm.item.list", {"entityTypeId": 3, "filter": {"fm": "x"}}, t)
+    assert r.status_code == 400 and r.json()["error"] == "100"
+    r = await call(sb, "crm.item.add", {"entityTypeId": 2, "fields": {"contacts": [c["id"]]}}, t)
+    assert r.status_code == 400 and r.json()["error"] == "100"
+    deal = (await ok(sb, "crm.item.add", {"entityTypeId": 2, "fields": {"contactIds": [c["id"]], "stageId": "NEW",
+                                                                        "categoryId": 0}}, t))["result"]["item"]
+    assert deal["contactIds"] == [c["id"]] and deal["contactId"] == c["id"]
+    r = await call(sb, "crm.item.update", {"entityTypeId": 2, "id": deal["id"], "fields": {"stageId": "C9:NEW"}}, t)
+    assert r.status_code == 400 and r.json()["error"] == "CRM_FIELD_ERROR_VALUE_NOT_VALID"
+    lead = (await ok(sb, "crm.item.add", {"entityTypeId": 1, "fields": {
+        "title": "Новый", "ufCrmRabotabyStatus": "x", "UF_CRM_RABOTABY_STATUS": "y"}}, t))["result"]["item"]
+    assert lead["stageId"] == "NEW"
+
+
 async def test_userfield_name_rules(sb):
     """§4.1/§4.2: prefixing, ≤50 chars, A-Z0-9_, duplicates, missing fields, userfieldconfig prefix."""
     t = await token(sb)

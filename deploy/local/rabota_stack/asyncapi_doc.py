@@ -85,6 +85,8 @@ PUBLISHES: dict[str, tuple[Publication, ...]] = {
     "auth": (
         Publication(_app("hh_connected"), models.AppEvent, "A rabota.by account was connected."),
         Publication(_app("hh_revoked"), models.AppEvent, "HeadHunter revoked the account's tokens."),
+        Publication(_app("b24_resumed"), models.AppEvent, "A portal Bitrix24 had paused (PAYMENT_REQUIRED) is usable "
+                    "again: the poller republishes the parked work."),
     ),
     "poller": (
         Publication(NEGOTIATIONS, models.NegotiationFound, "One negotiation found by a poll or a webhook, or "
@@ -106,7 +108,7 @@ PUBLISHES: dict[str, tuple[Publication, ...]] = {
 
 
 def _declare_crm_writer_consumer(rt: Runtime) -> None:
-    from rabota_crm_writer.app import BATCH, COMMANDS
+    from rabota_crm_writer.pull import BATCH, COMMANDS
 
     @durable_subscriber(rt.broker, rt.settings, COMMANDS, "crm-writer", batch_size=BATCH,
                         ack_wait_s=120.0)

@@ -36,10 +36,11 @@ BATCH_MAX = 50
 
 
 class B24Error(Exception):
-    def __init__(self, status: int, code: str, description: str) -> None:
+    def __init__(self, status: int, code: str, description: str, reset_at: float | None = None) -> None:
         self.status = status
         self.code = code
         self.description = description
+        self.reset_at = reset_at  # OPERATION_TIME_LIMIT: the method's `operating_reset_at`, when given
         super().__init__(f"Bitrix24 {status} {code}: {description}")
 
     @property
@@ -58,6 +59,13 @@ class B24Error(Exception):
     def portal_gone(self) -> bool:
         return self.code in ("PORTAL_DELETED", "NO_AUTH_FOUND", "invalid_token", "APPLICATION_NOT_FOUND",
                              "NOT_INSTALLED", "PAYMENT_REQUIRED", "ACCESS_DENIED") and self.status in (401, 403, 500)
+
+
+def _reset_at(body: dict[str, Any]) -> float | None:
+    """`time.operating_reset_at` of an answer (epoch seconds), if it has one."""
+    timing = body.get("time")
+    value = timing.get("operating_reset_at") if isinstance(timing, dict) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 class B24Refused(B24Error, PermanentError):
@@ -140,6 +148,8 @@ class BatchResult:
             self.result = {}
         if isinstance(self.errors, list):
             self.errors = {}
+        times = inner.get("result_time") or {}
+        self.times: dict[str, dict[str, Any]] = times if isinstance(times, dict) else {}
 
 
 class B24Client:
@@ -212,7 +222,7 @@ class B24Client:
             body = {}
         if response.status_code >= 400 or "error" in body:
             raise B24Error(response.status_code, str(body.get("error", "")) or f"HTTP_{response.status_code}",
-                           str(body.get("error_description", "")))
+                           str(body.get("error_description", "")), _reset_at(body))
         return body
 
     async def refresh(self, refresh_token: str) -> dict[str, Any]:

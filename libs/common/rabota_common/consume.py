@@ -26,7 +26,7 @@ from opentelemetry import trace
 from pydantic import BaseModel
 
 from rabota_common.bus import dead_letter, retry_delay
-from rabota_common.errors import HhAuthLost, TransientError
+from rabota_common.errors import Parkable, TransientError
 from rabota_common.metrics import DELIVERIES_FAILED, DELIVERIES_PARKED, DELIVERIES_RETRIED, DELIVERIES_WAITING
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import portal_of
@@ -117,7 +117,7 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
         await dead_letter(rt.broker, stage, delivery.subject, delivery.attempt, cause.reason, data, crypto=rt.crypto)
         await delivery.ack()
         return
-    if isinstance(exc, HhAuthLost):
+    if isinstance(exc, Parkable):
         await _park(rt, stage, delivery, data, exc)
         return
     if cause.kind == "transient":
@@ -146,15 +146,16 @@ async def wait_out(rt: Runtime, stage: str, delivery: Delivery, exc: BaseExcepti
     await delivery.nack(delay)
 
 
-async def _park(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any], exc: HhAuthLost) -> None:
-    """Nothing is lost while the user logs in again: the poller republishes it on hh_connected."""
+async def _park(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any], exc: Parkable) -> None:
+    """Nothing is lost while a person acts: the poller republishes it on hh_connected (a re-login) and when a
+    paused portal is usable again."""
     try:
         await rt.store.park(portal_of(delivery.subject), delivery.subject, data)
     except Exception:
         rt.log.warning("%s: parking failed, waiting instead", stage, exc_info=True)
         await delivery.nack(exc.delay_s or 600.0)
         return
-    rt.log.warning("%s: %s; parked until re-login", stage, exc)
+    rt.log.warning("%s: %s; parked until a person acts", stage, exc)
     DELIVERIES_PARKED.labels(stage).inc()
     await delivery.ack()
 

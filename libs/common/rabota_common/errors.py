@@ -23,5 +23,10 @@ class PermanentError(Exception):
         self.code = code
 
 
-class HhAuthLost(TransientError):
+class Parkable(TransientError):
+    """Work waits for a person (a re-login, a renewed subscription): its messages are parked, not retried in a
+    loop, and republished when the cause is gone."""
+
+
+class HhAuthLost(Parkable):
     """HeadHunter tokens are gone (password change, revocation): work waits for a re-login (DESIGN F11)."""

@@ -81,7 +81,8 @@ CRM_COMMAND = subjects.pattern(subjects.CRM_COMMAND)
 CRM_RESULT = subjects.pattern(subjects.CRM_RESULT)
 ANY_APP_EVENT = subjects.pattern(subjects.APP_EVENT)
 DLQ_STREAM = subjects.stream_of(subjects.pattern(subjects.DLQ))
-POLLER_EVENTS = ("import_requested", "hh_connected", "reimport_requested", "hh_revoked", "crm_entity_updated")
+POLLER_EVENTS = ("import_requested", "hh_connected", "reimport_requested", "hh_revoked", "crm_entity_updated",
+                 "b24_resumed")
 
 # Who asks the token broker for what (derived from the code: rt.b24_token, rt.hh_token / hh_session.TokenSource,
 # rt.hh_revoked, the ui's logout and connect). Nobody else may ask.
@@ -89,15 +90,17 @@ B24_TOKEN_USERS = ("poller", "crm-writer", "ui")
 HH_TOKEN_USERS = ("poller", "mapper")
 
 USERS: dict[str, Permissions] = {
-    # The token broker: answers the auth.* requests, tells the poller about connections and revocations.
+    # The token broker: answers the auth.* requests, tells the poller about connections, revocations and a
+    # paused Bitrix24 portal that is usable again.
     "auth": Permissions(
-        publish=(*_layout(), *_app("hh_revoked", "hh_connected")),
+        publish=(*_layout(), *_app("hh_revoked", "hh_connected", "b24_resumed")),
         subscribe=(subjects.AUTH_B24_TOKEN, subjects.AUTH_HH_TOKEN, subjects.AUTH_HH_REVOKED,
                    subjects.AUTH_HH_CONNECT, subjects.AUTH_HH_LOGOUT),
         allow_responses=True),
     "poller": Permissions(
         publish=(*_layout(), *_consume(subjects.stream_of(ANY_APP_EVENT)), *_consume(subjects.stream_of(HH_WEBHOOK)),
                  HH_NEGOTIATION, HH_NEGOTIATION_IMPORT, HH_WEBHOOK, *_app(*POLLER_EVENTS),  # walks; parked work
+                 CRM_COMMAND,  # the crm-writer's work parked while Bitrix24 paused the portal
                  _dlq("poller"),
                  subjects.AUTH_B24_TOKEN, subjects.AUTH_HH_TOKEN, subjects.AUTH_HH_REVOKED),
         subscribe=(subjects.POLLER_NEW_RESPONSES,),

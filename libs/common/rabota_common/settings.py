@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     WEBHOOK_IN_FLIGHT: int = Field(default=32, gt=0)
 
     POLL_INTERVAL_S: float = Field(default=300.0, gt=0)
+    # A portal Bitrix24 paused (PAYMENT_REQUIRED): at most one refresh per this many seconds probes it.
+    B24_PAUSE_PROBE_S: float = Field(default=600.0, gt=0)
     # Short: a dismissed user or a demoted admin keeps access at most this long (the page asks to reopen on 401).
     SESSION_TTL_S: int = Field(default=900, ge=60, le=86400)
     HTTP_TIMEOUT_S: float = 30.0

@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
+from rabota_common.b24_session import PAYMENT_REQUIRED
 from rabota_common.bus import publish
 from rabota_common.hh_client import HhError, HhOAuthError
 from rabota_common.models import AppEvent, B24Token, HhConnectReply, HhConnectRequest, HhToken, TokenRequest
 from rabota_common.runtime import Runtime
-from rabota_common.store import HhAccount
+from rabota_common.store import HhAccount, PortalRecord
 from rabota_common.transience import REDIS_ERRORS
 
 EXPIRY_MARGIN_S = 30.0
@@ -29,43 +30,76 @@ async def store_guarded(work: Awaitable[T], unavailable: T) -> T:
         return unavailable
 
 
+def _paused(portal: PortalRecord) -> B24Token | None:
+    """A paused portal's answer until its next probe (no request to Bitrix24 meanwhile)."""
+    if portal.paused and time.time() < portal.probe_at:
+        return B24Token(ok=False, error=f"paused: {portal.paused}")
+    return None
+
+
 async def b24_token(rt: Runtime, req: TokenRequest) -> B24Token:
     portal = await rt.store.get_portal(req.portal)
     if portal is None:
         return B24Token(ok=False, error="unknown_portal")
     if portal.status != "active":
         return B24Token(ok=False, error=f"inactive: {portal.status_reason}")
-    must_refresh = portal.expires_at and portal.expires_at < time.time()
+    if (waiting := _paused(portal)) is not None:
+        return waiting
+    must_refresh = portal.paused or (portal.expires_at and portal.expires_at < time.time())
     if not must_refresh and (req.stale_token is None or req.stale_token != portal.access_token):
         return B24Token(ok=True, access_token=portal.access_token, client_endpoint=portal.client_endpoint)
     async with rt.store.lock(f"b24-refresh:{req.portal}"):
         portal = await rt.store.get_portal(req.portal)
         assert portal is not None
-        if req.stale_token and portal.access_token != req.stale_token and portal.expires_at > time.time():
+        if (waiting := _paused(portal)) is not None:
+            return waiting  # another request probed meanwhile
+        if (not portal.paused and req.stale_token and portal.access_token != req.stale_token
+                and portal.expires_at > time.time()):
             return B24Token(ok=True, access_token=portal.access_token, client_endpoint=portal.client_endpoint)
-        try:
-            body = await rt.b24.refresh(portal.refresh_token)
-        except B24Error as exc:
-            if exc.transient:
-                return B24Token(ok=False, error="transient")
-            reason = "Приложение потеряло доступ к порталу Битрикс24 (нужна переустановка или оплата)"
-            await rt.store.update_portal(req.portal, status="inactive", status_reason=f"{reason}: {exc.code}")
-            rt.log.warning("portal %s marked inactive after refresh error %s", req.portal, exc.code)
-            return B24Token(ok=False, error=f"inactive: {exc.code}")
-        if body.get("member_id") and body.get("member_id") != req.portal:
-            # The OAuth server names another portal for this token: never store its endpoint or tokens here.
-            rt.log.warning("refresh of portal %s answered another member_id", req.portal)
-            return B24Token(ok=False, error="transient")
-        # The rotated refresh token is stored before anyone can use the new access token.
-        await rt.store.update_portal(
-            req.portal,
-            access_token=body["access_token"],
-            refresh_token=body["refresh_token"],
-            expires_at=time.time() + float(body.get("expires_in", 3600)) - EXPIRY_MARGIN_S,
-            client_endpoint=body.get("client_endpoint") or portal.client_endpoint,
-        )
-        return B24Token(ok=True, access_token=body["access_token"],
-                        client_endpoint=body.get("client_endpoint") or portal.client_endpoint)
+        return await _refresh_b24(rt, req.portal, portal)
+
+
+async def _refresh_b24(rt: Runtime, member_id: str, portal: PortalRecord) -> B24Token:
+    """The refresh itself, under the portal's lock: rotate and store the pair, or say why not."""
+    try:
+        body = await rt.b24.refresh(portal.refresh_token)
+    except B24Error as exc:
+        return await _refresh_refused(rt, member_id, exc)
+    if body.get("member_id") and body.get("member_id") != member_id:
+        # The OAuth server names another portal for this token: never store its endpoint or tokens here.
+        rt.log.warning("refresh of portal %s answered another member_id", member_id)
+        return B24Token(ok=False, error="transient")
+    # The rotated refresh token is stored before anyone can use the new access token.
+    endpoint = body.get("client_endpoint") or portal.client_endpoint
+    await rt.store.update_portal(
+        member_id,
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+        expires_at=time.time() + float(body.get("expires_in", 3600)) - EXPIRY_MARGIN_S,
+        client_endpoint=endpoint,
+    )
+    if portal.paused and await rt.store.resume_portal(member_id):
+        # The probe's refresh succeeded: the poller republishes the parked work and tells the user once.
+        rt.log.warning("portal %s usable again after %s", member_id, portal.paused)
+        await publish(rt.broker, subjects.subject(subjects.APP_EVENT, event="b24_resumed", portal=member_id),
+                      AppEvent(portal=member_id, event="b24_resumed", data={"reason": portal.paused}))
+    return B24Token(ok=True, access_token=body["access_token"], client_endpoint=endpoint)
+
+
+async def _refresh_refused(rt: Runtime, member_id: str, exc: B24Error) -> B24Token:
+    if exc.transient:
+        return B24Token(ok=False, error="transient")
+    if exc.code == PAYMENT_REQUIRED:
+        # The subscription ended: paused, not inactive. One refresh per B24_PAUSE_PROBE_S tells when it was renewed
+        # (a refused refresh does not use up the refresh token).
+        probe_at = time.time() + rt.settings.B24_PAUSE_PROBE_S
+        if await rt.store.pause_portal(member_id, reason=PAYMENT_REQUIRED, probe_at=probe_at):
+            rt.log.warning("portal %s paused: Bitrix24 answers PAYMENT_REQUIRED", member_id)
+        return B24Token(ok=False, error=f"paused: {PAYMENT_REQUIRED}")
+    reason = "Приложение потеряло доступ к порталу Битрикс24 (нужна переустановка или оплата)"
+    await rt.store.update_portal(member_id, status="inactive", status_reason=f"{reason}: {exc.code}")
+    rt.log.warning("portal %s marked inactive after refresh error %s", member_id, exc.code)
+    return B24Token(ok=False, error=f"inactive: {exc.code}")
 
 
 def _hh_reply(account: HhAccount) -> HhToken:

@@ -1,11 +1,17 @@
-"""Bitrix24 REST commands for one CRM command: entity, contact, activity (reference §3–§5)."""
+"""Bitrix24 REST commands for one CRM command: entity, contact, activity (reference §3–§5).
+
+Every entity type (leads 1, deals 2, contacts 3, smart processes) goes through `crm.item.*`: the old
+`crm.lead.*`/`crm.deal.*`/`crm.contact.*` are "development discontinued" (b24restdocs, August 2026). What
+differs per type is one row of `KINDS`."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from rabota_common.b24_client import BatchRef, batch_ref
+from rabota_common.entity_ref import CONTACT, DEAL, LEAD
 from rabota_common.models import CrmCommand
 
 from rabota_crm_writer.layout import activity_layout
@@ -19,24 +25,57 @@ UF_RESUME = "UF_CRM_RABOTABY_RESUME"
 Cmd = tuple[str, dict[str, Any]]
 
 
-def multifields(cmd: CrmCommand) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if cmd.contact.phone:
-        out["PHONE"] = [{"VALUE": cmd.contact.phone, "VALUE_TYPE": "MOBILE"}]
-    if cmd.contact.email:
-        out["EMAIL"] = [{"VALUE": cmd.contact.email, "VALUE_TYPE": "WORK"}]
-    return out
+@dataclass(frozen=True)
+class Kind:
+    """What `crm.item.*` takes for one kind of entity (`object-fields.md`): the one mapping table of the writer.
+
+    `origin`: how an entity names its negotiation or applicant, `originatorId`/`originId` (leads, deals,
+    contacts) or `xmlId` (smart processes have no origin fields). `person`: name fields and the `fm`
+    multifield (leads, contacts). `client`: the applicant's contact linked by `contactIds` (deals, smart
+    processes). `pipeline`: `categoryId`. `type_ufs`: user fields named `UF_CRM_{type id}_…`."""
+
+    entity_type_id: int | None  # None: the smart process the command names
+    origin: Literal["origin", "xml"]
+    person: bool = False
+    client: bool = False
+    pipeline: bool = False
+    comments: bool = True
+    type_ufs: bool = False
+
+    def type_id(self, cmd: CrmCommand) -> int:
+        return self.entity_type_id if self.entity_type_id is not None else cmd.entity_type_id
+
+    @property
+    def commands_per_new(self) -> int:
+        """Entity, activity, and the contact it may need."""
+        return 3 if self.client else 2
 
 
-def person(cmd: CrmCommand) -> dict[str, Any]:
-    fields: dict[str, Any] = {"NAME": cmd.contact.name}
-    if cmd.contact.last_name:
-        fields["LAST_NAME"] = cmd.contact.last_name
-    if cmd.contact.second_name:
-        fields["SECOND_NAME"] = cmd.contact.second_name
-    if cmd.contact.city:
-        fields["ADDRESS_CITY"] = cmd.contact.city
-    return fields
+KINDS: dict[str, Kind] = {
+    "lead": Kind(LEAD, "origin", person=True),
+    "deal": Kind(DEAL, "origin", client=True, pipeline=True),
+    "smart_process": Kind(None, "xml", client=True, pipeline=True, comments=False, type_ufs=True),
+}
+CONTACT_KIND = Kind(CONTACT, "origin", person=True, comments=False)
+
+
+def kind_of(cmd: CrmCommand) -> Kind:
+    return KINDS[cmd.entity_type]
+
+
+def uf_camel(name: str) -> str:
+    """A user field's name in `crm.item.*` (camelCase, `crm/universal/index.md`): `UF_CRM_7_RABOTABY_STATUS`
+    -> `ufCrm7RabotabyStatus`, `UF_CRM_RABOTABY_STATUS` -> `ufCrmRabotabyStatus`; digits-only parts keep
+    their underscore (`UF_CRM_3_1747309727` -> `ufCrm3_1747309727`), mixed ones keep the name
+    (`UF_CRM_3_DIGIT10` -> `ufCrm_3_DIGIT10`)."""
+    rest = name.removeprefix("UF_CRM_")
+    number, _, tail = rest.partition("_") if "_" in rest and rest.split("_", 1)[0].isdigit() else ("", "", rest)
+    parts = [p for p in tail.split("_") if p]
+    if parts and all(p.isalpha() for p in parts):
+        return "ufCrm" + number + "".join(p.capitalize() for p in parts)
+    if parts and all(p.isdigit() for p in parts) and number:
+        return f"ufCrm{number}_{tail}"
+    return "ufCrm_" + (f"{number}_" if number else "") + tail
 
 
 def spa_uf(spa_type_id: int, name: str) -> str:
@@ -44,68 +83,69 @@ def spa_uf(spa_type_id: int, name: str) -> str:
     return name.replace("UF_CRM_", f"UF_CRM_{spa_type_id}_", 1)
 
 
-def app_fields(cmd: CrmCommand, pdf: bytes | None, spa_type_id: int | None = None) -> dict[str, Any]:
-    """The four app fields; for a smart process under their `UF_CRM_{id}_…` names (useOriginalUfNames=Y)."""
-    def name(base: str) -> str:
-        return spa_uf(spa_type_id, base) if spa_type_id is not None else base
+def uf(name: str, spa_type_id: int | None) -> str:
+    """An app field's `crm.item.*` key: `ufCrmRabotabyStatus` (leads, deals), `ufCrm7RabotabyStatus` (type 7)."""
+    return uf_camel(spa_uf(spa_type_id, name) if spa_type_id is not None else name)
 
+
+def origin(kind: Kind, key: str) -> dict[str, Any]:
+    """The fields naming an entity's source: the negotiation's (or applicant's) id."""
+    if kind.origin == "xml":
+        return {"xmlId": f"{ORIGINATOR}:{key}"}
+    return {"originatorId": ORIGINATOR, "originId": key}
+
+
+def person(cmd: CrmCommand) -> dict[str, Any]:
+    """Name and the `fm` multifield (phone and e-mail) of a lead or contact. The city has no `crm.item` field
+    (`address` is a legacy, response-only field): it stays in the timeline activity."""
+    fields: dict[str, Any] = {"name": cmd.contact.name}
+    if cmd.contact.last_name:
+        fields["lastName"] = cmd.contact.last_name
+    if cmd.contact.second_name:
+        fields["secondName"] = cmd.contact.second_name
+    fm = []
+    if cmd.contact.phone:
+        fm.append({"typeId": "PHONE", "valueType": "MOBILE", "value": cmd.contact.phone})
+    if cmd.contact.email:
+        fm.append({"typeId": "EMAIL", "valueType": "WORK", "value": cmd.contact.email})
+    if fm:
+        fields["fm"] = fm
+    return fields
+
+
+def app_fields(cmd: CrmCommand, pdf: bytes | None, spa_type_id: int | None = None) -> dict[str, Any]:
+    """The four app fields; a smart process's under their `UF_CRM_{id}_…` names, all in camelCase."""
     fields: dict[str, Any] = {
-        name(UF_CREATED): cmd.created_date,
-        name(UF_STATUS): cmd.status_name,
-        name(UF_VACANCY): cmd.vacancy_name,
+        uf(UF_CREATED, spa_type_id): cmd.created_date,
+        uf(UF_STATUS, spa_type_id): cmd.status_name,
+        uf(UF_VACANCY, spa_type_id): cmd.vacancy_name,
     }
     if pdf:
-        file = [cmd.resume_filename or "resume.pdf", base64.b64encode(pdf).decode()]
-        fields[name(UF_RESUME)] = file if spa_type_id is not None else {"fileData": file}
+        fields[uf(UF_RESUME, spa_type_id)] = [cmd.resume_filename or "resume.pdf", base64.b64encode(pdf).decode()]
     return fields
 
 
 def entity_add(cmd: CrmCommand, pdf: bytes | None, contact_ref: str | int | None,
                spa_type_id: int | None = None) -> Cmd:
-    common = {
-        "TITLE": cmd.title,
-        "COMMENTS": cmd.comments,
-        "ASSIGNED_BY_ID": cmd.responsible_id,
-        "ORIGINATOR_ID": ORIGINATOR,
-        "ORIGIN_ID": cmd.negotiation_id,
-        **app_fields(cmd, pdf),
-    }
-    if cmd.entity_type == "lead":
-        fields = {**common, **person(cmd), **multifields(cmd)}
-        if cmd.stage_id:
-            fields["STATUS_ID"] = cmd.stage_id
-        return "crm.lead.add", {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}
-    if cmd.entity_type == "deal":
-        fields = dict(common)
-        if cmd.category_id is not None:
-            fields["CATEGORY_ID"] = cmd.category_id
-        if cmd.stage_id:
-            fields["STAGE_ID"] = cmd.stage_id
-        if contact_ref is not None:
-            fields["CONTACT_ID"] = contact_ref
-        return "crm.deal.add", {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}
-    item: dict[str, Any] = {
-        "title": cmd.title,
-        "xmlId": f"{ORIGINATOR}:{cmd.negotiation_id}",
-        "assignedById": cmd.responsible_id,
-    }
-    if cmd.category_id is not None:
-        item["categoryId"] = cmd.category_id
+    kind = kind_of(cmd)
+    fields: dict[str, Any] = {"title": cmd.title, "assignedById": cmd.responsible_id,
+                              **origin(kind, cmd.negotiation_id), **app_fields(cmd, pdf, spa_type_id)}
+    if kind.comments:
+        fields["comments"] = cmd.comments
+    if kind.person:
+        fields.update(person(cmd))
+    if kind.pipeline and cmd.category_id is not None:
+        fields["categoryId"] = cmd.category_id
     if cmd.stage_id:
-        item["stageId"] = cmd.stage_id
-    if contact_ref is not None:
-        item["contactId"] = contact_ref
-    params: dict[str, Any] = {"entityTypeId": cmd.entity_type_id, "fields": item}
-    if spa_type_id is not None:
-        item.update(app_fields(cmd, pdf, spa_type_id))
-        params["useOriginalUfNames"] = "Y"
-    return "crm.item.add", params
+        fields["stageId"] = cmd.stage_id
+    if kind.client and contact_ref is not None:
+        fields["contactIds"] = [contact_ref]
+    return "crm.item.add", {"entityTypeId": kind.type_id(cmd), "fields": fields}
 
 
 def contact_add(cmd: CrmCommand) -> Cmd:
-    fields = {**person(cmd), **multifields(cmd), "ASSIGNED_BY_ID": cmd.responsible_id,
-              "ORIGINATOR_ID": ORIGINATOR, "ORIGIN_ID": cmd.applicant_key}
-    return "crm.contact.add", {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}
+    fields = {**person(cmd), "assignedById": cmd.responsible_id, **origin(CONTACT_KIND, cmd.applicant_key)}
+    return "crm.item.add", {"entityTypeId": CONTACT, "fields": fields}
 
 
 def activity_add(cmd: CrmCommand, owner_ref: str | int) -> Cmd:
@@ -119,50 +159,43 @@ def activity_add(cmd: CrmCommand, owner_ref: str | int) -> Cmd:
 
 
 def entity_update(cmd: CrmCommand, entity_id: int, spa_type_id: int | None = None) -> Cmd:
-    if cmd.entity_type == "lead":
-        fields: dict[str, Any] = {UF_STATUS: cmd.status_name}
-        if cmd.stage_id:
-            fields["STATUS_ID"] = cmd.stage_id
-        return "crm.lead.update", {"id": entity_id, "fields": fields}
-    if cmd.entity_type == "deal":
-        fields = {UF_STATUS: cmd.status_name}
-        if cmd.stage_id:
-            fields["STAGE_ID"] = cmd.stage_id
-        return "crm.deal.update", {"id": entity_id, "fields": fields}
-    item: dict[str, Any] = {}
+    fields: dict[str, Any] = {uf(UF_STATUS, spa_type_id): cmd.status_name}
     if cmd.stage_id:
-        item["stageId"] = cmd.stage_id
-    params: dict[str, Any] = {"entityTypeId": cmd.entity_type_id, "id": entity_id, "fields": item}
-    if spa_type_id is not None:
-        item[spa_uf(spa_type_id, UF_STATUS)] = cmd.status_name
-        params["useOriginalUfNames"] = "Y"
-    return "crm.item.update", params
+        fields["stageId"] = cmd.stage_id
+    return "crm.item.update", {"entityTypeId": kind_of(cmd).type_id(cmd), "id": entity_id, "fields": fields}
+
+
+def _origin_filter(kind: Kind, keys: list[str]) -> dict[str, Any]:
+    if kind.origin == "xml":
+        return {"@xmlId": [f"{ORIGINATOR}:{k}" for k in keys]}
+    return {"originatorId": ORIGINATOR, "@originId": keys}
+
+
+def _item_list(entity_type_id: int, flt: dict[str, Any], select: list[str], **extra: Any) -> Cmd:
+    return "crm.item.list", {"entityTypeId": entity_type_id, "filter": flt, "select": select, **extra}
 
 
 def lookup(entity_type: str, entity_type_id: int, negotiation_ids: list[str]) -> Cmd:
-    """One list call that finds entities already created for these negotiations (≤ 50)."""
-    if entity_type == "lead":
-        return "crm.lead.list", {"filter": {"ORIGINATOR_ID": ORIGINATOR, "@ORIGIN_ID": negotiation_ids},
-                                 "select": ["ID", "ORIGIN_ID", "STATUS_ID"]}
-    if entity_type == "deal":
-        return "crm.deal.list", {"filter": {"ORIGINATOR_ID": ORIGINATOR, "@ORIGIN_ID": negotiation_ids},
-                                 "select": ["ID", "ORIGIN_ID", "STAGE_ID"]}
-    return "crm.item.list", {"entityTypeId": entity_type_id,
-                             "filter": {"@xmlId": [f"{ORIGINATOR}:{n}" for n in negotiation_ids]},
-                             "select": ["id", "xmlId"]}
+    """One list call that finds entities already created for these negotiations (≤ 50), whether the old
+    `crm.lead.add`/`crm.deal.add` (ORIGIN_ID is `originId`) or `crm.item.add` made them."""
+    kind = KINDS[entity_type]
+    return _item_list(entity_type_id, _origin_filter(kind, negotiation_ids),
+                      ["id", "xmlId" if kind.origin == "xml" else "originId"])
 
 
 def probe(entity_type: str, entity_type_id: int) -> Cmd:
     """Any entity of ours at all of this type (an empty answer means an empty ledger is complete)."""
-    if entity_type in ("lead", "deal"):
-        return f"crm.{entity_type}.list", {"filter": {"ORIGINATOR_ID": ORIGINATOR}, "select": ["ID"], "start": -1}
-    return "crm.item.list", {"entityTypeId": entity_type_id, "filter": {"=%xmlId": f"{ORIGINATOR}:%"},
-                             "select": ["id"], "start": -1}
+    flt = {"=%xmlId": f"{ORIGINATOR}:%"} if KINDS[entity_type].origin == "xml" else {"originatorId": ORIGINATOR}
+    return _item_list(entity_type_id, flt, ["id"], start=-1)
 
 
 def probe_empty(entity_type: str, result: Any) -> bool:
-    rows = result if entity_type in ("lead", "deal") else (result or {}).get("items")
-    return not rows
+    return not _items(result)
+
+
+def _items(result: Any) -> list[dict[str, Any]]:
+    items = (result or {}).get("items") if isinstance(result, dict) else None
+    return [row for row in items or [] if isinstance(row, dict)]
 
 
 def lookup_activities(negotiation_ids: list[str]) -> Cmd:
@@ -172,9 +205,8 @@ def lookup_activities(negotiation_ids: list[str]) -> Cmd:
 
 
 def lookup_contacts(applicant_keys: list[str]) -> Cmd:
-    """Contacts created for these applicants (≤ 50), found by ORIGIN_ID = applicant key."""
-    return "crm.contact.list", {"filter": {"ORIGINATOR_ID": ORIGINATOR, "@ORIGIN_ID": applicant_keys},
-                                "select": ["ID", "ORIGIN_ID"]}
+    """Contacts created for these applicants (≤ 50), found by `originId` = applicant key."""
+    return _item_list(CONTACT, _origin_filter(CONTACT_KIND, applicant_keys), ["id", "originId"])
 
 
 def found_activities(result: Any) -> dict[tuple[str, int, int], int]:
@@ -188,8 +220,8 @@ def found_activities(result: Any) -> dict[tuple[str, int, int], int]:
 
 def found_contacts(result: Any) -> dict[str, int]:
     out: dict[str, int] = {}
-    for row in result or []:
-        out.setdefault(str(row.get("ORIGIN_ID")), int(row["ID"]))
+    for row in _items(result):
+        out.setdefault(str(row.get("originId")), int(row["id"]))
     return out
 
 
@@ -200,25 +232,20 @@ def activity_id_of(result: Any) -> int:
 def found_ids(entity_type: str, result: Any) -> dict[str, int]:
     """negotiation id -> entity id from a `lookup` answer."""
     out: dict[str, int] = {}
-    if entity_type in ("lead", "deal"):
-        for row in result or []:
-            out[str(row.get("ORIGIN_ID"))] = int(row["ID"])
-    else:
-        for row in (result or {}).get("items", []):
-            xml = str(row.get("xmlId") or "")
-            if xml.startswith(f"{ORIGINATOR}:"):
-                out[xml.split(":", 1)[1]] = int(row["id"])
+    xml = KINDS[entity_type].origin == "xml"
+    for row in _items(result):
+        key = str(row.get("xmlId") or "") if xml else str(row.get("originId") or "")
+        if xml and not key.startswith(f"{ORIGINATOR}:"):
+            continue
+        out.setdefault(key.split(":", 1)[1] if xml else key, int(row["id"]))
     return out
 
 
-def entity_id_of(entity_type: str, result: Any) -> int:
-    if entity_type == "smart_process":
-        return int(result["item"]["id"])
-    return int(result)
+def entity_id_of(result: Any) -> int:
+    """The id in a `crm.item.add` answer (`{"item": {"id": …}}`)."""
+    return int(result["item"]["id"])
 
 
-def entity_ref(entity_type: str, key: str) -> BatchRef:
-    return batch_ref(key, "item", "id") if entity_type == "smart_process" else batch_ref(key)
-
-
-COMMANDS_PER_NEW = {"lead": 2, "deal": 3, "smart_process": 3}
+def entity_ref(key: str) -> BatchRef:
+    """The id an earlier `crm.item.add` of this batch will have made."""
+    return batch_ref(key, "item", "id")

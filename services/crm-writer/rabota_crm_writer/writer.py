@@ -13,20 +13,24 @@ from datetime import datetime
 from typing import Any
 
 from rabota_common import subjects
-from rabota_common.b24_client import B24Error, BatchResult, batch_ref
+from rabota_common.b24_client import BatchResult
+from rabota_common.b24_session import THROTTLE_DELAY_S, B24Session, open_session
 from rabota_common.bus import publish
 from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.models import CrmCommand, CrmResult
 from rabota_common.runtime import Runtime
 from rabota_common.store import Failure, WrittenEntity
-from rabota_common.transience import REDIS_DOWN, classify
+from rabota_common.transience import classify
 
 from rabota_crm_writer import commands as c
 from rabota_crm_writer.notify import notify_failure
 from rabota_crm_writer.spa_fields import ensure_spa_fields
 
 MAX_COMMANDS = 50
+# One REST request may run at most 60 s (limits.md): a create request carries at most this much of files
+# (base64), ~30 s at a slow 2 Mbit/s uplink, besides its ≤ 50 commands.
+MAX_BATCH_FILE_BYTES = 8 * 1024 * 1024
 WRITE_LOCK_TTL_S = 15.0
 WRITE_LOCK_WAIT_S = 60.0
 
@@ -40,52 +44,12 @@ class Outcome:
     stale: bool = False  # older than what was written: acknowledged, nothing changed
 
 
-@dataclass
-class Session:
-    """Token of one portal for one group, refreshed once if Bitrix24 says it expired."""
-
-    rt: Runtime
-    portal: str
-    token: str = ""
-    endpoint: str = ""
-    refreshed: bool = field(default=False)
-
-    async def start(self) -> None:
-        reply = await self.rt.b24_token(self.portal)
-        self._take(reply.ok, reply.access_token, reply.client_endpoint, reply.error)
-
-    def _take(self, ok: bool, token: str | None, endpoint: str | None, error: str | None) -> None:
-        if not ok or not token or not endpoint:
-            if error and error.startswith("inactive"):
-                raise PermanentError("Портал Битрикс24 недоступен для приложения (нужна переустановка или оплата)")
-            if error == "unknown_portal":
-                raise PermanentError("Портал Битрикс24 не установлен или приложение с него удалено (token: "
-                                     "unknown_portal)", code="unknown_portal")
-            cause = REDIS_DOWN if error == "store_unavailable" else \
-                "сервис токенов не получил токен Битрикс24 (сервер авторизации не ответил)"
-            raise TransientError(f"no Bitrix24 token: {error}", cause=cause)
-        self.token, self.endpoint = token, endpoint
-
-    async def batch(self, cmds: dict[str, c.Cmd]) -> BatchResult:
-        try:
-            return await self.rt.b24.batch(self.endpoint, self.token, cmds)
-        except B24Error as exc:
-            if exc.expired_token and not self.refreshed:
-                self.refreshed = True
-                reply = await self.rt.b24_token(self.portal, stale_token=self.token)
-                self._take(reply.ok, reply.access_token, reply.client_endpoint, reply.error)
-                return await self.rt.b24.batch(self.endpoint, self.token, cmds)
-            if exc.throttled:
-                raise TransientError(str(exc), delay_s=5.0,
-                                     cause=f"Битрикс24 ограничил частоту запросов ({exc.code})") from exc
-            raise
-
-
 PERMANENT_CODES = ("ACCESS_DENIED", "NOT_FOUND", "CRM_FIELD_ERROR_VALUE_NOT_VALID", "CRM_FIELD_ERROR_REQUIRED", "100",
                    "ERROR_EMPTY_LAYOUT", "FIELD_IS_REQUIRED", "FIELD_IS_REDUNDANT", "ENUM_FIELD", "TOO_MANY_ITEMS",
                    "WRONG_FIELD_VALUE", "ERROR_WRONG_CONTEXT", "CREATE_DYNAMIC_ITEM_RESTRICTED",
                    "INVALID_CREDENTIALS", "insufficient_scope", "")
 
+THROTTLED = ("OPERATION_TIME_LIMIT", "QUERY_LIMIT_EXCEEDED", "OVERLOAD_LIMIT")
 # What a recruiter reads for the codes whose portal text is English whatever the portal's language.
 RUSSIAN_CAUSES = {"ACCESS_DENIED": "у пользователя приложения нет прав на это действие в CRM",
                   "insufficient_scope": "приложению не выдан нужный доступ (scope)"}
@@ -94,6 +58,9 @@ RUSSIAN_CAUSES = {"ACCESS_DENIED": "у пользователя приложен
 def command_error(error: dict[str, Any], what: str = "") -> BaseException:
     code = str(error.get("error", ""))
     text = str(error.get("error_description", "")) or code
+    if code in THROTTLED:  # a nested call throttled: its method waits (the gate blocked it), nothing failed
+        return TransientError(f"Bitrix24 command error {code}: {text}", delay_s=THROTTLE_DELAY_S,
+                              cause=f"Битрикс24 ограничил запросы ({code})")
     if code in PERMANENT_CODES:
         prefix = f"Битрикс24 отклонил запись ({what.lower()})" if what else "Битрикс24 отклонил запись"
         cause = f"{RUSSIAN_CAUSES[code]} ({code}: {text})" if code in RUSSIAN_CAUSES else text
@@ -159,6 +126,10 @@ class Plan:
     spa_types: dict[int, int] = field(default_factory=dict)
     contacts: dict[str, int] = field(default_factory=dict)  # applicant key -> contact id, known or found
 
+    def spa_type(self, cmd: CrmCommand) -> int | None:
+        """The type `id` naming the command's smart-process user fields (None: not a smart process)."""
+        return self.spa_types.get(cmd.entity_type_id) if c.kind_of(cmd).type_ufs else None
+
 
 async def write_group(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
     """Write commands of one portal; `int` is the delivery attempt. One outcome per command.
@@ -184,44 +155,8 @@ async def write_group(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
 
 
 async def _write_unique(rt: Runtime, portal: str, group: Group) -> list[Outcome]:
-    outcomes = [Outcome() for _ in group]
-    session = Session(rt, portal)
-    await session.start()
-    plan = Plan()
-    refs, written_at = await rt.store.ledger_refs(portal=portal,
-                                                  negotiation_ids=[cmd.negotiation_id for cmd, _ in group])
-    await _known_contacts(rt, portal, group, plan)
-    trust_ledger = await _ledger_trusted(rt, portal)
-    trust_ledger = _plan_from_ledger(group, refs, written_at, plan, outcomes, trust_ledger)
-    await _prepare_spa_types(rt, session, portal, group, plan, outcomes)
-    # The epoch says "the ledger is complete". It is created only when the portal held none of our
-    # entities; a trusted ledger keeps the epoch it has (setting it again could revive one a flush just
-    # wiped mid-group, and the ledger would claim to be complete while missing everything before).
-    # It is set before creating: a flush during the group then wipes it together with what was recorded.
-    if plan.new and not trust_ledger and await _drop_existing(rt, session, portal, group, plan):
-        await rt.store.start_ledger_epoch(portal=portal)
-    await _create(rt, session, portal, group, plan, outcomes)
-    await _add_activities(rt, session, portal, group, plan.activities, outcomes)
-    await _update(rt, session, portal, group, plan, outcomes)
-    await _record_written_at(rt, portal, group, outcomes, written_at)
-    return outcomes
-
-
-async def _known_contacts(rt: Runtime, portal: str, group: Group, plan: Plan) -> None:
-    """The ledger's contacts of the group's applicants (leads have none)."""
-    for applicant in {cmd.applicant_key for cmd, _ in group if cmd.entity_type != "lead"}:
-        contact_id = await rt.store.get_contact(portal, applicant)
-        if contact_id is not None:
-            plan.contacts[applicant] = contact_id
-
-
-async def _ledger_trusted(rt: Runtime, portal: str) -> bool:
-    # Read the epoch after the ledger: a flush wipes both at once and the epoch comes back only with a
-    # complete ledger, so "epoch present now" means what was read above is the whole truth. Everything
-    # below works on this snapshot and never re-reads the ledger.
-    # A writer died (or a batch failed) between creating in Bitrix24 and recording it: the ledger may
-    # miss entities and contacts from now on. We hold the portal's lock, so nobody is writing now.
-    return await rt.store.ledger_trusted(portal=portal)
+    write = GroupWrite(rt, await open_session(rt, portal), portal, group)
+    return await write.run()
 
 
 def _plan_from_ledger(group: Group, refs: list[LedgerRef | None], written_at: list[float | None], plan: Plan,
@@ -254,45 +189,6 @@ def _plan_known(i: int, cmd: CrmCommand, ref: LedgerRef, last: float | None, pla
         outcomes[i] = Outcome(ok=True, entity_id=ref.entity_id, stale=stale)
 
 
-async def _prepare_spa_types(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan,
-                             outcomes: list[Outcome]) -> None:
-    """The smart processes' fields; commands of a type whose fields cannot be had fail, and are not created."""
-    for etid in {group[i][0].entity_type_id for i in range(len(group)) if group[i][0].entity_type == "smart_process"}:
-        try:
-            plan.spa_types[etid] = await ensure_spa_fields(rt, session, portal, etid)
-        except PermanentError as exc:
-            for i, (cmd, _) in enumerate(group):
-                if cmd.entity_type_id == etid:
-                    outcomes[i] = Outcome(error=exc)
-            plan.new = [i for i in plan.new if group[i][0].entity_type_id != etid]
-
-
-async def _record_written_at(rt: Runtime, portal: str, group: Group, outcomes: list[Outcome],
-                             written_at: list[float | None]) -> None:
-    await rt.store.set_written_at(portal, {
-        cmd.negotiation_id: stamp for (cmd, _), outcome, last in zip(group, outcomes, written_at, strict=True)
-        if outcome.ok and (stamp := hh_time(cmd)) is not None and (last is None or stamp > last)})
-
-
-async def _drop_existing(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan) -> bool:
-    """The ledger cannot be trusted: find entities, activities and contacts by their origin ids.
-    True when the portal holds none of our entities of these types (an empty ledger is then complete)."""
-    by_type = _new_by_type(group, plan)
-    cmds, keys = _lookup_cmds(group, by_type)
-    empty = True
-    _add_contact_lookups(cmds, group, plan)
-    remaining: list[int] = []
-    for part_start in range(0, len(cmds), MAX_COMMANDS):
-        part = dict(list(cmds.items())[part_start:part_start + MAX_COMMANDS])
-        result = await session.batch(part)
-        if result.errors:
-            raise TransientError(f"lookup failed: {result.errors}")
-        empty = await _take_probes_and_contacts(rt, portal, part, result, by_type, plan, empty)
-        await _take_found(rt, portal, group, plan, keys, part, result, remaining)
-    plan.new = sorted(remaining)
-    return empty
-
-
 def _new_by_type(group: Group, plan: Plan) -> dict[tuple[str, int], list[int]]:
     by_type: dict[tuple[str, int], list[int]] = {}
     for i in plan.new:
@@ -321,125 +217,237 @@ def _lookup_cmds(group: Group, by_type: dict[tuple[str, int], list[int]]
 
 def _add_contact_lookups(cmds: dict[str, c.Cmd], group: Group, plan: Plan) -> None:
     """Lookups of the new negotiations' applicants whose contact the ledger does not know, per 50."""
-    applicants = sorted({group[i][0].applicant_key for i in plan.new if group[i][0].entity_type != "lead"})
+    applicants = sorted({group[i][0].applicant_key for i in plan.new if c.kind_of(group[i][0]).client})
     unknown = [a for a in applicants if a not in plan.contacts]
     for start in range(0, len(unknown), 50):
         cmds[f"contacts{start}"] = c.lookup_contacts(unknown[start:start + 50])
 
 
-async def _take_probes_and_contacts(rt: Runtime, portal: str, part: dict[str, c.Cmd], result: BatchResult,
-                                    by_type: dict[tuple[str, int], list[int]], plan: Plan, empty: bool) -> bool:
-    """Records the contacts found; False once a probe finds one of our entities (else `empty` as given)."""
-    for key in part:
-        if key.startswith("probe"):
-            etype = next(t for t, e in by_type if key == f"probe{t}{e}")
-            empty = empty and c.probe_empty(etype, result.result.get(key))
-        if key.startswith("contacts"):
-            for applicant, contact_id in c.found_contacts(result.result.get(key)).items():
-                plan.contacts[applicant] = contact_id
-                await rt.store.set_contact(portal, applicant, contact_id)
-    return empty
-
-
-async def _take_found(rt: Runtime, portal: str, group: Group, plan: Plan, keys: dict[str, tuple[str, list[int]]],
-                      part: dict[str, c.Cmd], result: BatchResult, remaining: list[int]) -> None:
-    """Entities found are recorded in the ledger and planned for activity and update; the rest stay new."""
-    for key, (etype, chunk) in keys.items():
-        if key not in part:
-            continue
-        found = c.found_ids(etype, result.result.get(key))
-        acts = c.found_activities(result.result.get(f"act{key}"))
-        for i in chunk:
-            cmd = group[i][0]
-            entity_id = found.get(cmd.negotiation_id)
-            if entity_id is None:
-                remaining.append(i)
-                continue
-            activity_id = acts.get((cmd.negotiation_id, cmd.entity_type_id, entity_id), 0)
-            await rt.store.set_entity(portal, cmd.negotiation_id,
-                                      ledger_ref(cmd.entity_type_id, entity_id, "?", activity_id))
-            if not activity_id:
-                plan.activities.append((i, entity_id))
-            plan.updates.append((i, entity_id))
-
-
-async def _create(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan,
-                  outcomes: list[Outcome]) -> None:
-    chunk: list[int] = []
+def _by_size(chunk: list[int], pdfs: dict[int, bytes | None]) -> list[list[int]]:
+    """A create chunk cut so that no request carries more than MAX_BATCH_FILE_BYTES of files (60 s)."""
+    parts: list[list[int]] = [[]]
     size = 0
-    for i in plan.new:
-        need = c.COMMANDS_PER_NEW[group[i][0].entity_type]
-        if size + need > MAX_COMMANDS:
-            await _create_chunk(rt, session, portal, group, chunk, plan, outcomes)
-            chunk, size = [], 0
-        chunk.append(i)
+    for i in chunk:
+        need = len(pdfs[i] or b"") * 4 // 3
+        if parts[-1] and size + need > MAX_BATCH_FILE_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(i)
         size += need
-    if chunk:
-        await _create_chunk(rt, session, portal, group, chunk, plan, outcomes)
+    return parts
 
 
-async def _create_chunk(rt: Runtime, session: Session, portal: str, group: Group, chunk: list[int],
-                        plan: Plan, outcomes: list[Outcome]) -> None:
-    cmds: dict[str, c.Cmd] = {}
-    contacts_seen: dict[str, str | int] = {}
-    # The chunk's PDFs come from the object store at once, not one round trip after another.
-    pdfs = dict(zip(chunk, await asyncio.gather(*(load_pdf(rt, group[i][0]) for i in chunk)), strict=True))
-    for i in chunk:
-        cmd = group[i][0]
-        contact_ref: str | int | None = None
-        if cmd.entity_type != "lead":
-            known = plan.contacts.get(cmd.applicant_key)
-            if known:
-                contact_ref = known
-            elif cmd.applicant_key in contacts_seen:
-                contact_ref = contacts_seen[cmd.applicant_key]
-            else:
-                cmds[f"c{i}"] = c.contact_add(cmd)
-                contact_ref = contacts_seen[cmd.applicant_key] = batch_ref(f"c{i}")
-        spa_type = plan.spa_types.get(cmd.entity_type_id) if cmd.entity_type == "smart_process" else None
-        cmds[f"e{i}"] = c.entity_add(cmd, pdfs[i], contact_ref, spa_type)
-        cmds[f"a{i}"] = c.activity_add(cmd, c.entity_ref(cmd.entity_type, f"e{i}"))
-    # Marked while Bitrix24 may hold what the ledger does not: a crash (or an unanswered batch) leaves
-    # the mark, and the next group stops trusting the ledger.
-    await rt.store.mark_writing(portal=portal)
-    result = await session.batch(cmds)
-    created: dict[str, LedgerRef] = {}
-    new_contacts: dict[str, int] = {}
-    for i in chunk:
-        cmd = group[i][0]
-        if f"c{i}" in result.result:
-            plan.contacts[cmd.applicant_key] = new_contacts[cmd.applicant_key] = int(result.result[f"c{i}"])
-        if f"e{i}" in result.errors or f"e{i}" not in result.result:
-            error = result.errors.get(f"e{i}") or result.errors.get(f"c{i}") or {"error": "UNKNOWN"}
-            outcomes[i] = Outcome(error=command_error(error))
-            continue
-        entity_id = c.entity_id_of(cmd.entity_type, result.result[f"e{i}"])
-        activity_id = c.activity_id_of(result.result.get(f"a{i}")) if f"a{i}" in result.result else 0
-        created[cmd.negotiation_id] = ledger_ref(cmd.entity_type_id, entity_id, cmd.hh_status, activity_id)
-        if not activity_id:
-            error = result.errors.get(f"a{i}") or {"error": "UNKNOWN", "error_description": "activity missing"}
-            rt.log.warning("activity of negotiation %s failed: %s", cmd.negotiation_id, error)
-            outcomes[i] = Outcome(entity_id=entity_id, created=True, error=command_error(error, "Дело в таймлайне"))
-            continue
-        outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=True)
-    # Recorded at once, before the mark goes: a crash in between leaves the mark as before.
-    await rt.store.record_created(portal, created, new_contacts)
-    await rt.store.clear_writing(portal=portal)
+@dataclass
+class GroupWrite:
+    """The write of one portal's group: plan from the ledger, then `drop_existing` (when the ledger cannot be
+    trusted), `create`, `add_activities` and `update`; one outcome per command."""
 
+    rt: Runtime
+    session: B24Session
+    portal: str
+    group: Group
+    plan: Plan = field(default_factory=Plan)
+    outcomes: list[Outcome] = field(default_factory=list)
 
-async def _add_activities(rt: Runtime, session: Session, portal: str, group: Group,
-                          todo: list[tuple[int, int]], outcomes: list[Outcome]) -> None:
-    """Timeline activities of entities that exist without one (a failed add, or found after a crash)."""
-    for start in range(0, len(todo), MAX_COMMANDS - 1):
-        part = todo[start:start + MAX_COMMANDS - 1]
+    def __post_init__(self) -> None:
+        self.outcomes = [Outcome() for _ in self.group]
+
+    async def run(self) -> list[Outcome]:
+        rt = self.rt
+        refs, written_at = await rt.store.ledger_refs(portal=self.portal,
+                                                      negotiation_ids=[cmd.negotiation_id for cmd, _ in self.group])
+        await self.known_contacts()
+        trust_ledger = await self.ledger_trusted()
+        trust_ledger = _plan_from_ledger(self.group, refs, written_at, self.plan, self.outcomes, trust_ledger)
+        await self.prepare_spa_types()
+        # The epoch says "the ledger is complete". It is created only when the portal held none of our
+        # entities; a trusted ledger keeps the epoch it has (setting it again could revive one a flush just
+        # wiped mid-group, and the ledger would claim to be complete while missing everything before).
+        # It is set before creating: a flush during the group then wipes it together with what was recorded.
+        if self.plan.new and not trust_ledger and await self.drop_existing():
+            await rt.store.start_ledger_epoch(portal=self.portal)
+        await self.create()
+        await self.add_activities()
+        await self.update()
+        await self.record_written_at(written_at)
+        return self.outcomes
+
+    async def known_contacts(self) -> None:
+        """The ledger's contacts of the group's applicants (leads have none)."""
+        for applicant in {cmd.applicant_key for cmd, _ in self.group if c.kind_of(cmd).client}:
+            contact_id = await self.rt.store.get_contact(self.portal, applicant)
+            if contact_id is not None:
+                self.plan.contacts[applicant] = contact_id
+
+    async def ledger_trusted(self) -> bool:
+        # Read the epoch after the ledger: a flush wipes both at once and the epoch comes back only with a
+        # complete ledger, so "epoch present now" means what was read above is the whole truth. Everything
+        # below works on this snapshot and never re-reads the ledger.
+        # A writer died (or a batch failed) between creating in Bitrix24 and recording it: the ledger may
+        # miss entities and contacts from now on. We hold the portal's lock, so nobody is writing now.
+        return await self.rt.store.ledger_trusted(portal=self.portal)
+
+    async def prepare_spa_types(self) -> None:
+        """The smart processes' fields; commands of a type whose fields cannot be had fail, and are not created."""
+        group, plan = self.group, self.plan
+        for etid in {cmd.entity_type_id for cmd, _ in group if c.kind_of(cmd).type_ufs}:
+            try:
+                plan.spa_types[etid] = await ensure_spa_fields(self.rt, self.session, self.portal, etid)
+            except PermanentError as exc:
+                for i, (cmd, _) in enumerate(group):
+                    if cmd.entity_type_id == etid:
+                        self.outcomes[i] = Outcome(error=exc)
+                plan.new = [i for i in plan.new if group[i][0].entity_type_id != etid]
+
+    async def record_written_at(self, written_at: list[float | None]) -> None:
+        await self.rt.store.set_written_at(self.portal, {
+            cmd.negotiation_id: stamp
+            for (cmd, _), outcome, last in zip(self.group, self.outcomes, written_at, strict=True)
+            if outcome.ok and (stamp := hh_time(cmd)) is not None and (last is None or stamp > last)})
+
+    async def drop_existing(self) -> bool:
+        """The ledger cannot be trusted: find entities, activities and contacts by their origin ids (the old
+        methods' ORIGIN_ID is crm.item's `originId`). True when the portal holds none of our entities of these
+        types (an empty ledger is then complete)."""
+        by_type = _new_by_type(self.group, self.plan)
+        cmds, keys = _lookup_cmds(self.group, by_type)
+        empty = True
+        _add_contact_lookups(cmds, self.group, self.plan)
+        remaining: list[int] = []
+        for part_start in range(0, len(cmds), MAX_COMMANDS):
+            part = dict(list(cmds.items())[part_start:part_start + MAX_COMMANDS])
+            result = await self.session.batch(part)
+            if result.errors:
+                raise TransientError(f"lookup failed: {result.errors}")
+            empty = await self._take_probes_and_contacts(part, result, by_type, empty)
+            await self._take_found(keys, part, result, remaining)
+        self.plan.new = sorted(remaining)
+        return empty
+
+    async def _take_probes_and_contacts(self, part: dict[str, c.Cmd], result: BatchResult,
+                                        by_type: dict[tuple[str, int], list[int]], empty: bool) -> bool:
+        """Records the contacts found; False once a probe finds one of our entities (else `empty` as given)."""
+        for key in part:
+            if key.startswith("probe"):
+                etype = next(t for t, e in by_type if key == f"probe{t}{e}")
+                empty = empty and c.probe_empty(etype, result.result.get(key))
+            if key.startswith("contacts"):
+                for applicant, contact_id in c.found_contacts(result.result.get(key)).items():
+                    self.plan.contacts[applicant] = contact_id
+                    await self.rt.store.set_contact(self.portal, applicant, contact_id)
+        return empty
+
+    async def _take_found(self, keys: dict[str, tuple[str, list[int]]], part: dict[str, c.Cmd],
+                          result: BatchResult, remaining: list[int]) -> None:
+        """Entities found are recorded in the ledger and planned for activity and update; the rest stay new."""
+        for key, (etype, chunk) in keys.items():
+            if key not in part:
+                continue
+            found = c.found_ids(etype, result.result.get(key))
+            acts = c.found_activities(result.result.get(f"act{key}"))
+            for i in chunk:
+                cmd = self.group[i][0]
+                entity_id = found.get(cmd.negotiation_id)
+                if entity_id is None:
+                    remaining.append(i)
+                    continue
+                activity_id = acts.get((cmd.negotiation_id, cmd.entity_type_id, entity_id), 0)
+                await self.rt.store.set_entity(self.portal, cmd.negotiation_id,
+                                               ledger_ref(cmd.entity_type_id, entity_id, "?", activity_id))
+                if not activity_id:
+                    self.plan.activities.append((i, entity_id))
+                self.plan.updates.append((i, entity_id))
+
+    async def create(self) -> None:
+        """The new negotiations' entities, contacts and activities, ≤ 50 commands and ≤ MAX_BATCH_FILE_BYTES
+        of files per request."""
+        chunk: list[int] = []
+        size = 0
+        for i in self.plan.new:
+            need = c.kind_of(self.group[i][0]).commands_per_new
+            if size + need > MAX_COMMANDS:
+                await self._create_chunks(chunk)
+                chunk, size = [], 0
+            chunk.append(i)
+            size += need
+        if chunk:
+            await self._create_chunks(chunk)
+
+    async def _create_chunks(self, chunk: list[int]) -> None:
+        # The chunk's PDFs come from the object store at once, not one round trip after another.
+        loaded = await asyncio.gather(*(load_pdf(self.rt, self.group[i][0]) for i in chunk))
+        pdfs = dict(zip(chunk, loaded, strict=True))
+        for part in _by_size(chunk, pdfs):
+            await self._create_chunk(part, pdfs)
+
+    def _create_cmds(self, chunk: list[int], pdfs: dict[int, bytes | None]) -> dict[str, c.Cmd]:
+        cmds: dict[str, c.Cmd] = {}
+        contacts_seen: dict[str, str | int] = {}
+        for i in chunk:
+            cmd = self.group[i][0]
+            contact_ref: str | int | None = None
+            if c.kind_of(cmd).client:
+                known = self.plan.contacts.get(cmd.applicant_key)
+                if known:
+                    contact_ref = known
+                elif cmd.applicant_key in contacts_seen:
+                    contact_ref = contacts_seen[cmd.applicant_key]
+                else:
+                    cmds[f"c{i}"] = c.contact_add(cmd)
+                    contact_ref = contacts_seen[cmd.applicant_key] = c.entity_ref(f"c{i}")
+            cmds[f"e{i}"] = c.entity_add(cmd, pdfs[i], contact_ref, self.plan.spa_type(cmd))
+            cmds[f"a{i}"] = c.activity_add(cmd, c.entity_ref(f"e{i}"))
+        return cmds
+
+    async def _create_chunk(self, chunk: list[int], pdfs: dict[int, bytes | None]) -> None:
+        rt, portal, plan = self.rt, self.portal, self.plan
+        cmds = self._create_cmds(chunk, pdfs)
+        # Marked while Bitrix24 may hold what the ledger does not: a crash (or an unanswered batch) leaves
+        # the mark, and the next group stops trusting the ledger.
+        await rt.store.mark_writing(portal=portal)
+        result = await self.session.batch(cmds)
+        created: dict[str, LedgerRef] = {}
+        new_contacts: dict[str, int] = {}
+        for i in chunk:
+            cmd = self.group[i][0]
+            if f"c{i}" in result.result:
+                contact_id = c.entity_id_of(result.result[f"c{i}"])
+                plan.contacts[cmd.applicant_key] = new_contacts[cmd.applicant_key] = contact_id
+            if f"e{i}" in result.errors or f"e{i}" not in result.result:
+                error = result.errors.get(f"e{i}") or result.errors.get(f"c{i}") or {"error": "UNKNOWN"}
+                self.outcomes[i] = Outcome(error=command_error(error))
+                continue
+            entity_id = c.entity_id_of(result.result[f"e{i}"])
+            activity_id = c.activity_id_of(result.result.get(f"a{i}")) if f"a{i}" in result.result else 0
+            created[cmd.negotiation_id] = ledger_ref(cmd.entity_type_id, entity_id, cmd.hh_status, activity_id)
+            if not activity_id:
+                error = result.errors.get(f"a{i}") or {"error": "UNKNOWN", "error_description": "activity missing"}
+                rt.log.warning("activity of negotiation %s failed: %s", cmd.negotiation_id, error)
+                self.outcomes[i] = Outcome(entity_id=entity_id, created=True,
+                                           error=command_error(error, "Дело в таймлайне"))
+                continue
+            self.outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=True)
+        # Recorded at once, before the mark goes: a crash in between leaves the mark as before.
+        await rt.store.record_created(portal, created, new_contacts)
+        await rt.store.clear_writing(portal=portal)
+
+    async def add_activities(self) -> None:
+        """Timeline activities of entities that exist without one (a failed add, or found after a crash)."""
+        todo = self.plan.activities
+        for start in range(0, len(todo), MAX_COMMANDS - 1):
+            await self._add_activities(todo[start:start + MAX_COMMANDS - 1])
+
+    async def _add_activities(self, part: list[tuple[int, int]]) -> None:
+        group = self.group
         # An add may have succeeded before a crash kept it from the ledger: look first, add the rest.
-        seen = await session.batch({"find": c.lookup_activities([group[i][0].negotiation_id for i, _ in part])})
+        seen = await self.session.batch({"find": c.lookup_activities([group[i][0].negotiation_id for i, _ in part])})
         if seen.errors:
             raise TransientError(f"activity lookup failed: {seen.errors}")
         existing = c.found_activities(seen.result.get("find"))
         have = {i: existing.get((group[i][0].negotiation_id, group[i][0].entity_type_id, e), 0) for i, e in part}
         missing = [(i, e) for i, e in part if not have[i]]
-        result = await session.batch({f"a{i}": c.activity_add(group[i][0], e) for i, e in missing}) if missing else None
+        result = await self.session.batch({f"a{i}": c.activity_add(group[i][0], e) for i, e in missing}) \
+            if missing else None
         for i, entity_id in part:
             cmd = group[i][0]
             activity_id = have[i]
@@ -447,34 +455,33 @@ async def _add_activities(rt: Runtime, session: Session, portal: str, group: Gro
                 activity_id = c.activity_id_of(result.result.get(f"a{i}"))
             if not activity_id:
                 error = (result.errors.get(f"a{i}") if result else None) or {"error": "UNKNOWN"}
-                outcomes[i] = Outcome(entity_id=entity_id, error=command_error(error, "Дело в таймлайне"))
+                self.outcomes[i] = Outcome(entity_id=entity_id, error=command_error(error, "Дело в таймлайне"))
                 continue
-            known = await rt.store.ledger_ref(portal=portal, negotiation_id=cmd.negotiation_id)
+            known = await self.rt.store.ledger_ref(portal=self.portal, negotiation_id=cmd.negotiation_id)
             state = known.state if known else "?"
-            await rt.store.set_entity(portal, cmd.negotiation_id,
-                                      ledger_ref(cmd.entity_type_id, entity_id, state, activity_id))
-            outcomes[i] = Outcome(ok=True, entity_id=entity_id)
+            await self.rt.store.set_entity(self.portal, cmd.negotiation_id,
+                                           ledger_ref(cmd.entity_type_id, entity_id, state, activity_id))
+            self.outcomes[i] = Outcome(ok=True, entity_id=entity_id)
 
-
-async def _update(rt: Runtime, session: Session, portal: str, group: Group, plan: Plan,
-                  outcomes: list[Outcome]) -> None:
-    for start in range(0, len(plan.updates), MAX_COMMANDS):
-        part = plan.updates[start:start + MAX_COMMANDS]
-        cmds = {f"u{i}": c.entity_update(group[i][0], entity_id, plan.spa_types.get(group[i][0].entity_type_id)
-                                         if group[i][0].entity_type == "smart_process" else None)
-                for i, entity_id in part}
-        result = await session.batch(cmds)
-        for i, entity_id in part:
-            cmd = group[i][0]
-            if f"u{i}" in result.errors:
-                outcomes[i] = Outcome(entity_id=entity_id, error=command_error(result.errors[f"u{i}"]))
-                continue
-            known = await rt.store.ledger_ref(portal=portal, negotiation_id=cmd.negotiation_id)
-            activity = known.activity_id if known else None
-            await rt.store.set_entity(portal, cmd.negotiation_id,
-                                      ledger_ref(cmd.entity_type_id, entity_id, cmd.hh_status, activity))
-            if outcomes[i].error is None:  # a failed activity of this entity stays a failure
-                outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=outcomes[i].created)
+    async def update(self) -> None:
+        """A new status (stage and the status field) for the entities that exist."""
+        group, plan, outcomes = self.group, self.plan, self.outcomes
+        for start in range(0, len(plan.updates), MAX_COMMANDS):
+            part = plan.updates[start:start + MAX_COMMANDS]
+            cmds = {f"u{i}": c.entity_update(group[i][0], entity_id, plan.spa_type(group[i][0]))
+                    for i, entity_id in part}
+            result = await self.session.batch(cmds)
+            for i, entity_id in part:
+                cmd = group[i][0]
+                if f"u{i}" in result.errors:
+                    outcomes[i] = Outcome(entity_id=entity_id, error=command_error(result.errors[f"u{i}"]))
+                    continue
+                known = await self.rt.store.ledger_ref(portal=self.portal, negotiation_id=cmd.negotiation_id)
+                activity = known.activity_id if known else None
+                await self.rt.store.set_entity(self.portal, cmd.negotiation_id,
+                                               ledger_ref(cmd.entity_type_id, entity_id, cmd.hh_status, activity))
+                if outcomes[i].error is None:  # a failed activity of this entity stays a failure
+                    outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=outcomes[i].created)
 
 
 async def report(rt: Runtime, cmd: CrmCommand, outcome: Outcome, final: bool = False) -> None:

@@ -13,7 +13,7 @@ from rabota_common.runtime import Runtime, build_runtime, service_app
 from rabota_common.settings import Settings
 from rabota_common.subjects import portal_of
 
-from rabota_poller import handlers
+from rabota_poller import handlers, paused
 from rabota_poller.backsync import back_sync
 from rabota_poller.listing import count_new
 from rabota_poller.poll import poll_loop
@@ -51,6 +51,14 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
     async def on_connected(event: AppEvent, msg: NatsMessage) -> None:
         await settle(rt, "poller", msg, event,
                      lambda: handlers.connected(rt, event, msg))
+
+    @durable_subscriber(broker, settings, subjects.app_events("b24_resumed"), "poller-b24-resumed")
+    async def on_b24_resumed(event: AppEvent, msg: NatsMessage) -> None:
+        async def work() -> None:
+            moved = await paused.resumed(rt, event)
+            rt.log.info("portal %s usable again: %d parked messages republished", event.portal, moved)
+
+        await settle(rt, "poller", msg, event, work)
 
     # A reinstall rotates the portal's webhook secret: a connected account's subscription follows it.
     @durable_subscriber(broker, settings, subjects.app_events("installed"), "poller-installed")

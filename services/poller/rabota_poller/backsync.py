@@ -14,8 +14,8 @@ from typing import Any
 
 from rabota_common.app_settings import SyncSettings, status_key
 from rabota_common.b24_client import B24Error
+from rabota_common.b24_session import open_session
 from rabota_common.entity_ref import EntityRef
-from rabota_common.errors import TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.hh_session import TokenSource
 from rabota_common.models import EXTENDED_STATUSES, AppEvent
@@ -41,22 +41,14 @@ def pick_action(settings: SyncSettings, actions: list[dict[str, Any]], target: s
 
 
 async def entity_stage(rt: Runtime, portal: str, entity_type_id: int, entity_id: int) -> str | None:
-    params = {"entityTypeId": entity_type_id, "id": entity_id}
-    token = await rt.b24_token(portal)
-    for attempt in (1, 2):
-        if not token.ok or not token.access_token or not token.client_endpoint:
-            raise TransientError(f"no Bitrix24 token: {token.error}")
-        try:
-            result = await rt.b24.call(token.client_endpoint, token.access_token, "crm.item.get", params)
-            return str((result or {}).get("item", {}).get("stageId") or "") or None
-        except B24Error as exc:
-            if exc.expired_token and attempt == 1:
-                token = await rt.b24_token(portal, stale_token=token.access_token)
-                continue
-            if exc.status == 404 or exc.code == "NOT_FOUND":
-                return None  # deleted meanwhile
-            raise
-    return None
+    session = await open_session(rt, portal)
+    try:
+        result = await session.call("crm.item.get", {"entityTypeId": entity_type_id, "id": entity_id})
+    except B24Error as exc:
+        if exc.status == 404 or exc.code == "NOT_FOUND":
+            return None  # deleted meanwhile
+        raise
+    return str((result or {}).get("item", {}).get("stageId") or "") or None
 
 
 async def back_sync(rt: Runtime, event: AppEvent) -> str:

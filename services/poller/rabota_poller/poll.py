@@ -17,6 +17,7 @@ from rabota_common.errors import HhAuthLost
 from rabota_common.runtime import Runtime
 
 from rabota_poller.handlers import ensure_subscription
+from rabota_poller.paused import probe_paused
 from rabota_poller.reconcile import FULL_WALK_EVERY, reconcile
 from rabota_poller.relogin import unpark
 
@@ -89,6 +90,7 @@ async def poll_loop(rt: Runtime, stop: asyncio.Event) -> None:
             if stop.is_set():
                 break
             try:
+                await probe_paused(rt, portal)
                 await poll_portal(rt, portal)
             except HhAuthLost as exc:
                 rt.log.warning("poll of portal %s stopped: %s", portal, exc)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
-from rabota_common.b24_client import B24Error
+from rabota_common.b24_session import open_session
 from rabota_common.bus import republish
-from rabota_common.errors import TransientError
 from rabota_common.runtime import Runtime
 
 RELOGIN_MESSAGE = (
@@ -35,19 +34,8 @@ async def notify_relogin(rt: Runtime, portal: str) -> bool:
     if not await rt.store.claim_relogin_notice(portal=portal):
         return False
     try:
-        params = {"USER_ID": await responsible_of(rt, portal), "MESSAGE": RELOGIN_MESSAGE, "TAG": RELOGIN_TAG}
-        token = await rt.b24_token(portal)
-        if not token.ok or not token.access_token or not token.client_endpoint:
-            raise TransientError(f"no Bitrix24 token: {token.error}")
-        try:
-            await rt.b24.call(token.client_endpoint, token.access_token, "im.notify.system.add", params)
-        except B24Error as exc:
-            if not exc.expired_token:
-                raise
-            token = await rt.b24_token(portal, stale_token=token.access_token)
-            if not token.ok or not token.access_token or not token.client_endpoint:
-                raise TransientError(f"no Bitrix24 token: {token.error}") from exc
-            await rt.b24.call(token.client_endpoint, token.access_token, "im.notify.system.add", params)
+        session = await open_session(rt, portal)
+        await session.notify_user(await responsible_of(rt, portal), RELOGIN_MESSAGE, RELOGIN_TAG)
     except BaseException:
         await rt.store.clear_relogin_notice(portal=portal)
         raise

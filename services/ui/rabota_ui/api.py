@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
 from rabota_common.b24_client import B24Error
+from rabota_common.b24_session import PAYMENT_REQUIRED, SUBSCRIPTION_ENDED, B24PortalClosed, open_session
 from rabota_common.bus import publish
 from rabota_common.crypto import OAUTH_STATE, TokenError
 from rabota_common.entity_ref import DEAL, LEAD, MAX_ID, EntityRef, is_smart_process
+from rabota_common.errors import TransientError
 from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, HhConnectRequest, NewResponsesReply, TokenRequest
 from rabota_common.runtime import Runtime
 
@@ -34,19 +36,13 @@ NEW_RESPONSES_TIMEOUT_S = 120.0
 
 
 async def portal_call(rt: Runtime, portal: str, cmds: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    token = await rt.b24_token(portal)
-    if not token.ok or not token.access_token or not token.client_endpoint:
-        raise ApiError(503, "portal_unavailable", "Портал Битрикс24 сейчас недоступен приложению.")
     try:
-        result = await rt.b24.batch(token.client_endpoint, token.access_token, cmds)
+        session = await open_session(rt, portal)
+        result = await session.batch(cmds)
+    except (B24PortalClosed, TransientError) as exc:
+        raise ApiError(503, "portal_unavailable", "Портал Битрикс24 сейчас недоступен приложению.") from exc
     except B24Error as exc:
-        if exc.expired_token:
-            token = await rt.b24_token(portal, stale_token=token.access_token)
-            if not token.ok or not token.access_token or not token.client_endpoint:
-                raise ApiError(503, "portal_unavailable", "Портал Битрикс24 недоступен.") from exc
-            result = await rt.b24.batch(token.client_endpoint, token.access_token, cmds)
-        else:
-            raise ApiError(502, "portal_error", f"Битрикс24 ответил ошибкой: {exc.code}") from exc
+        raise ApiError(502, "portal_error", f"Битрикс24 ответил ошибкой: {exc.code}") from exc
     return result.result
 
 
@@ -61,7 +57,10 @@ async def status(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
     return {
         "portal": {"member_id": portal.member_id, "domain": portal.domain,
                    "crm_mode": "simple" if crm_mode == 2 else "classic",
-                   "active": portal.status == "active"},
+                   "active": portal.status == "active",
+                   # Bitrix24 refuses the app for now (PAYMENT_REQUIRED): work waits, the page shows a banner.
+                   "paused": bool(portal.paused),
+                   "notice": SUBSCRIPTION_ENDED if portal.paused == PAYMENT_REQUIRED else None},
         "hh": {
             "connected": bool(hh and hh.access_token),
             "employer_name": hh.employer_name if hh else None,

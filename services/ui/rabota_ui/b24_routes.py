@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from rabota_common import subjects
 from rabota_common.b24_client import B24Error
+from rabota_common.b24_session import B24Session
 from rabota_common.bus import publish
+from rabota_common.errors import TransientError
 from rabota_common.ids import is_member_id
 from rabota_common.models import AppEvent
 from rabota_common.runtime import Runtime
@@ -52,11 +54,12 @@ def userfield_commands() -> dict[str, tuple[str, dict[str, Any]]]:
 async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
     """Create the app's user fields and bind its events; repeated installs change nothing."""
     existing: set[str] = set()
+    b24 = B24Session.for_user(rt.b24, endpoint, endpoint, token)  # the installer's token
     for entity in ("lead", "deal"):
         try:
-            fields = await rt.b24.call(endpoint, token, f"crm.{entity}.userfield.list", {"filter": {}})
+            fields = await b24.call(f"crm.{entity}.userfield.list", {"filter": {}})
             existing |= {f"{entity}_{f.get('FIELD_NAME', '').removeprefix('UF_CRM_')}" for f in fields or []}
-        except B24Error as exc:
+        except (B24Error, TransientError) as exc:
             rt.log.info("userfield list failed: %s", exc)
     cmds = {k: v for k, v in userfield_commands().items() if k not in existing}
     handler = f"{rt.settings.PUBLIC_URL.rstrip('/')}/b24/events"
@@ -64,7 +67,7 @@ async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
     # Back-sync (F10): a stage moved in Bitrix24 moves the negotiation on HeadHunter when the setting is on.
     for event in ENTITY_UPDATE_EVENTS:
         cmds[f"bind_{event.lower()}"] = ("event.bind", {"event": event, "handler": handler})
-    result = await rt.b24.batch(endpoint, token, cmds)
+    result = await b24.batch(cmds)
     problems = [f"{k}: {v.get('error_description') or v.get('error')}" for k, v in result.errors.items()
                 if "already" not in str(v.get("error_description", "")).lower()
                 and "уже" not in str(v.get("error_description", "")).lower()

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel
 from rabota_common.b24_client import B24Error
+from rabota_common.b24_session import B24Session
+from rabota_common.errors import TransientError
 from rabota_common.ids import is_member_id
 from rabota_common.runtime import Runtime
 
@@ -67,8 +69,8 @@ async def current_user(rt: Runtime, frame: Frame, endpoint: str) -> dict[str, An
     """Ask the portal (at its stored or OAuth-confirmed endpoint, never one the frame names) who the frame's
     AUTH_ID belongs to: a forged frame fails here."""
     try:
-        user = await rt.b24.call(endpoint, frame.auth_id, "user.current")
-    except B24Error as exc:
+        user = await B24Session.for_user(rt.b24, endpoint, endpoint, frame.auth_id).call("user.current")
+    except (B24Error, TransientError) as exc:
         raise ApiError(403, "frame_not_verified",
                        "Не удалось подтвердить вход через Битрикс24. Откройте приложение заново.") from exc
     if not isinstance(user, dict) or not user.get("ID"):
@@ -79,8 +81,8 @@ async def current_user(rt: Runtime, frame: Frame, endpoint: str) -> dict[str, An
 async def user_is_admin(rt: Runtime, endpoint: str, token: str) -> bool:
     """`user.admin`: may this user manage the app's settings (a portal administrator)?"""
     try:
-        answer = await rt.b24.call(endpoint, token, "user.admin")
-    except B24Error as exc:
+        answer = await B24Session.for_user(rt.b24, endpoint, endpoint, token).call("user.admin")
+    except (B24Error, TransientError) as exc:
         raise ApiError(403, "frame_not_verified",
                        "Не удалось проверить права пользователя в Битрикс24. Откройте приложение заново.") from exc
     return answer is True

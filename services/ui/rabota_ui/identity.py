@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 from rabota_common.b24_client import B24Error
+from rabota_common.b24_session import B24Session
+from rabota_common.errors import TransientError
 from rabota_common.ids import is_member_id
 from rabota_common.runtime import Runtime
 
@@ -80,8 +82,9 @@ async def check_app(rt: Runtime, portal: ConfirmedPortal) -> None:
     """`app.info` with the new token on the confirmed endpoint must name this app (CODE, the client id of a
     local app; CLIENT_ID where the portal sends it)."""
     try:
-        info = await rt.b24.call(portal.client_endpoint, portal.access_token, "app.info")
-    except B24Error as exc:
+        info = await B24Session.for_user(rt.b24, portal.member_id, portal.client_endpoint,
+                                         portal.access_token).call("app.info")
+    except (B24Error, TransientError) as exc:
         raise ApiError(403, "app_not_confirmed", "Битрикс24 не подтвердил приложение.") from exc
     if not isinstance(info, dict):
         raise ApiError(403, "app_not_confirmed", "Битрикс24 не подтвердил приложение.")

@@ -14,8 +14,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rabota_common.b24_client import BATCH_MAX, B24Error
+from rabota_common.b24_session import B24Session
 from rabota_common.crypto import TOKENS, TokenError
 from rabota_common.entity_ref import EntityRef
+from rabota_common.errors import TransientError
 from rabota_common.runtime import Runtime
 
 from rabota_ui.deps import Session
@@ -85,9 +87,13 @@ async def readable(rt: Runtime, session: Session, refs: Iterable[EntityRef]) -> 
     commands = list_commands(wanted)
     visible: set[EntityRef] = set()
     keys = list(commands)
+    b24 = B24Session.for_user(rt.b24, session.portal, portal.client_endpoint, token)
     for part in _chunks(keys, BATCH_MAX):
         try:
-            result = await rt.b24.batch(portal.client_endpoint, token, {k: commands[k] for k in part})
+            result = await b24.batch({k: commands[k] for k in part})
+        except TransientError as exc:  # throttled, or the portal paused (PAYMENT_REQUIRED)
+            raise ApiError(503, "portal_unavailable", "Битрикс24 сейчас не отвечает. Попробуйте через минуту.") \
+                from exc
         except B24Error as exc:
             raise _refused(exc) from exc
         for key, answer in result.result.items():

@@ -21,6 +21,9 @@ DEFAULT_KNOBS: dict[str, Any] = {
     # Test-only: {method: error code} makes that REST method fail (alone or inside `batch`) with the error
     # the real portal answers; the codes are those of DOCUMENTED_ERRORS.
     "failing_methods": {},
+    # The app's subscription ended on this portal (settings/oauth/error-codes.md, 2026-08): every REST call and
+    # every token refresh is refused with PAYMENT_REQUIRED until it is switched off again.
+    "payment_required": False,
 }
 
 # Errors a method can be made to fail with, as the real API answers them: code -> (HTTP status, description).

@@ -57,6 +57,10 @@ FIELDS: dict[str, dict[str, str]] = {
                 "SOURCE_ID": "str", "SOURCE_DESCRIPTION": "str", "WEBFORM_ID": "ro", "OBSERVERS": "list"},
 }
 HAS_MULTI = {"LEAD", "CONTACT"}
+# object-fields.md: leads' and contacts' `address` is a legacy field, response only in crm.item.* (the address
+# parts have no crm.item field at all); `contacts`/`companies` are system fields that fail with error 100.
+ITEM_RESPONSE_ONLY = {"ADDRESS", "ADDRESS_CITY", "ADDRESS_COUNTRY"}
+ITEM_SYSTEM_FIELDS = {"contacts", "companies"}
 TITLES = {
     "ID": "ID", "TITLE": "Название", "NAME": "Имя", "LAST_NAME": "Фамилия", "SECOND_NAME": "Отчество",
     "PHONE": "Телефон", "EMAIL": "E-mail", "STATUS_ID": "Стадия", "STAGE_ID": "Стадия сделки",
@@ -395,16 +399,18 @@ def apply_fields(ctx: Ctx, entity_type_id: int, rec: dict[str, Any], fields: dic
     if api == "item":
         names = item_name_map(ctx.portal, entity_type_id, original_uf)
         for key, raw in fields.items():
+            if key in ITEM_SYSTEM_FIELDS:
+                raise RestError("100", f'Field "{key}" cannot be written: link contacts and companies with '
+                                "contactIds and companyIds", 400)
             if key == "fm" and kind in HAS_MULTI:
-                grouped = fm_to_multi(raw)
-                for tid in MULTI_FIELDS:
-                    if tid in grouped or not creating:
-                        set_multi(ctx, rec, tid, grouped.get(tid, []), api, replace=True)
-                        written.add(tid)
+                # object-fields.md: crm.item.update only adds multifield values (`id` is ignored).
+                for tid, values in fm_to_multi(raw).items():
+                    set_multi(ctx, rec, tid, values, api, replace=creating)
+                    written.add(tid)
                 continue
             upper = names.get(key)
-            if upper is None:
-                continue  # unknown fields are ignored
+            if upper is None or upper in ITEM_RESPONSE_ONLY:
+                continue  # unknown and response-only fields are ignored
             written.add(upper)
             if upper.startswith("UF_"):
                 uf = ctx.portal.uf(entity_type_id, upper)
@@ -766,6 +772,8 @@ def item_view(ctx: Ctx, entity_type_id: int, rec: dict[str, Any], select: list[s
         return out
     out = {"id": full["id"]}
     for s in select:
+        if s == "fm":
+            continue  # object-fields.md: `fm` arrives only when select is omitted or ["*"]
         if s in full:
             out[s] = full[s]
         elif s == "ufCrm*" or s == "UF_*":

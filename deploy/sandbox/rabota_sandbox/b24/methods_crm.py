@@ -361,8 +361,12 @@ def item_list(ctx: Ctx, params: dict[str, Any]) -> Any:
         return None
 
     flt = _filter(params)
+    order = get_ci(params, "order")
+    for key in [*flt, *(order if isinstance(order, dict) else {})]:
+        if cs.split_filter_key(str(key))[1] in ("fm", "entityTypeId", "contacts", "companies"):
+            raise RestError("100", f'Field "{key}" cannot be used in filter or order', 400)
     recs = [r for r in ctx.portal.entities[etid].values() if ctx.user.reads(r) and cs.matches(r, flt, resolve)]
-    recs = cs.sort_records(recs, get_ci(params, "order"), resolve)
+    recs = cs.sort_records(recs, order, resolve)
     chunk, total, nxt = cs.page(recs, get_ci(params, "start"))
     sel = _select(params)
     return MethodResult({"items": [cs.item_view(ctx, etid, r, sel, orig) for r in chunk]}, total, nxt)

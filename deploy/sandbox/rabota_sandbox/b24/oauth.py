@@ -47,6 +47,8 @@ def build_router(state: SandboxState) -> APIRouter:
         portal = state.portals.get(old.portal)
         if portal is None or old.revoked or not portal.app_present:
             return oauth_error("invalid_client", "Application is not installed on this portal", 401)
+        if portal.effective_knobs(state.knobs).get("payment_required"):
+            return oauth_error("PAYMENT_REQUIRED", "Payment required", 401)
         old.used = True
         access, refresh = state.issue_tokens(portal, old.user_id)
         # The documented answer, in its order: `domain` and `server_endpoint` name the OAuth server itself

@@ -45,7 +45,10 @@ def optime_check(portal: Portal, method: str, knobs: dict[str, Any], now: float 
     _entries(portal, method, now)
     used = portal.optime_used[method]
     if used > float(knobs.get("operation_time_limit_s", 480.0)):
-        raise RestError("OPERATION_TIME_LIMIT", f"Method {method} is blocked due to operation time limit.", 429)
+        # limits.md: per app and per method; `operating_reset_at` is when the oldest basket drops.
+        q = portal.optime[method]
+        raise RestError("OPERATION_TIME_LIMIT", f"Method {method} is blocked due to operation time limit.", 429,
+                        {"time": {"operating": used, "operating_reset_at": q[0][0] + WINDOW_S if q else now}})
 
 
 def optime_add(portal: Portal, method: str, cost: float, now: float | None = None) -> tuple[float, float]:

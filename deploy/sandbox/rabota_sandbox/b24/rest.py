@@ -152,6 +152,8 @@ def build_router(state: SandboxState) -> APIRouter:
             params = await read_params(request)
             auth = params.pop("auth", None)
             token = check_token(state, portal, auth)
+            if knobs.get("payment_required"):
+                raise RestError("PAYMENT_REQUIRED", "Payment required", 401)
             r = random.random()
             if r < float(knobs.get("error_rate_5xx", 0.0)):
                 portal.stats.injected["5xx"] += 1

@@ -4,6 +4,7 @@ portal's CRM mode as last read from Bitrix24."""
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,6 +35,12 @@ class PortalRecord(BaseModel):
     webhook_secret: str = ""
     # A new random value at every install: sessions carry it and end when it changes (reinstall, CLEAN wipe).
     generation: str = ""
+    # Paused (not inactive): Bitrix24 refuses the app for now (`payment_required`: the subscription ended).
+    # Work parks; the token broker tries one refresh at `probe_at` at the earliest, and work resumes when it
+    # succeeds.
+    paused: str = ""
+    paused_at: float = 0.0
+    probe_at: float = 0.0
 
 
 class PortalsStore(StoreBase):
@@ -52,6 +59,26 @@ class PortalsStore(StoreBase):
 
     async def update_portal(self, member_id: str, **fields: Any) -> None:
         await self.redis.hset(self.key(member_id, "portal"), mapping=self._seal(fields))
+
+    async def pause_portal(self, member_id: str, *, reason: str, probe_at: float) -> bool:
+        """Pause the portal until `probe_at` at least; True when it was not paused before (the transition)."""
+        key = self.key(member_id, "portal")
+        if not await self.redis.hexists(key, "member_id"):
+            return False  # no such portal (uninstalled meanwhile): nothing to pause, no partial record made
+        started = not await self.redis.hget(key, "paused")
+        fields: dict[Any, Any] = {"paused": reason, "probe_at": str(probe_at)}
+        if started:
+            fields["paused_at"] = str(time.time())
+        await self.redis.hset(key, mapping=fields)
+        return started
+
+    async def resume_portal(self, member_id: str) -> bool:
+        """End a pause; True when the portal was paused (the token broker resumes under the portal's lock)."""
+        key = self.key(member_id, "portal")
+        if not await self.redis.hget(key, "paused"):
+            return False
+        await self.redis.hset(key, mapping={"paused": "", "paused_at": "0", "probe_at": "0"})
+        return True
 
     async def get_portal(self, member_id: str) -> PortalRecord | None:
         if not is_member_id(member_id):
