@@ -76,8 +76,8 @@ async def test_chat_errors(hh: httpx.AsyncClient) -> None:
     neg = await _negotiation(hh, h, (await hh.get("/_sandbox/negotiations")).json()[0]["id"])
     url = f"/common/chats/{neg['chat_id']}/messages"
     assert_hh_error(await hh.get(url), 403, "oauth", "bad_authorization")
-    assert_hh_error(await hh.get("/common/chats/1/messages", headers=h), 404, "not_found")
-    assert_hh_error(await hh.get("/common/chats/abc/messages", headers=h), 404, "not_found")
+    assert_hh_error(await hh.get("/common/chats/1/messages", headers=h), 404, "chats", "chat_not_found")
+    assert_hh_error(await hh.get("/common/chats/abc/messages", headers=h), 404, "chats", "chat_not_found")
     assert_hh_error(await hh.get(url, headers=h, params={"order": "sideways"}), 400, "bad_argument", "order")
     assert_hh_error(await hh.get(url, headers=h, params={"limit": "0"}), 400, "bad_argument", "limit")
     assert_hh_error(await hh.get(url, headers=h, params={"start_message_id": "9"}), 400, "bad_argument",
@@ -89,7 +89,7 @@ async def test_chat_errors(hh: httpx.AsyncClient) -> None:
     other = next(n for n in (await hh.get("/_sandbox/negotiations")).json() if n["vacancy_id"] in theirs)
     chat = (await _negotiation(hh, h, other["id"]))["chat_id"]
     r = await hh.get(f"/common/chats/{chat}/messages", headers=await bearer(hh, "manager@sandbox.by"))
-    assert_hh_error(r, 404, "not_found")
+    assert_hh_error(r, 404, "chats", "chat_not_found")
 
 
 async def test_created_negotiations_take_a_source(hh: httpx.AsyncClient) -> None:

@@ -110,7 +110,7 @@ async def test_unknown_action_is_acknowledged_fast_and_nothing_published(world: 
                                                                          http: httpx.AsyncClient) -> None:
     url = hook_url(world.stack, world.a)
     before = await stream_messages(world.stack, "HH_WEBHOOK")
-    for action in ("SOMETHING_NEW", "VACANCY_CHANGE", "CHAT_MESSAGE_CREATED", "x" * 5000, "НЕИЗВЕСТНО",
+    for action in ("SOMETHING_NEW", "VACANCY_CHANGE", "CHAT_CREATED", "x" * 5000, "НЕИЗВЕСТНО",
                    "NEW_RESPONSE_OR_INVITATION_VACANCY\r\nX: y"):
         started = time.monotonic()
         r = await http.post(url, json=event(world.a, "1", action_type=action), timeout=5.0)
@@ -139,6 +139,12 @@ async def test_malformed_webhooks_get_4xx(world: World, http: httpx.AsyncClient)
         json.dumps(event(world.a, "1", id="a b\r\nc")).encode(),
         json.dumps(event(world.a, "1", action_type=None)).encode(),
         json.dumps([event(world.a, "1")]).encode(),
+        # A chat message (handled since issue 18) names its chat and message by digits, nothing else.
+        json.dumps(event(world.a, "1", action_type="CHAT_MESSAGE_CREATED")).encode(),
+        json.dumps(event(world.a, action_type="CHAT_MESSAGE_CREATED",
+                         payload={"chat_id": "../me", "message_id": "1"})).encode(),
+        json.dumps(event(world.a, action_type="CHAT_MESSAGE_CREATED",
+                         payload={"chat_id": "1", "message_id": "1?x=2"})).encode(),
         b"", b"null", b"\x00 not json", b"{\"id\": ", "\u00ff".encode("latin-1"),
         b"[" * 30000 + b"]" * 30000,  # nesting deeper than any parser's recursion
     ]

@@ -24,6 +24,7 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 from rabota_common import models, subjects
 from rabota_common.bus import durable_subscriber, stream
+from rabota_common.chats import ChatReply
 from rabota_common.runtime import Runtime
 from rabota_common.settings import Settings
 from rabota_common.subjects import app_events, pattern, stream_of
@@ -53,6 +54,7 @@ NEGOTIATIONS = pattern(subjects.HH_NEGOTIATION)
 IMPORTS = pattern(subjects.HH_NEGOTIATION_IMPORT)
 COMMANDS = pattern(subjects.CRM_COMMAND)
 RESULTS = pattern(subjects.CRM_RESULT)
+CHAT_REPLIES = pattern(subjects.CHAT_REPLY)
 
 
 def _app(event: str) -> str:
@@ -79,6 +81,9 @@ PUBLISHES: dict[str, tuple[Publication, ...]] = {
         Publication(_app("crm_entity_updated"), models.AppEvent, "A CRM entity changed in Bitrix24 while back-sync "
                     "is on (ONCRM*UPDATE); the poller may move the negotiation on HeadHunter."),
         Publication(COMMANDS, models.CrmCommand, "A recruiter retried a failed negotiation."),
+        Publication(CHAT_REPLIES, ChatReply, "An operator's reply in the portal's Open Line through the «rabota.by» "
+                    "connector (ONIMCONNECTORMESSAGEADD), for the applicant's HeadHunter chat; Nats-Msg-Id is "
+                    "`{portal}:b24-reply:{Bitrix24 message id}`."),
         Publication(_app("reimport_requested"), models.AppEvent, "An operator asked to sync one negotiation or one "
                     "vacancy again (`python -m rabota_common.dlq reimport`, same bus code as the ui)."),
     ),

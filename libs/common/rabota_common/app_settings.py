@@ -23,6 +23,8 @@ class SyncSettings(BaseModel):
     extended: bool = False
     stage_map: dict[str, str]
     back_sync: bool = False
+    open_line_id: int | None = Field(
+        default=None, gt=0, description="the Open Line that carries chats with applicants (F15); null: chats off")
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncSettings:

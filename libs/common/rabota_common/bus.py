@@ -27,6 +27,7 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from rabota_common import nats_auth, subjects
+from rabota_common.chats import ChatReply
 from rabota_common.crypto import Crypto
 from rabota_common.ids import is_member_id
 from rabota_common.metrics import DEAD_LETTERS
@@ -258,7 +259,8 @@ async def _publish_retrying(broker: NatsBroker, subject_name: str, body: BaseMod
 
 # The model of each stream's messages that can be published again (parked work, dead letters replayed).
 MODELS: dict[str, type[BaseModel]] = {"HH_WEBHOOK": HhWebhookEvent, "HH_NEGOTIATION": NegotiationFound,
-                                      "CRM_COMMAND": CrmCommand, "APP": AppEvent}
+                                      "CRM_COMMAND": CrmCommand, "CHAT": ChatReply,
+                                      "APP": AppEvent}
 
 
 async def republish(broker: NatsBroker, subject_name: str, data: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from rabota_common.settings import Settings
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 PER_PAGE = 50
+# Webhook actions that take no `settings` in a subscription: the chat actions (the newer spec's WebhookAction).
+NO_SETTINGS_ACTIONS = frozenset({"CHAT_MESSAGE_CREATED", "CHAT_CREATED"})
 
 
 class HhError(Exception):
@@ -315,12 +317,11 @@ class HhClient:
     async def negotiation(self, token: str, negotiation_id: str) -> dict[str, Any]:
         return dict(await self.get(token, f"/negotiations/{_numeric('negotiation', negotiation_id)}"))
 
-    async def chat_messages(self, token: str, chat_id: str, limit: int) -> list[Any]:
+    async def chat_first_messages(self, token: str, chat_id: str, limit: int) -> list[Any]:
         """The first `limit` messages of a chat (`GET /common/chats/{chat_id}/messages?order=next`, operation
         `get-chat-messages` of the chats API; the deprecated negotiation-messages methods are not used)."""
-        body = await self.get(token, f"/common/chats/{_numeric('chat', chat_id)}/messages",
-                              {"order": "next", "limit": limit})
-        messages = body.get("messages") if isinstance(body, dict) else None
+        body = await self.chat_messages(token, chat_id, limit=limit, order="next")
+        messages = body.get("messages")
         return list(messages) if isinstance(messages, list) else []
 
     async def vacancy(self, token: str, vacancy_id: str) -> dict[str, Any]:
@@ -335,15 +336,51 @@ class HhClient:
     async def subscriptions(self, token: str) -> list[dict[str, Any]]:
         return list((await self.get(token, "/webhook/subscriptions")).get("items", []))
 
+    @staticmethod
+    def _actions(actions: list[str]) -> list[dict[str, Any]]:
+        """Every vacancy the user can see; chat actions take no `settings` at all."""
+        return [{"type": a} if a in NO_SETTINGS_ACTIONS else {"type": a, "settings": {"vacancies_only_mine": False}}
+                for a in actions]
+
     async def subscribe(self, token: str, url: str, actions: list[str]) -> str:
-        body = {"url": url, "actions": [{"type": a, "settings": {"vacancies_only_mine": False}} for a in actions]}
+        body = {"url": url, "actions": self._actions(actions)}
         response = await self._send("POST", self._url("/webhook/subscriptions"), token, json=body)
         return str(response.json().get("id", ""))
 
     async def update_subscription(self, token: str, subscription_id: str, url: str, actions: list[str]) -> None:
-        body = {"url": url, "actions": [{"type": a, "settings": {"vacancies_only_mine": False}} for a in actions]}
+        """`actions` replaces the subscription's whole list: pass every action the product needs."""
+        body = {"url": url, "actions": self._actions(actions)}
         await self._send("PUT", self._url(f"/webhook/subscriptions/{_subscription(subscription_id)}"), token,
                          json=body)
 
     async def unsubscribe(self, token: str, subscription_id: str) -> None:
         await self._send("DELETE", self._url(f"/webhook/subscriptions/{_subscription(subscription_id)}"), token)
+
+    # -- chats (/common/chats, the newer spec's «Чаты») ----------------------------------------
+    async def chat_messages(self, token: str, chat_id: str, start_message_id: str | None = None, limit: int = 20,
+                            order: str = "prev") -> dict[str, Any]:
+        """`get-chat-messages`: the chat (display, chat_states) with up to `limit` messages from
+        `start_message_id` in `order` (next: it and later ones; prev: it and earlier ones)."""
+        params: dict[str, Any] = {"limit": limit, "order": order}
+        if start_message_id is not None:
+            params["start_message_id"] = _numeric("message", start_message_id)
+        return dict(await self.get(token, f"/common/chats/{_numeric('chat', chat_id)}/messages", params))
+
+    async def chats(self, token: str, unread_only: bool = True, page: int = 0, per_page: int = 20) -> dict[str, Any]:
+        """`get-chat-list`: the manager's chats, the unread ones first of all."""
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if unread_only:
+            params["filter_unread"] = "true"
+        return dict(await self.get(token, "/common/chats", params))
+
+    async def post_chat_message(self, token: str, chat_id: str, text: str, idempotency_key: str) -> dict[str, Any]:
+        """`chat-message-post`: text with a UUID idempotency key (the same key never makes a second message, so
+        a retry after a lost answer is safe)."""
+        response = await self._send("POST", self._url(f"/common/chats/{_numeric('chat', chat_id)}/messages"), token,
+                                    json={"text": text, "idempotency_key": idempotency_key})
+        return dict(response.json())
+
+    async def mark_chat_read(self, token: str, chat_id: str, message_id: str) -> None:
+        """`set-last-viewed-message`."""
+        await self._send("PUT", self._url(
+            f"/common/chats/{_numeric('chat', chat_id)}/message/{_numeric('message', message_id)}/read"), token)

@@ -59,6 +59,8 @@ class Message(BaseModel):
 # Webhook actions about one negotiation (reference/hh-api.md §5.2–5.3): their payload names it by `topic_id`.
 NEGOTIATION_ACTIONS = frozenset({
     "NEW_RESPONSE_OR_INVITATION_VACANCY", "NEW_NEGOTIATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE"})
+# Chat actions (the newer spec, F15): the payload names a chat and a message by `chat_id` and `message_id`.
+CHAT_ACTIONS = frozenset({"CHAT_MESSAGE_CREATED"})
 
 
 class HhWebhookEvent(Message):
@@ -95,10 +97,14 @@ class HhWebhookEvent(Message):
 
     @model_validator(mode="after")
     def _negotiation_payload(self) -> HhWebhookEvent:
-        if self.action_type not in NEGOTIATION_ACTIONS:
+        if self.action_type not in NEGOTIATION_ACTIONS | CHAT_ACTIONS:
             return self
         if self.subscription_id is None or self.user_id is None:
             raise ValueError("нет subscription_id или user_id")
+        if self.action_type in CHAT_ACTIONS:
+            if not is_numeric_id(self.payload.get("chat_id")) or not is_numeric_id(self.payload.get("message_id")):
+                raise ValueError("payload.chat_id и payload.message_id: нужны числовые идентификаторы")
+            return self
         if not is_numeric_id(self.payload.get("topic_id")):
             raise ValueError("payload.topic_id: нужен числовой идентификатор отклика")
         vacancy_id = self.payload.get("vacancy_id")

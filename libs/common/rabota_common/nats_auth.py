@@ -79,6 +79,7 @@ HH_NEGOTIATION = subjects.pattern(subjects.HH_NEGOTIATION)
 HH_NEGOTIATION_IMPORT = subjects.pattern(subjects.HH_NEGOTIATION_IMPORT)
 CRM_COMMAND = subjects.pattern(subjects.CRM_COMMAND)
 CRM_RESULT = subjects.pattern(subjects.CRM_RESULT)
+CHAT_REPLY = subjects.pattern(subjects.CHAT_REPLY)
 ANY_APP_EVENT = subjects.pattern(subjects.APP_EVENT)
 DLQ_STREAM = subjects.stream_of(subjects.pattern(subjects.DLQ))
 POLLER_EVENTS = ("import_requested", "hh_connected", "reimport_requested", "hh_revoked", "crm_entity_updated",
@@ -99,6 +100,7 @@ USERS: dict[str, Permissions] = {
         allow_responses=True),
     "poller": Permissions(
         publish=(*_layout(), *_consume(subjects.stream_of(ANY_APP_EVENT)), *_consume(subjects.stream_of(HH_WEBHOOK)),
+                 *_consume(subjects.stream_of(CHAT_REPLY)),
                  HH_NEGOTIATION, HH_NEGOTIATION_IMPORT, HH_WEBHOOK, *_app(*POLLER_EVENTS),  # walks; parked work
                  CRM_COMMAND,  # the crm-writer's work parked while Bitrix24 paused the portal
                  _dlq("poller"),
@@ -117,6 +119,7 @@ USERS: dict[str, Permissions] = {
         subscribe=()),
     "ui": Permissions(
         publish=(*_layout(), HH_WEBHOOK, CRM_COMMAND, ANY_APP_EVENT,  # receiver, failure retry, app events
+                 CHAT_REPLY,  # operators' replies in the Open Line
                  subjects.AUTH_B24_TOKEN, subjects.AUTH_HH_CONNECT, subjects.AUTH_HH_LOGOUT,
                  subjects.POLLER_NEW_RESPONSES),
         subscribe=()),
@@ -125,7 +128,7 @@ USERS: dict[str, Permissions] = {
     "ops": Permissions(
         publish=(*_layout(), f"$JS.API.STREAM.MSG.GET.{DLQ_STREAM}", f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
                  f"$JS.API.DIRECT.GET.{DLQ_STREAM}", f"$JS.API.DIRECT.GET.{DLQ_STREAM}.>",
-                 HH_WEBHOOK, HH_NEGOTIATION, HH_NEGOTIATION_IMPORT, CRM_COMMAND, ANY_APP_EVENT),
+                 HH_WEBHOOK, HH_NEGOTIATION, HH_NEGOTIATION_IMPORT, CRM_COMMAND, CHAT_REPLY, ANY_APP_EVENT),
         subscribe=()),
 }
 

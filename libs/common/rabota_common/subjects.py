@@ -22,6 +22,9 @@ HH_NEGOTIATION_IMPORT = "hh.negotiation.import.{portal}"
 CRM_COMMAND = "crm.command.{portal}"
 CRM_RESULT = "crm.result.{portal}"
 APP_EVENT = "app.{event}.{portal}"
+# An operator's reply in the portal's Open Line, for the applicant's HeadHunter chat (F15): ui → poller. Its own
+# stream and consumer, so a reply never waits behind webhooks or imports.
+CHAT_REPLY = "chat.reply.{portal}"
 DLQ = "dlq.{stage}.{portal}"
 
 # Core NATS request/reply subjects of the token broker (not persisted: a reply is only useful now).
@@ -72,6 +75,8 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("CRM_COMMAND", ("crm.command.*",), (CRM_COMMAND,), 7 * DAY_S, max_bytes=4096 * MIB,
                max_msgs=2_000_000),
     StreamSpec("CRM_RESULT", ("crm.result.*",), (CRM_RESULT,), 1 * DAY_S, max_bytes=256 * MIB,
+               max_msg_size=1 * MIB),
+    StreamSpec("CHAT", ("chat.reply.*",), (CHAT_REPLY,), 7 * DAY_S, max_bytes=256 * MIB, max_msgs=500_000,
                max_msg_size=1 * MIB),
     StreamSpec("APP", ("app.*.*",), (APP_EVENT,), 7 * DAY_S, max_bytes=256 * MIB, max_msgs=200_000,
                max_msg_size=1 * MIB),

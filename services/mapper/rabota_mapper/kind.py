@@ -30,7 +30,7 @@ async def chat_kind(rt: Runtime, tokens: TokenSource, negotiation: dict[str, Any
     if not is_numeric_id(chat):
         return None
     try:
-        messages = await tokens.call(rt.hh.chat_messages, chat, CHAT_HEAD)
+        messages = await tokens.call(rt.hh.chat_first_messages, chat, CHAT_HEAD)
     except HhError as exc:
         if exc.status in (400, 403, 404) and not exc.token_expired and not exc.auth_lost:
             rt.log.info("chat %s of negotiation %s answers %s: its first message not used",

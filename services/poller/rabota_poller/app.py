@@ -6,6 +6,7 @@ from faststream import FastStream
 from faststream.nats import NatsMessage
 from rabota_common import subjects
 from rabota_common.bus import durable_subscriber
+from rabota_common.chats import ChatReply
 from rabota_common.consume import Delivery, PortalInFlight, settle
 from rabota_common.errors import HhAuthLost
 from rabota_common.models import AppEvent, HhWebhookEvent, NewResponsesReply, TokenRequest
@@ -13,7 +14,7 @@ from rabota_common.runtime import Runtime, build_runtime, service_app
 from rabota_common.settings import Settings
 from rabota_common.subjects import portal_of
 
-from rabota_poller import handlers, paused
+from rabota_poller import chats, handlers, paused
 from rabota_poller.backsync import back_sync
 from rabota_poller.listing import count_new
 from rabota_poller.poll import poll_loop
@@ -46,6 +47,19 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
                 await handlers.webhook_settled(rt, portal, event)
 
         webhooks.start(portal, Delivery(msg), work)
+
+    # Operators' replies in the Open Line (F15): their own stream, served side by side per portal like webhooks.
+    replies = PortalInFlight(settings.WEBHOOK_IN_FLIGHT, settings.WEBHOOK_IN_FLIGHT_PER_PORTAL, "poller chat reply")
+
+    @durable_subscriber(broker, settings, subjects.pattern(subjects.CHAT_REPLY), "poller-chat-reply", batch_size=10,
+                        ack_wait_s=chats.REPLY_ACK_WAIT_S)
+    async def on_chat_reply(reply: ChatReply, msg: NatsMessage) -> None:
+        if reply.portal != portal_of(msg.raw_message.subject):
+            rt.log.warning("chat reply names another portal than its subject: dropped")
+            await msg.ack()
+            return
+        replies.start(reply.portal, Delivery(msg),
+                      lambda: settle(rt, "poller", msg, reply, lambda: chats.outbound(rt, reply)))
 
     @durable_subscriber(broker, settings, subjects.app_events("hh_connected"), "poller-connected")
     async def on_connected(event: AppEvent, msg: NatsMessage) -> None:
@@ -96,4 +110,4 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
             rt.log.warning("new responses count of %s failed: %s", req.portal, exc)
             return NewResponsesReply(ok=False, error="unavailable")
 
-    return service_app(rt, loops=[lambda stop: poll_loop(rt, stop), webhooks.drain_on]), rt
+    return service_app(rt, loops=[lambda stop: poll_loop(rt, stop), webhooks.drain_on, replies.drain_on]), rt

@@ -38,3 +38,7 @@ async def publish_found(rt: Runtime, found: NegotiationFound, new_trace: bool, b
                       msg_id=negotiation_msg_id(found.portal, found.negotiation_id, found.employer_state,
                                                 found.import_id or found.source))
     RESPONSES_FOUND.labels(found.portal, found.source).inc()
+    chat_id = (found.item or {}).get("chat_id")
+    if chat_id is not None and str(chat_id).isdigit():
+        # The negotiation's chat (F15): a chat message names only its chat.
+        await rt.store.link_chats(found.portal, {str(chat_id): found.negotiation_id})

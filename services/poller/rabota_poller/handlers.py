@@ -11,7 +11,7 @@ from rabota_common.hh_client import HhError
 from rabota_common.hh_ids import is_numeric_id
 from rabota_common.hh_session import TokenSource
 from rabota_common.hh_walk import negotiation_pages, vacancies
-from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationFound, NegotiationSource
+from rabota_common.models import CHAT_ACTIONS, AppEvent, HhWebhookEvent, NegotiationFound, NegotiationSource
 from rabota_common.negotiation_kind import enum_id
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import webhook_key
@@ -64,6 +64,11 @@ async def _walk(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
 
 
 async def expand_webhook(rt: Runtime, portal: str, event: HhWebhookEvent) -> None:
+    if event.action_type in CHAT_ACTIONS:
+        from rabota_poller.chats import inbound
+
+        await inbound(rt, portal, event)
+        return
     nid = event.payload.get("topic_id")
     if not is_numeric_id(nid):
         rt.log.info("webhook %s (%s) names no negotiation: ignored", event.id, event.action_type)
@@ -139,8 +144,10 @@ async def reimport(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     rt.log.info("reimport of vacancy %s of portal %s: %d negotiations published", vacancy_id, portal, published)
 
 
+# A PUT replaces the subscription's whole action list: this is every action the product needs (reference §5.1).
 RESPONSE_ONLY_ACTION = "NEW_NEGOTIATION_VACANCY"
-WEBHOOK_ACTIONS = ["NEW_RESPONSE_OR_INVITATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE", RESPONSE_ONLY_ACTION]
+WEBHOOK_ACTIONS = ["NEW_RESPONSE_OR_INVITATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE", RESPONSE_ONLY_ACTION,
+                   "CHAT_MESSAGE_CREATED"]
 
 
 async def ensure_subscription(rt: Runtime, portal: str) -> None:
@@ -188,3 +195,6 @@ async def connected(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
     if progress.state == "running" and not progress.listing_done:
         return  # the resumed import walks everything again; a second walk would only race it
     await reconcile(rt, portal, full=True, heartbeat=msg.in_progress)
+    from rabota_poller.chats import reconcile_chats
+
+    await reconcile_chats(rt, portal)  # chat messages written while the account was cut off

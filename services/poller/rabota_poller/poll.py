@@ -16,6 +16,7 @@ from opentelemetry import trace
 from rabota_common.errors import HhAuthLost
 from rabota_common.runtime import Runtime
 
+from rabota_poller.chats import reconcile_chats
 from rabota_poller.handlers import ensure_subscription
 from rabota_poller.paused import probe_paused
 from rabota_poller.reconcile import FULL_WALK_EVERY, reconcile
@@ -53,6 +54,8 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
             full = count % FULL_WALK_EVERY == 1
             span.set_attribute("rabota.full_walk", full)
             published = await reconcile(rt, portal, full=full)
+            if full:
+                await reconcile_chats(rt, portal)
             if full or published:
                 # A healthy subscription leaves the poll nothing to find; checking it every poll cost
                 # HeadHunter a request per portal per interval.

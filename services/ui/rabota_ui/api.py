@@ -23,6 +23,7 @@ from rabota_common.runtime import Runtime
 
 from rabota_ui.deps import AdminSessionDep, RuntimeDep, Session, SessionDep
 from rabota_ui.errors import ApiError, describe
+from rabota_ui.open_lines import LINES_COMMAND, activate_line, open_lines
 from rabota_ui.ratelimit import feedback_limited, session_limited
 from rabota_ui.visibility import readable
 
@@ -144,6 +145,7 @@ async def portal_options(rt: Runtime, portal: str) -> dict[str, Any]:
         "lead_stages": ("crm.status.list", {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": "STATUS"}}),
         "deal_categories": ("crm.category.list", {"entityTypeId": 2}),
         "types": ("crm.type.list", {}),
+        "open_lines": LINES_COMMAND,
     })
     mode = int(result.get("mode") or 1)
     await rt.store.put_crm_mode(portal=portal, mode=mode)
@@ -160,6 +162,7 @@ async def portal_options(rt: Runtime, portal: str) -> dict[str, Any]:
         "lead_stages": _stages(result.get("lead_stages")),
         "deal_categories": _deal_categories(categories, extra),
         "smart_processes": _smart_process_options(spa, spa_stages),
+        "open_lines": open_lines(result.get("open_lines")),
     }
 
 
@@ -181,6 +184,8 @@ async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: AdminSessi
     problem = settings_problem(settings, await portal_options(rt, session.portal))
     if problem:
         raise ApiError(422, "validation_error", f"Настройки не сохранены: {problem}")
+    previous = await rt.store.get_settings(session.portal) or {}
+    await activate_line(rt, session.portal, settings.open_line_id, previous.get("open_line_id"))
     # No app.settings_saved event: nothing consumes it (the services read the settings from Redis).
     await rt.store.put_settings(session.portal, settings)
     return settings.model_dump(mode="json")
@@ -225,6 +230,8 @@ def settings_problem(settings: SyncSettings, options: dict[str, Any]) -> str | N
         return "ответственный не найден среди активных сотрудников портала."
     if settings.entity_type not in options["entity_types"]:
         return "этот тип сущности недоступен на портале."
+    if settings.open_line_id is not None and settings.open_line_id not in {x["id"] for x in options["open_lines"]}:
+        return "открытая линия не найдена на портале."
     stages, problem = _target_stages(settings, options)
     if problem:
         return problem

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from rabota_common import subjects
 from rabota_common.b24_client import B24Error
 from rabota_common.b24_session import B24Session
 from rabota_common.bus import publish
+from rabota_common.chats import CONNECTOR_ID, REPLY_TEXT_MAX, ChatReply
 from rabota_common.errors import TransientError
 from rabota_common.ids import is_member_id
 from rabota_common.models import AppEvent
@@ -24,6 +26,7 @@ from rabota_ui.deps import RuntimeDep, new_session
 from rabota_ui.errors import ApiError
 from rabota_ui.frame import BAD_MEMBER_ID, current_user, normal_domain, read_frame, user_is_admin
 from rabota_ui.identity import check_app, confirm_portal
+from rabota_ui.open_lines import CONNECTOR_MESSAGE_EVENT, connector_commands
 from rabota_ui.pages import portal_ancestors, render
 from rabota_ui.ratelimit import rate_limited
 
@@ -39,6 +42,9 @@ USER_FIELDS = (
 
 # Bitrix24 entity update events → entityTypeId (a smart process item carries its own ENTITY_TYPE_ID).
 ENTITY_UPDATE_EVENTS = {"ONCRMLEADUPDATE": 1, "ONCRMDEALUPDATE": 2, "ONCRMDYNAMICITEMUPDATE": 0}
+
+
+_CONNECTOR_FIELD = re.compile(r"^data\[MESSAGES\]\[(\d{1,3})\]\[(im|message|chat)\]\[(\w{1,20})\]$")
 
 
 def userfield_commands() -> dict[str, tuple[str, dict[str, Any]]]:
@@ -67,6 +73,8 @@ async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
     # Back-sync (F10): a stage moved in Bitrix24 moves the negotiation on HeadHunter when the setting is on.
     for event in ENTITY_UPDATE_EVENTS:
         cmds[f"bind_{event.lower()}"] = ("event.bind", {"event": event, "handler": handler})
+    # Chats with applicants (F15): the «rabota.by» Open Lines connector and the operators' replies.
+    cmds.update(connector_commands(rt))
     result = await b24.batch(cmds)
     problems = [f"{k}: {v.get('error_description') or v.get('error')}" for k, v in result.errors.items()
                 if "already" not in str(v.get("error_description", "")).lower()
@@ -213,6 +221,8 @@ async def events(request: Request, rt: RuntimeDep) -> Response:
         return JSONResponse({"ok": True})
     if event in ENTITY_UPDATE_EVENTS:
         return JSONResponse({"ok": True, "forwarded": await forward_entity_update(rt, member_id, event, form)})
+    if event == CONNECTOR_MESSAGE_EVENT:
+        return JSONResponse({"ok": True, "forwarded": await forward_replies(rt, member_id, form)})
     return JSONResponse({"ok": True, "ignored": event})
 
 
@@ -233,3 +243,37 @@ async def forward_entity_update(rt: Runtime, member_id: str, event: str, form: d
                   AppEvent(portal=member_id, event="crm_entity_updated",
                            data={"entity_type_id": entity_type_id, "entity_id": entity_id}))
     return True
+
+
+def connector_messages(form: dict[str, str]) -> list[dict[str, dict[str, str]]]:
+    """The `MESSAGES` of ONIMCONNECTORMESSAGEADD from the form (`data[MESSAGES][0][im][chat_id]` …)."""
+    found: dict[int, dict[str, dict[str, str]]] = {}
+    for key, value in form.items():
+        match = _CONNECTOR_FIELD.match(key)
+        if match:
+            found.setdefault(int(match.group(1)), {}).setdefault(match.group(2), {})[match.group(3)] = value
+    return [found[i] for i in sorted(found)]
+
+
+async def forward_replies(rt: Runtime, member_id: str, form: dict[str, str]) -> int:
+    """An operator answered in an Open Line through our connector: each message goes to the poller (the
+    HeadHunter-facing service) on chat.reply, deduplicated by its Bitrix24 message id. Anything malformed or of
+    another connector is left alone."""
+    if form.get("data[CONNECTOR]") != CONNECTOR_ID:
+        return 0
+    line = form.get("data[LINE]", "")
+    forwarded = 0
+    for item in connector_messages(form):
+        try:
+            reply = ChatReply(portal=member_id, line=int(line), chat_id=item.get("chat", {}).get("id", ""),
+                              im_chat_id=int(item.get("im", {}).get("chat_id", "0")),
+                              im_message_id=int(item.get("im", {}).get("message_id", "0")),
+                              user_id=int(item.get("message", {}).get("user_id", "0") or 0),
+                              text=item.get("message", {}).get("text", "")[:REPLY_TEXT_MAX])
+        except (ValueError, ValidationError) as exc:
+            rt.log.warning("portal %s: an Open Line reply not understood: %s", member_id, type(exc).__name__)
+            continue
+        await publish(rt.broker, subjects.subject(subjects.CHAT_REPLY, portal=member_id), reply,
+                      msg_id=f"{member_id}:b24-reply:{reply.im_message_id}")
+        forwarded += 1
+    return forwarded

@@ -16,7 +16,7 @@ __all__ = ["B24SandboxConfig", "create_app"]
 
 
 def create_app(config: B24SandboxConfig | None = None) -> FastAPI:
-    from . import control, oauth, page, rest
+    from . import control, methods_openlines, oauth, page, rest
 
     cfg = config or B24SandboxConfig.from_env()
     state = SandboxState(cfg)
@@ -28,6 +28,7 @@ def create_app(config: B24SandboxConfig | None = None) -> FastAPI:
                        allow_headers=["*"])
     app.include_router(control.build_router(state))
     app.include_router(control.build_files_router(state))
+    app.include_router(methods_openlines.build_control_router(state))
     app.include_router(oauth.build_router(state))
     app.include_router(rest.build_router(state))
     app.include_router(page.build_router(state))

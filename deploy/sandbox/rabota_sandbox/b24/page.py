@@ -33,10 +33,18 @@ def tr(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_BB_URL = re.compile(r"\[url=((?:/|https?://)[A-Za-z0-9/?=&;._:%-]{0,300})\](.{0,300}?)\[/url\]", re.IGNORECASE)
+_BB_SIMPLE = {"[b]": "<b>", "[/b]": "</b>", "[br]": "<br>", "[i]": "<i>", "[/i]": "</i>"}
+
+
 def text_html(value: Any, multiline: Any = False) -> Markup:
-    s = escape(tr(value))
+    """Escaped text; the few BB-codes chats and comments carry (`[b]`, `[i]`, `[br]`, `[url=…]…[/url]`) as HTML."""
+    s = str(escape(tr(value)))
+    for code, tag in _BB_SIMPLE.items():
+        s = re.sub(re.escape(code), tag, s, flags=re.IGNORECASE)
+    s = _BB_URL.sub(lambda m: f'<a href="{m.group(1)}">{m.group(2)}</a>', s)
     if multiline in (True, 1, "1", "true", "Y", "y"):
-        s = Markup(str(s).replace("\n", "<br>"))
+        s = s.replace("\n", "<br>")
     return Markup(s)
 
 
@@ -106,6 +114,29 @@ def build_router(state: SandboxState) -> APIRouter:
         if p is None:
             return HTMLResponse("Портал не найден", status_code=404)
         return render("portal.html", **common(p), section="app")
+
+    @router.get("/portal/{code}/openlines/")
+    async def openlines(code: str, chat: int = 0) -> Response:
+        """The portal's Open Lines: dialogues, one dialogue's messages and a reply box (the operator is the user
+        chosen in the header)."""
+        from .methods_openlines import dialogue_json
+
+        p = state.portals.get(code)
+        if p is None:
+            return HTMLResponse("Портал не найден", status_code=404)
+        dialogues = [dialogue_json(p, d) for d in reversed(list(p.openlines.chats.values()))]
+        current = next((d for d in dialogues if d["chat_id"] == chat), dialogues[0] if dialogues else None)
+        return render("openlines.html", **common(p), section="openlines", lines=list(p.openlines.lines.values()),
+                      dialogues=dialogues, current=current)
+
+    @router.get("/online/")
+    async def online(IM_DIALOG: str = "") -> Response:
+        """Bitrix24's link to a dialogue (`/online/?IM_DIALOG=chat{id}`), as a timeline comment carries it."""
+        chat_id = int(IM_DIALOG[4:]) if IM_DIALOG.startswith("chat") and IM_DIALOG[4:].isdigit() else 0
+        for p in state.portals.values():
+            if chat_id in p.openlines.chats:
+                return RedirectResponse(f"/portal/{p.code}/openlines/?chat={chat_id}")
+        return HTMLResponse("Диалог не найден", status_code=404)
 
     @router.get("/portal/{code}/crm/{etid}/")
     async def crm_list(code: str, etid: int) -> Response:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import DEFAULT_KNOBS, B24SandboxConfig
+from .openlines import OpenLines
 
 LEAD, DEAL, CONTACT, COMPANY = 1, 2, 3, 4
 ENTITY_NAMES = {LEAD: "LEAD", DEAL: "DEAL", CONTACT: "CONTACT", COMPANY: "COMPANY"}
@@ -335,6 +336,8 @@ class Portal:
         self.optime: dict[str, deque[tuple[float, float]]] = {}
         self.optime_used: dict[str, float] = {}  # the sum of each method's window, kept with it
         self.stats = Stats()
+        # Open Lines: the "demo" portal has two lines, the others none (a portal without Open Lines).
+        self.openlines = OpenLines.seeded(with_lines=code == "demo")
 
     # ------------------------------------------------------------------ ids
     def new_id(self, kind: str) -> int:

@@ -34,7 +34,10 @@ NO_INJECTION_PATHS = ("/oauth/authorize",)
 
 
 API_ROUTES: list[APIRoute] = [
-    r for router in (oauth.router, webhooks.router, api.router) for r in router.routes if isinstance(r, APIRoute)
+    r
+    for router in (oauth.router, webhooks.router, api.router, chats.router)
+    for r in router.routes
+    if isinstance(r, APIRoute)
 ]
 
 
@@ -165,4 +168,5 @@ def create_app(config: HHSandboxConfig | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(api.router)
     app.include_router(chats.router)
+    app.include_router(chats.control_router())
     return app

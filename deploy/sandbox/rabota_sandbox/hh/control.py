@@ -26,7 +26,7 @@ from .data import (
     chat_head,
     iso,
 )
-from .events import change_state, create_negotiation, ensure_live, live_tick
+from .events import change_state, chat_id, create_negotiation, ensure_live, live_tick
 from .oauth import get_state
 
 router = APIRouter(prefix="/_sandbox")
@@ -52,6 +52,7 @@ async def _body(request: Request) -> dict[str, Any] | JSONResponse:
 def sandbox_negotiation(store: Store, neg: Negotiation) -> dict[str, Any]:
     return {
         "id": neg.id,
+        "chat_id": str(chat_id(neg)),
         "vacancy_id": neg.vacancy_id,
         "resume_id": neg.resume_id,
         "employer_state": neg.employer_state,

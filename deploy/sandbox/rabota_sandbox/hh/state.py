@@ -73,6 +73,8 @@ class SandboxState:
     rng: random.Random = field(default_factory=random.Random)
     next_sub_id: int = 700_001
     next_message_id: int = 1
+    chats: dict[str, Any] = field(default_factory=dict)  # chat id -> chats.Chat
+    next_chat_message_id: int = 7_000_000_001
 
     @classmethod
     def create(cls, config: HHSandboxConfig) -> SandboxState:
@@ -103,6 +105,7 @@ class SandboxState:
         self.subscriptions.clear()
         self.deliveries.clear()
         self.views.clear()
+        self.chats.clear()
         self.limiter.reset()
         self.rng = random.Random(self.config.seed)
 

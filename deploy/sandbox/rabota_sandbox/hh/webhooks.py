@@ -28,7 +28,11 @@ ACTION_TYPES = {
     "VACANCY_ARCHIVATION",
     "VACANCY_PROLONGATION",
     "CHAT_MESSAGE_CREATED",
+    "CHAT_CREATED",
 }
+# Chat actions are sent to the managers taking part in the chat and take no `settings` (the newer spec's
+# WebhookAction for them has none): a subscription naming settings for them is refused.
+NO_SETTINGS_ACTIONS = {"CHAT_MESSAGE_CREATED", "CHAT_CREATED"}
 RETRY_DELAYS_S = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
 USER_AGENT = "rabota-sandbox-hh/1.0 (webhooks@sandbox.by)"
 
@@ -67,6 +71,11 @@ def _check_actions(actions: Any) -> list[dict[str, Any]]:
         if atype in seen:
             raise bad_argument("actions", f"duplicate action type {atype}")
         seen.add(atype)
+        if atype in NO_SETTINGS_ACTIONS:
+            if item.get("settings") is not None:
+                raise bad_argument("actions", f"{atype} takes no settings")
+            out.append({"type": atype})
+            continue
         settings = item.get("settings")
         if settings is None:
             settings = {}

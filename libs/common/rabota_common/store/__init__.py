@@ -19,6 +19,7 @@ encrypted before they reach Redis):
 | `poll` | poll due / running / count / fingerprint / sent |
 | `locks` | `rs:lock:*` |
 | `buckets` | `rs:budget:*` (the leaky buckets of `rabota_common.budget`) |
+| `chats` | chat ↔ negotiation, messages delivered to the Open Line, operators' replies (ids only, F15) |
 | `lifecycle` | a portal's keys as a whole (CLEAN uninstall, account switch) |
 
 No other module builds a key or sends a Redis command (tests/unit/test_store_owns_redis.py checks it).
@@ -30,6 +31,7 @@ from rabota_common.store._base import SECRET_FIELDS, StoreBase, text
 from rabota_common.store.applicants import PERSONAL_INFO_FIELDS, ApplicantsStore, WrittenEntity
 from rabota_common.store.buckets import BucketsStore
 from rabota_common.store.caches import CachesStore
+from rabota_common.store.chats import ChatsStore, chat_lock_name
 from rabota_common.store.failures import WAITING_RECENT_S, WAITING_TTL_S, Failure, FailuresStore, cause_digest
 from rabota_common.store.feedback import FeedbackStore
 from rabota_common.store.hh import HhAccount, HhStore
@@ -45,11 +47,12 @@ from rabota_common.store.webhooks import WebhooksStore
 
 __all__ = [
     "PERSONAL_INFO_FIELDS", "SECRET_FIELDS", "UNINSTALLED_REASON", "WAITING_RECENT_S", "WAITING_TTL_S",
-    "Failure", "HhAccount", "ImportProgress", "PortalRecord", "Store", "WrittenEntity", "cause_digest", "text",
+    "Failure", "HhAccount", "ImportProgress", "PortalRecord", "Store", "WrittenEntity", "cause_digest",
+    "chat_lock_name", "text",
 ]
 
 
 class Store(LifecycleStore, HhStore, PortalsStore, SettingsStore, ImportsStore, LedgerStore, ApplicantsStore,
-            FailuresStore, WebhooksStore, FeedbackStore, OAuthStore, CachesStore, PollStore, LocksStore,
+            FailuresStore, WebhooksStore, FeedbackStore, OAuthStore, CachesStore, ChatsStore, PollStore, LocksStore,
             BucketsStore, StoreBase):
     """Typed access to every Redis key the product uses: the concern modules' methods on one object."""

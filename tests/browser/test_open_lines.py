@@ -1,0 +1,89 @@
+"""Chats with applicants in a real browser (issue 18): the admin picks the Open Line on «Настройки», an applicant
+writes on rabota.by, the operator reads it on the sandbox portal's «Открытые линии» page and answers there; the
+answer reaches the applicant's chat on rabota.by and shows as delivered. Screenshots go to
+test-artifacts/screenshots/ (open_lines_*)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import Driver, until
+
+pytestmark = [pytest.mark.timeout(240),
+              pytest.mark.stack_env({"HH_SANDBOX_NEGOTIATIONS": "4", "HH_RATE": "60", "HH_BURST": "20"})]
+
+
+async def test_a_conversation_on_the_portal_page(stack: Any, driver: Driver, browser: Any, screenshots: Path) -> None:
+    from playwright.async_api import expect
+
+    await driver.http.put(f"{stack.hh_url}/_sandbox/knobs", json={"rate_limit_rps": None})
+    await driver.install("demo")
+    await driver.open_app("demo")
+    assert (await driver.connect_hh()).status_code == 200
+
+    context = await browser.new_context(viewport={"width": 1200, "height": 900}, locale="ru-RU")
+    context.set_default_timeout(20_000)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+    # «Настройки»: the line is one of the portal's Open Lines.
+    await page.goto(f"{stack.b24_url}/portal/demo/")
+    app = page.frame_locator("#b24-app-frame")
+    await app.get_by_role("tab", name="Настройки").click()
+    line = app.get_by_label("Открытая линия для переписки с соискателями")
+    await expect(line.locator("option")).to_have_text(
+        ["Не переписываться из Битрикс24", "Подбор персонала", "Сайт компании"])
+    await expect(app.locator("#open-line-note")).to_be_hidden()
+    await line.select_option(label="Подбор персонала")
+    await page.screenshot(path=str(screenshots / "open_lines_settings_1200.png"), full_page=True)
+    await app.get_by_role("button", name="Сохранить", exact=True).click()
+    await expect(app.locator("#settings-msg")).to_contain_text("Настройки сохранены")
+    assert (await driver.api("GET", "/settings")).json()["open_line_id"] == 1
+
+    async def subscribed() -> bool:
+        subs = (await driver.http.get(f"{stack.hh_url}/_sandbox/webhooks")).json()["subscriptions"]
+        return any(a["type"] == "CHAT_MESSAGE_CREATED" for s in subs for a in s["actions"])
+
+    await until("the chat subscription", 30, subscribed)
+
+    # The applicant writes on rabota.by; the operator sees it in the line.
+    chat_id = str((await driver.hh_negotiations())[0]["chat_id"])
+    question = "Добрый день! Вакансия ещё актуальна?"
+    r = await driver.http.post(f"{stack.hh_url}/_sandbox/chats/{chat_id}/messages",
+                               json={"role": "APPLICANT", "text": question})
+    assert r.status_code == 201, r.text
+
+    async def in_line() -> bool:
+        state = (await driver.http.get(f"{stack.b24_url}/_sandbox/portals/demo/openlines")).json()
+        return any(m["text"] == question for d in state["dialogues"] for m in d["messages"])
+
+    await until("the applicant's message in the line", 30, in_line)
+    await page.goto(f"{stack.b24_url}/portal/demo/")
+    await page.get_by_role("link", name="Открытые линии").click()
+    await expect(page.locator(".ol-client .ol-text")).to_have_text([question])
+    await page.screenshot(path=str(screenshots / "open_lines_incoming_1200.png"), full_page=True)
+
+    # The operator answers on the page; the applicant reads it on rabota.by, and it shows as delivered.
+    answer = "Да, актуальна. Приходите в четверг в 11:00."
+    await page.locator("#ol-text").fill(answer)
+    await page.get_by_role("button", name="Отправить").click()
+    await expect(page.locator(".ol-operator .ol-text")).to_have_text([answer])
+
+    async def on_rabota_by() -> bool:
+        chat = (await driver.http.get(f"{stack.hh_url}/_sandbox/chats/{chat_id}")).json()
+        return any(m["text"] == answer and m["role"] == "EMPLOYER" for m in chat["messages"])
+
+    await until("the answer on rabota.by", 30, on_rabota_by)
+
+    async def delivered() -> bool:
+        await page.reload()
+        return bool(await page.locator(".ol-operator .ol-who", has_text="доставлено").count())
+
+    await until("the delivered mark", 30, delivered)
+    await page.screenshot(path=str(screenshots / "open_lines_answered_1200.png"), full_page=True)
+    assert not problems, problems
+    await context.close()
