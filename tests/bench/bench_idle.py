@@ -31,6 +31,8 @@ from tests.bench.common import Limits, cpu_seconds, memory_mb
 from tests.e2e.harness import Driver
 
 DEFAULT_INTERVAL_S = Settings.model_fields["POLL_INTERVAL_S"].default
+# Portals whose webhooks are trusted (every portal here: subscribed, nothing missed) are reconciled this often.
+DEFAULT_RECONCILE_S = Settings.model_fields["RECONCILE_INTERVAL_S"].default
 SETUP_IN_PARALLEL = 8
 WALK_ROUTES = ("GET /negotiations", "GET /negotiations/{collection}")  # an idle poll asks these in full walks
 
@@ -77,7 +79,8 @@ async def run(portals: int = 100, interval_s: float = 20.0, vacancies: int = 2, 
               polls: int | None = None, default_window_s: float = 120.0) -> dict[str, Any]:
     polls = polls or FULL_WALK_EVERY
     window_s = polls * interval_s
-    env = {**Limits(hh_rps=None, b24_rate=None).env(), "POLL_INTERVAL_S": str(interval_s)}
+    env = {**Limits(hh_rps=None, b24_rate=None).env(), "POLL_INTERVAL_S": str(interval_s),
+           "RECONCILE_INTERVAL_S": str(interval_s)}
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(StackConfig.ephemeral(Path(tmp), extra_env=env))
         stack.start()
@@ -113,30 +116,31 @@ async def run(portals: int = 100, interval_s: float = 20.0, vacancies: int = 2, 
                 fast = await _window(stack, http, redis, members, window_s)
                 # The same deployment at the default interval (poller restarted with it): CPU as it really is.
                 stack.config.extra_env["POLL_INTERVAL_S"] = str(DEFAULT_INTERVAL_S)
+                stack.config.extra_env["RECONCILE_INTERVAL_S"] = str(DEFAULT_RECONCILE_S)
                 await asyncio.to_thread(stack.restart_service, "poller")
                 await asyncio.sleep(10.0)
                 default = await _window(stack, http, redis, members, default_window_s)
                 rss = memory_mb(stack, "VmRSS")
                 memory = await redis.info("memory")
                 keys = await _keys_per_portal(redis, members)
+                tick = await _tick_ms(redis, members)
+                untrusted = sum(1 for m in await redis.mget([f"rs:{p}:webhook:missed" for p in members]) if m)
                 dead = stack.group.dead()
         finally:
             await redis.aclose()
             stack.stop()
-    # Per hour at the default interval, from both windows: the requests every poll makes (all but the walk's)
-    # per poll, and the full walk's once per FULL_WALK_EVERY polls, scaled to the default number of polls.
+    # Per hour at the default interval, from both windows: every portal's webhooks are trusted (subscribed,
+    # nothing missed), so each poll is a reconciliation (no periodic full walk): requests per poll × the
+    # default number of reconciliations an hour (issue 17; before, 12 polls and one full walk an hour).
     n = len(members)
-    polls_per_hour = 3600.0 / DEFAULT_INTERVAL_S
+    polls_per_hour = 3600.0 / DEFAULT_RECONCILE_S
     by_route: dict[str, int] = {}
     for w in (fast, default):
         for route, count in w["hh_by_route"].items():
             by_route[route] = by_route.get(route, 0) + count
     polls_total = max(1, fast["polls"] + default["polls"])
-    walks = max(1, fast["full_walks"] + default["full_walks"])
-    per_hour_default = {
-        route: round(count / walks * polls_per_hour / FULL_WALK_EVERY if route in WALK_ROUTES
-                     else count / polls_total * polls_per_hour, 2)
-        for route, count in sorted(by_route.items())}
+    per_hour_default = {route: round(count / polls_total * polls_per_hour, 3)
+                        for route, count in sorted(by_route.items())}
     # CPU of each process = base (ticks, idle consumers: per second) + per poll; two windows with different
     # poll rates give both, and so the CPU of an hour at the default interval.
     cpu_default: dict[str, float] = {}
@@ -163,9 +167,26 @@ async def run(portals: int = 100, interval_s: float = 20.0, vacancies: int = 2, 
         "cpu_s_per_hour_product": round(sum(v for k, v in cpu_default.items() if k != "sandbox"), 1),
         "cpu_ms_per_poll": per_poll_ms,
         "rss_mb": rss, "redis_used_memory_mb": round(int(memory["used_memory"]) / 2**20, 2),
+        "redis_used_memory_kb_per_portal": round(int(memory["used_memory"]) / 1024 / max(1, n), 1),
+        "portals_untrusted": untrusted,
+        "walk_requests_in_windows": sum(c for r, c in by_route.items() if r in WALK_ROUTES),
+        "poller_tick_ms": tick,
         "redis_keys": keys,
         "window_fast": fast, "window_default": default,
     }
+
+
+async def _tick_ms(redis: Redis, members: list[str]) -> dict[str, float]:
+    """The poll loop's fixed work per tick (every TICK_S): the portal list and one MGET of every portal's `due`
+    mark, timed against the stack's Redis for these portals and for 10 000 (synthetic ids)."""
+    out: dict[str, float] = {}
+    for label, ids in (("measured", members), ("10000", [f"scale{i:05d}" for i in range(10_000)])):
+        started = time.perf_counter()
+        for _ in range(5):
+            await redis.smembers("rs:portals")
+            await redis.mget([f"rs:{p}:poll:due" for p in ids])
+        out[label] = round((time.perf_counter() - started) / 5 * 1000, 2)
+    return out
 
 
 async def _window(stack: Stack, http: httpx.AsyncClient, redis: Redis, members: list[str],

@@ -24,6 +24,7 @@ from tests.bench.common import (
     SERVICES,
     Limits,
     cpu_seconds,
+    hh_refusals,
     peak_rss_mb,
     portal_stack,
     py_spy,
@@ -80,6 +81,10 @@ async def run(n: int, limits: Limits, profile: bool = False) -> dict[str, Any]:
         b24_bound_s = max(0.0, (b24_requests - limits.b24_burst) / limits.b24_rate)
         row["binding_limit"] = "headhunter" if hh_bound_s >= b24_bound_s else "bitrix24"
         row["efficiency"] = round(max(hh_bound_s, b24_bound_s) / wall, 3) if wall else None
+        total, refused = hh_refusals(hh_stats)
+        # The share of HeadHunter's limit (unknown to the product) used by answered requests, and of 429s.
+        row["hh_limit_used"] = round((total - refused) / limits.hh_rps / wall, 3) if wall else None
+        row["hh_429_share"] = round(refused / max(1, total), 4)
     if spies:
         row["profile"] = {"service": row["bottleneck"], "top_frames": top_frames(tmp / f"{row['bottleneck']}.txt"),
                           "others": {name: top_frames(tmp / f"{name}.txt", 4) for name in spies
@@ -91,7 +96,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--hh-rps", type=float, default=10.0, help="sandbox HeadHunter per-IP limit")
-    parser.add_argument("--hh-budget", type=float, default=0.95, help="share of it the product uses (HH_RATE)")
+    parser.add_argument("--hh-budget", type=float, default=None,
+                        help="a fixed HH_RATE as a share of the limit (default: the adaptive budget, limit unknown)")
     parser.add_argument("--b24-rate", type=float, default=2.0)
     parser.add_argument("--b24-burst", type=int, default=50)
     parser.add_argument("--limits-off", action="store_true", help="capacity: no sandbox limits, zero latency")

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from tests.bench.common import Limits, cpu_seconds, percentile, portal_stack
+from tests.bench.common import Limits, cpu_seconds, hh_refusals, percentile, portal_stack
 from tests.e2e.harness import Driver
 
 OBSERVE_EVERY_S = 0.1
@@ -26,7 +26,11 @@ async def latency(rate: float, count: int, limits: Limits) -> dict[str, Any]:
     async with portal_stack(limits, 10) as (_stack, driver):
         await driver.api("POST", "/import")
         await driver.wait_import()
-        return await webhook_latency(driver, rate, count)
+        await driver.http.post(f"{_stack.hh_url}/_sandbox/stats/reset")
+        row = await webhook_latency(driver, rate, count)
+        total, refused = hh_refusals((await driver.http.get(f"{_stack.hh_url}/_sandbox/stats")).json())
+        return {**row, "hh_requests": total, "hh_429_share": round(refused / max(1, total), 4),
+                "hh_by_route": (await driver.http.get(f"{_stack.hh_url}/_sandbox/stats")).json()["by_route"]}
 
 
 async def webhook_latency(driver: Driver, rate: float, count: int, portal: str = "demo", entity_type_id: int = 1,

@@ -28,15 +28,20 @@ class Limits:
     """The sandbox's limits and the product's budgets; None = limits off (capacity)."""
 
     hh_rps: float | None = 10.0
-    hh_budget: float = 0.95  # share of the HeadHunter limit the product is configured to use
+    # A fixed ceiling (HH_RATE) as a share of the HeadHunter limit; None (default): the product does not know
+    # the limit and runs its adaptive budget at its own defaults (issue 17).
+    hh_budget: float | None = None
     b24_rate: float | None = 2.0
     b24_burst: int = 50
     latency_ms: int = 0
 
     def env(self) -> dict[str, str]:
-        hh_rate = self.hh_rps * self.hh_budget if self.hh_rps else 100_000.0
-        return {"HH_RATE": str(hh_rate), "HH_BURST": "1" if self.hh_rps else "1000",
-                "B24_RATE": str(self.b24_rate or 100_000.0),
+        hh: dict[str, str] = {"HH_RATE": "100000.0", "HH_RATE_MIN": "100000.0", "HH_BURST": "1000"}
+        if self.hh_rps and self.hh_budget is not None:
+            hh = {"HH_RATE": str(self.hh_rps * self.hh_budget), "HH_BURST": "1"}
+        elif self.hh_rps:
+            hh = {}
+        return {**hh, "B24_RATE": str(self.b24_rate or 100_000.0),
                 "B24_BURST": str(self.b24_burst if self.b24_rate else 100_000), "LOG_LEVEL": "WARNING",
                 # As in production: no test span file, written synchronously on every span's end.
                 "TRACE_DIR": "",
@@ -107,6 +112,12 @@ def percentile(values: list[float], q: float) -> float | None:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[min(98, max(0, round(q * 100) - 1))]
+
+
+def hh_refusals(stats: dict[str, Any]) -> tuple[int, int]:
+    """(requests HeadHunter's sandbox served, of them answered 429) from its `/_sandbox/stats`."""
+    status = {str(k): int(v) for k, v in (stats.get("status") or {}).items()}
+    return int(stats["requests_total"]), status.get("429", 0)
 
 
 def py_spy(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:

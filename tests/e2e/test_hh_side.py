@@ -12,7 +12,9 @@ import pytest
 
 from tests.e2e.harness import Driver
 
-FAST_POLL = pytest.mark.stack_env({"HH_RATE": "60", "HH_BURST": "20", "POLL_INTERVAL_S": "2"})
+# Both intervals short: a portal whose webhooks are trusted is reconciled every RECONCILE_INTERVAL_S.
+FAST_POLL = pytest.mark.stack_env({"HH_RATE": "60", "HH_BURST": "20", "POLL_INTERVAL_S": "2",
+                                   "RECONCILE_INTERVAL_S": "2"})
 FAST = pytest.mark.stack_env({"HH_RATE": "60", "HH_BURST": "20"})
 
 

@@ -118,8 +118,10 @@ class HhOAuthError(Exception):
 
 class HhClient:
     def __init__(self, http: Http, settings: Settings,
-                 throttle: Callable[[], Awaitable[None]] | None = None, retries: int = 5) -> None:
+                 throttle: Callable[[], Awaitable[None]] | None = None, retries: int = 5,
+                 refused: Callable[[int], Awaitable[None]] | None = None) -> None:
         self._http = http
+        self._refused = refused  # told of every 429 (rate, not view limit) and 503: the adaptive budget
         self._settings = settings
         self._base = settings.HH_API_URL.rstrip("/")
         self._throttle = throttle
@@ -207,10 +209,14 @@ class HhClient:
                 return response
             error = self._error(response)
             _count(error)
+            if self._refused is not None and error.status in (429, 503) and not error.view_limit:
+                await self._refused(error.status)
             # Any 5xx of a GET (it changes nothing, so asking again is safe); a 500 of a POST may have acted.
             retry = error.status in (429, 502, 503, 504) or (error.status >= 500 and method == "GET")
             if retry and not error.view_limit and attempt <= self._retries:
-                await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
+                # A 429 has cut the adaptive budget, which now paces the retry: a short pause is enough.
+                rate_limited = error.status == 429 and self._refused is not None
+                await asyncio.sleep(0.2 * attempt if rate_limited else min(8.0, 0.5 * 2 ** attempt))
                 continue
             raise error
 

@@ -41,6 +41,10 @@ BUDGET_WAITS = Counter("rabota_budget_waits", "Requests that had to wait for the
                        ["api"])
 BUDGET_WAIT_SECONDS = Counter("rabota_budget_wait_seconds", "Time spent waiting for the shared rate budget",
                               ["api"])
+HH_RATE_NOW = Gauge("rabota_hh_rate", "HeadHunter requests per second the adaptive budget allows now (as this "
+                    "process last saw it)")
+HH_RATE_CUTS = Counter("rabota_hh_rate_cuts", "Cuts of the adaptive HeadHunter rate, by the status that caused "
+                       "them (429, or a burst of 503)", ["status"])
 CONSUMER_PENDING = Gauge("rabota_consumer_pending", "Messages not yet delivered to a durable consumer (lag)",
                          ["stream", "consumer"])
 CONSUMER_ACK_PENDING = Gauge("rabota_consumer_ack_pending", "Messages delivered and not yet acknowledged",

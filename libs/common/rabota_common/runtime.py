@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from rabota_common import subjects
 from rabota_common.b24_client import B24Client
-from rabota_common.budget import SharedBucket
+from rabota_common.budget import AdaptiveBucket, AdaptiveRate, SharedBucket
 from rabota_common.bus import Broker, ensure_jetstream, make_broker
 from rabota_common.crypto import Crypto
 from rabota_common.errors import TransientError
@@ -91,6 +91,9 @@ def build_runtime(service: str, settings: Settings) -> Runtime:
     crypto = Crypto(settings.APP_SECRET_KEY.get_secret_value(), settings.old_secret_keys)
     store = Store.connect(url=settings.REDIS_URL, crypto=crypto)
     http = make_http(settings)
+    hh_budget = AdaptiveBucket(store, AdaptiveRate(floor=min(settings.HH_RATE_MIN, settings.HH_RATE),
+                                                   ceiling=settings.HH_RATE), burst=settings.HH_BURST,
+                               name=f"hh:{settings.HH_EGRESS}" if settings.HH_EGRESS else "hh")
     return Runtime(
         service=service,
         settings=settings,
@@ -98,8 +101,7 @@ def build_runtime(service: str, settings: Settings) -> Runtime:
         broker=make_broker(settings, provider),
         store=store,
         http=http,
-        hh=HhClient(http, settings, throttle=SharedBucket(store, settings.HH_RATE, settings.HH_BURST, margin=0,
-                                                                  api="hh").take),
+        hh=HhClient(http, settings, throttle=hh_budget.take, refused=hh_budget.refused),
         b24=B24Client(http, settings, throttle=SharedBucket(store, settings.B24_RATE, settings.B24_BURST).take),
         crypto=crypto,
         log=log,

@@ -91,8 +91,16 @@ class Settings(BaseSettings):
     # Hosts (`host` or `host:port`) that may receive the HeadHunter token besides HH_API_URL's: the documented
     # hosts of resume and PDF links. A link to any other host fails without a request.
     HH_ALLOWED_HOSTS: str = "api.hh.ru,hh.ru,rabota.by,api.rabota.by"
-    HH_RATE: float = Field(default=6.0, gt=0, description="HeadHunter requests per second, whole deployment")
-    HH_BURST: int = Field(default=2, gt=0)
+    # HeadHunter's limit counts per source IP and is undocumented (about 10/s, "may change"): the deployment's
+    # budget adapts between HH_RATE_MIN (where it starts) and HH_RATE (the ceiling), rising while no 429
+    # comes and cut on a 429 or a burst of 503s (rabota_common.budget.AdaptiveBucket).
+    HH_RATE: float = Field(default=20.0, gt=0, description="ceiling of HeadHunter requests per second, per egress")
+    HH_RATE_MIN: float = Field(default=2.0, gt=0, description="floor (and start) of the adaptive HeadHunter rate")
+    # Processes sharing one egress IP share one budget: with several egress IPs give each group of replicas
+    # its own name (docs/benchmarks.md, scale model). Empty: one budget for the whole deployment.
+    HH_EGRESS: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,40}$")
+    # 1: requests spaced evenly; a burst only spends HeadHunter's (sliding, per-IP) window early.
+    HH_BURST: int = Field(default=1, gt=0)
 
     B24_CLIENT_ID: str = SANDBOX_B24_CLIENT_ID
     B24_CLIENT_SECRET: SecretStr = SecretStr(SANDBOX_B24_CLIENT_SECRET)
@@ -132,9 +140,13 @@ class Settings(BaseSettings):
     WEBHOOK_IN_FLIGHT_PER_PORTAL: int = Field(default=4, gt=0)
     WEBHOOK_IN_FLIGHT: int = Field(default=32, gt=0)
 
+    # Reconciliation: a portal whose webhooks are healthy (subscription in place, no response found that the
+    # webhooks had missed, or a webhook seen since) is reconciled every RECONCILE_INTERVAL_S with one vacancy
+    # list per manager; any other portal is polled every POLL_INTERVAL_S as before (issue 17).
     POLL_INTERVAL_S: float = Field(default=300.0, gt=0)
     # A portal Bitrix24 paused (PAYMENT_REQUIRED): at most one refresh per this many seconds probes it.
     B24_PAUSE_PROBE_S: float = Field(default=600.0, gt=0)
+    RECONCILE_INTERVAL_S: float = Field(default=3600.0, gt=0)
     # Short: a dismissed user or a demoted admin keeps access at most this long (the page asks to reopen on 401).
     SESSION_TTL_S: int = Field(default=900, ge=60, le=86400)
     HTTP_TIMEOUT_S: float = 30.0

@@ -40,18 +40,21 @@ class CachedResume(NamedTuple):
     resume: dict[str, Any]
     pdf_object: str | None
     pdf: bytes | None
+    pdf_pending: bool = False  # the poller fetched the resume with a webhook's negotiation; the PDF is ours
 
 
 async def cached_resume(rt: Runtime, portal: str, resume_id: str) -> CachedResume | None:
     """The resume (and its PDF, or the PDF's object) fetched for another response of the same applicant a
-    moment ago: one applicant answering several vacancies costs the two resume requests once (DESIGN §9)."""
+    moment ago, or by the poller with this response's negotiation: one applicant answering several vacancies
+    costs the two resume requests once (DESIGN §9), and no service fetches a resume twice (issue 17)."""
     if not resume_id:
         return None
     body = await rt.store.cached_resume(portal=portal, resume_id=resume_id)
     if body is None:
         return None
     pdf = body.get("pdf_data")
-    return CachedResume(dict(body["resume"]), body.get("pdf"), base64.b64decode(pdf) if pdf else None)
+    return CachedResume(dict(body["resume"]), body.get("pdf"), base64.b64decode(pdf) if pdf else None,
+                        bool(body.get("pdf_pending")))
 
 
 async def remember_resume(rt: Runtime, portal: str, resume_id: str, resume: dict[str, Any],
@@ -122,9 +125,12 @@ async def _offload_pdf(rt: Runtime, found: NegotiationFound, pdf: bytes | None) 
     return resume_object, None
 
 
-async def _fetch_resume(rt: Runtime, tokens: TokenSource, found: NegotiationFound, short: dict[str, Any]) -> _Resume:
-    """The resume and its PDF from HeadHunter, remembered for the applicant's other responses."""
-    resume = await _get_resume(rt, tokens, found, short["url"])
+async def _fetch_resume(rt: Runtime, tokens: TokenSource, found: NegotiationFound, short: dict[str, Any],
+                        resume: dict[str, Any] | None = None) -> _Resume:
+    """The resume (unless the poller had it) and its PDF from HeadHunter, remembered for the applicant's other
+    responses."""
+    if resume is None:
+        resume = await _get_resume(rt, tokens, found, short["url"])
     pdf = await _download_pdf(rt, tokens, found, resume)
     resume_object, pdf = await _offload_pdf(rt, found, pdf)
     if resume is not None:
@@ -134,8 +140,10 @@ async def _fetch_resume(rt: Runtime, tokens: TokenSource, found: NegotiationFoun
 
 async def _resume_of(rt: Runtime, tokens: TokenSource, found: NegotiationFound, short: Any) -> _Resume:
     cached = await cached_resume(rt, found.portal, str(short.get("id") or "")) if short else None
+    if cached is not None and not cached.pdf_pending:
+        return _Resume(cached.resume, cached.pdf_object, cached.pdf)
     if cached is not None:
-        return _Resume(*cached)
+        return await _fetch_resume(rt, tokens, found, short, cached.resume)
     if short and short.get("url"):
         return await _fetch_resume(rt, tokens, found, short)
     return _Resume(None, None, None)

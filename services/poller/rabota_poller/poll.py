@@ -1,9 +1,12 @@
 """The reconciliation poll loop: every POLL_INTERVAL_S per connected portal with saved settings, by one
 replica at a time (Redis keys), with the webhook subscription watchdog.
 
-Idle cost (DESIGN §9): a tick reads only the portals' `due` keys (one MGET); each portal polls in its own
-slot of the interval (a hash of its id), so many portals do not fire together; the subscription is checked
-on the full-walk polls and whenever a poll found something the webhooks had not brought.
+Idle cost (DESIGN §9, issue 17): a tick reads only the portals' `due` keys (one MGET); each portal polls in
+its own slot of its interval (a hash of its id), so many portals do not fire together. A portal whose
+webhooks are trusted (`webhooks_trusted`) is reconciled every RECONCILE_INTERVAL_S (an hour) with its vacancy
+list only, walking the vacancies whose counters moved; any other portal every POLL_INTERVAL_S with the
+periodic full walks, as before. A poll that finds what the webhooks had not brought makes the portal
+untrusted (until a webhook is seen again) and checks the subscription; so do the full-walk polls.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 import zlib
 
 from opentelemetry import trace
+from rabota_common.budget import bulk
 from rabota_common.errors import HhAuthLost
 from rabota_common.runtime import Runtime
 
@@ -25,6 +29,7 @@ from rabota_poller.relogin import unpark
 TICK_S = 5.0
 IMPORT_STALE_S = 6 * 3600
 RUN_LOCK_S = 900
+MISSED_TTL_S = 24 * 3600  # a portal that missed webhooks is polled as before this long, unless one comes
 _tracer = trace.get_tracer(__name__)
 
 
@@ -42,7 +47,10 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
         return False
     if progress.state == "running" and time.time() - progress.started_at < IMPORT_STALE_S:
         return False  # the import walks everything anyway
-    if not await rt.store.claim_poll_slot(portal=portal, until_next_s=next_slot_s(portal, rt.settings.POLL_INTERVAL_S)):
+    trusted = await webhooks_trusted(rt, portal, account.subscription_id)
+    interval = max(rt.settings.RECONCILE_INTERVAL_S, rt.settings.POLL_INTERVAL_S) if trusted else \
+        rt.settings.POLL_INTERVAL_S
+    if not await rt.store.claim_poll_slot(portal=portal, until_next_s=next_slot_s(portal, interval)):
         return False
     if not await rt.store.claim_poll_run(portal=portal, owner=rt.service, ttl_s=RUN_LOCK_S):
         return False
@@ -51,10 +59,20 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
         with _tracer.start_as_current_span("poll", attributes={"rabota.portal": portal}) as span:
             await unpark(rt, portal)  # anything parked after the re-login's own unpark
             count = await rt.store.next_poll_count(portal=portal)
-            full = count % FULL_WALK_EVERY == 1
-            span.set_attribute("rabota.full_walk", full)
-            published = await reconcile(rt, portal, full=full)
-            if full:
+            # Trusted webhooks bring moves and new responses: the vacancy counters only check that none was
+            # lost. Without them, today's polling: periodic full walks (and the index in extended mode).
+            full = not trusted and count % FULL_WALK_EVERY == 1
+            span.set_attributes({"rabota.full_walk": full, "rabota.webhooks_trusted": trusted})
+            with bulk():  # a reconciliation yields the HeadHunter budget to webhooks' new responses
+                published = await reconcile(rt, portal, full=full, trust_webhooks=trusted)
+            if published:
+                # Found what the webhooks had not brought: poll as before until a webhook is seen again.
+                await rt.store.webhook_missed(portal, MISSED_TTL_S)
+                if trusted:
+                    await rt.store.move_poll_slot(portal=portal,
+                                                  until_next_s=next_slot_s(portal, rt.settings.POLL_INTERVAL_S))
+            if full or trusted:
+                # The chat webhooks' safety net: with the full walk, or each hourly trusted reconciliation.
                 await reconcile_chats(rt, portal)
             if full or published:
                 # A healthy subscription leaves the poll nothing to find; checking it every poll cost
@@ -63,6 +81,16 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
     finally:
         await rt.store.release_poll_run(portal=portal)
     return True
+
+
+async def webhooks_trusted(rt: Runtime, portal: str, subscription_id: str) -> bool:
+    """Healthy webhooks: the subscription is in place and no poll found a response they had missed, or a
+    webhook has been seen since it did. (An idle portal sees no webhooks: silence is not a fault; a lost
+    response is, and the reconciliation finds it within its interval.)"""
+    if not subscription_id:
+        return False
+    seen, missed = await rt.store.webhook_health(portal)
+    return missed is None or (seen is not None and seen > missed)
 
 
 def next_slot_s(portal: str, interval_s: float, now: float | None = None) -> int:

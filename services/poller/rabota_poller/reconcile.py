@@ -3,7 +3,9 @@
 Idle vacancies are skipped by fingerprints stored after their last complete walk: in simple mode the
 vacancy's own `counters` (a new response or invitation changes them; moves do not matter there), in
 extended mode the collection totals of `GET /negotiations?vacancy_id=` (a move changes two totals).
-A full walk every `FULL_WALK_EVERY` polls (and after a re-login) catches what fingerprints cannot.
+A full walk every `FULL_WALK_EVERY` polls (and after a re-login) catches what fingerprints cannot, while the
+portal's webhooks are not trusted; trusted webhooks bring moves, so then (issue 17) the vacancy counters decide
+in both modes (a mode switch walks each vacancy once: the two fingerprints differ).
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ def needs_sync(known_state: str | None, current_key: str) -> bool:
     return known_state not in (current_key, "?")  # "?" = rebuilt from Bitrix24, state unknown: leave it
 
 
+async def mark_sent(rt: Runtime, portal: str, nid: str, state: str | None) -> bool:
+    """Record that the negotiation in this state was published (by a poll or a webhook's expansion); False
+    when it already was within SENT_TTL_S."""
+    return await rt.store.claim_poll_sent(portal=portal, negotiation_id=nid, state=state, ttl_s=SENT_TTL_S)
+
+
+async def imported_vacancy(rt: Runtime, portal: str, vacancy: dict[str, Any]) -> None:
+    """An import published every negotiation of the vacancy as its list item (read before the walk) counts
+    them: the polls after it need not walk it again until its counters move."""
+    await rt.store.set_poll_fingerprint(portal=portal, vacancy_id=str(vacancy["id"]),
+                                        fingerprint=vacancy_fingerprint(vacancy))
+
+
 async def import_found(rt: Runtime, portal: str) -> set[str]:
     """Negotiations a running import already handles (its own messages carry them)."""
     progress = await rt.store.get_import(portal)
@@ -48,8 +63,10 @@ async def import_found(rt: Runtime, portal: str) -> set[str]:
     return await rt.store.import_found(portal=portal)
 
 
-async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Heartbeat | None = None) -> int:
-    """Walk the account's vacancies; returns how many negotiations were published."""
+async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Heartbeat | None = None,
+                    trust_webhooks: bool = False) -> int:
+    """Walk the account's vacancies; returns how many negotiations were published. With `trust_webhooks`
+    the vacancy counters decide in extended mode too (moves come by webhook): no index per vacancy."""
     settings = await rt.store.sync_settings(portal=portal)
     if settings is None:
         return 0
@@ -63,7 +80,7 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
         if heartbeat is not None:
             await heartbeat()
         index: dict[str, Any] | None = None
-        if settings.extended:
+        if settings.extended and not trust_webhooks:
             index = await tokens.call(rt.hh.negotiation_collections, vid)
             fingerprint = index_fingerprint(index)
         else:
@@ -88,8 +105,7 @@ async def reconcile(rt: Runtime, portal: str, full: bool = False, heartbeat: Hea
                 current = status_key(settings, state, item.get("source"), kind=as_kind(known_state))
                 if nid in busy or not needs_sync(known_state, current):
                     continue
-                if not await rt.store.claim_poll_sent(portal=portal, negotiation_id=nid, state=state,
-                                                      ttl_s=SENT_TTL_S):
+                if not await mark_sent(rt, portal, nid, state):
                     continue
                 found = NegotiationFound(
                     portal=portal, negotiation_id=nid, vacancy_id=page.vacancy_id, vacancy_name=page.vacancy_name,

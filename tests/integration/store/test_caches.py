@@ -38,3 +38,13 @@ async def test_spa_fields(store: Store) -> None:
     await store.remember_spa_fields(portal=P1, entity_type_id=1040, type_id=7)
     assert await store.spa_fields_type(portal=P1, entity_type_id=1040) == 7
     assert store.key(P1, "spa-fields", "1040") in await store.portal_keys(P1)
+
+
+async def test_a_prefetched_resume_is_not_written_over(store: Store) -> None:
+    first = {"resume": {"id": "r2"}, "pdf": None, "pdf_data": None, "pdf_pending": True}
+    assert await store.remember_resume(portal=P1, resume_id="r2", body=first, ttl_s=60, only_new=True)
+    later = {"resume": {"id": "r2", "x": 1}, "pdf": None, "pdf_data": None}
+    assert not await store.remember_resume(portal=P1, resume_id="r2", body=later, ttl_s=60, only_new=True)
+    assert await store.cached_resume(portal=P1, resume_id="r2") == first
+    assert await store.remember_resume(portal=P1, resume_id="r2", body=later, ttl_s=60)
+    assert await store.cached_resume(portal=P1, resume_id="r2") == later

@@ -25,3 +25,10 @@ async def test_a_negotiation_is_sent_once_per_state(store: Store) -> None:
     assert not await store.claim_poll_sent(portal=P1, negotiation_id="1", state="response", ttl_s=60)
     assert await store.claim_poll_sent(portal=P1, negotiation_id="1", state="interview", ttl_s=60)
     assert store.key(P1, "poll", "sent", "1:response") in await store.portal_keys(P1)
+
+
+async def test_a_claimed_slot_moves_to_another_interval(store: Store) -> None:
+    assert await store.claim_poll_slot(portal=P1, until_next_s=3600)
+    await store.move_poll_slot(portal=P1, until_next_s=30)
+    assert 0 < await store.redis.ttl(store.key(P1, "poll", "due")) <= 30
+    assert await store.due_portals(portals=[P1]) == []

@@ -12,13 +12,13 @@ encrypted before they reach Redis):
 | `ledger` | ledger entity / contact / written-at / epoch / writing (`LedgerRef`) |
 | `applicants` | by-entity, applicant sets, entity-info (the writer's results the ui and the poller read) |
 | `failures` | failures, parked work, waiting causes, retry claims, failure notices |
-| `webhooks` | webhooks pending |
+| `webhooks` | webhooks pending, webhook seen / missed (whether the poll trusts the portal's webhooks) |
 | `feedback` | feedback, `rs:feedback-portals` |
 | `oauth` | `rs:oauth-state:*` |
 | `caches` | new-responses seen, resume cache, listing cache, spa-fields |
 | `poll` | poll due / running / count / fingerprint / sent |
 | `locks` | `rs:lock:*` |
-| `buckets` | `rs:budget:*` (the leaky buckets of `rabota_common.budget`) |
+| `buckets` | `rs:budget:*` (the leaky buckets of `rabota_common.budget`, the adaptive HeadHunter one with its rate) |
 | `chats` | chat ↔ negotiation, messages delivered to the Open Line, operators' replies (ids only, F15) |
 | `lifecycle` | a portal's keys as a whole (CLEAN uninstall, account switch) |
 

@@ -30,12 +30,18 @@ class CachesStore(StoreBase):
             body = json.loads(self.unseal(raw))
         except (TokenError, ValueError):
             return None  # an entry sealed with another key (before the personal-data key): fetched again
-        return body if isinstance(body, dict) else None
+        return dict(body) if isinstance(body, dict) and isinstance(body.get("resume"), dict) else None
 
-    async def remember_resume(self, *, portal: str, resume_id: str, body: dict[str, Any], ttl_s: int) -> None:
+    async def remember_resume(self, *, portal: str, resume_id: str, body: dict[str, Any], ttl_s: int,
+                              only_new: bool = False) -> bool:
+        """Keep the entry (shared by the poller, which fetches a webhook's resume with its negotiation, and the
+        mapper: no resume fetched twice within its TTL); with `only_new`, not over an entry already there.
+        True when written."""
         key = self.key(portal, "resume-cache", resume_id)
-        await self.redis.set(key, self.seal(json.dumps(body)), ex=ttl_s)
-        await self.track(portal, key)  # a CLEAN uninstall finds it by name
+        written = await self.redis.set(key, self.seal(json.dumps(body)), ex=ttl_s, nx=only_new)
+        if written:
+            await self.track(portal, key)  # a CLEAN uninstall finds it by name
+        return bool(written)
 
     # -- each vacancy's negotiations at its last complete walk, keyed by a fingerprint -----------------
     async def remember_listing(self, *, portal: str, vacancy_id: str, fingerprint: str, ids: set[str],

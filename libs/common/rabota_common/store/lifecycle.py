@@ -20,7 +20,7 @@ class LifecycleStore(HhStore):
         ("view-limit",),
         ("by-entity",), ("relogin-notified",), ("poll", "running"), ("poll", "fingerprint"), ("poll", "due"),
         ("poll", "count"), ("listing", "fingerprint"), ("hh-last",), ("webhooks-pending",), ("feedback",),
-        ("new-responses", "seen"), ("waiting",), ("index",),
+        ("new-responses", "seen"), ("waiting",), ("index",), ("webhook", "seen"), ("webhook", "missed"),
     )
 
     async def portal_keys(self, member_id: str) -> set[str]:

@@ -11,6 +11,11 @@ class PollStore(StoreBase):
         """True when the portal's slot has come (the mark then holds until the next one)."""
         return await self._claim(self.key(portal, "poll", "due"), ttl_s=max(1, until_next_s))
 
+    async def move_poll_slot(self, *, portal: str, until_next_s: int) -> None:
+        """The portal's slot mark (claimed) now ends sooner or later: its next slot of another interval (a
+        trusted portal found what the webhooks missed: polled at POLL_INTERVAL_S again)."""
+        await self.redis.expire(self.key(portal, "poll", "due"), max(1, until_next_s))
+
     async def due_portals(self, *, portals: list[str]) -> list[str]:
         """The portals whose slot has come: one MGET instead of reading every portal's records."""
         if not portals:

@@ -1,10 +1,12 @@
-"""Webhooks in flight: each portal's received webhooks until the poller settles them (a cap per portal)."""
+"""Webhooks in flight: each portal's received webhooks until the poller settles them (a cap per portal); and
+whether HeadHunter's webhook delivery works for the portal (issue 17: when it does, idle portals are only
+reconciled)."""
 
 from __future__ import annotations
 
 import time
 
-from rabota_common.store._base import StoreBase
+from rabota_common.store._base import StoreBase, text
 
 # Atomic check-and-add of a pending webhook: concurrent requests of one portal never pass the cap together.
 _PENDING_ADD = """
@@ -29,3 +31,20 @@ class WebhooksStore(StoreBase):
 
     async def webhook_done(self, portal: str, message: str) -> None:
         await self.redis.zrem(self.key(portal, "webhooks-pending"), message)
+
+    # -- issue 17: webhook health ------------------------------------------------------------------
+    async def webhook_seen(self, portal: str, ttl_s: int) -> None:
+        """A webhook of the portal reached the poller now: HeadHunter's delivery works."""
+        await self.redis.set(self.key(portal, "webhook", "seen"), str(time.time()), ex=ttl_s)
+
+    async def webhook_health(self, portal: str) -> tuple[float | None, float | None]:
+        """(when a webhook was last seen, when a poll last found what the webhooks had not brought)."""
+        seen, missed = await self.redis.mget([self.key(portal, "webhook", "seen"),
+                                              self.key(portal, "webhook", "missed")])
+        return (float(text(seen)) if seen is not None else None,
+                float(text(missed)) if missed is not None else None)
+
+    async def webhook_missed(self, portal: str, ttl_s: int) -> None:
+        """A poll found negotiations the webhooks had not brought: the portal is polled as before until a
+        webhook is seen again (or `ttl_s` passes)."""
+        await self.redis.set(self.key(portal, "webhook", "missed"), str(time.time()), ex=ttl_s)
