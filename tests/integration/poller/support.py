@@ -68,3 +68,10 @@ async def last_found(rt: Runtime, template: str = subjects.HH_NEGOTIATION, porta
     except Exception:  # nothing published there
         return None
     return NegotiationFound.model_validate(json.loads(msg.data or b"{}"))
+
+
+def with_portal(bus_rt: Runtime, sandbox_rt: Any) -> Runtime:
+    """The bus runtime calling the Bitrix24 emulator's portal (its client and token from the `rt` fixture)."""
+    bus_rt.b24 = sandbox_rt.b24
+    bus_rt.b24_token = sandbox_rt.b24_token  # type: ignore[method-assign]
+    return bus_rt
