@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from rabota_poller.poll import next_slot_s
 
 
@@ -16,3 +18,10 @@ def test_poll_slots_spread_portals_and_keep_the_interval() -> None:
     first = now + next_slot_s(p, 300, now)
     assert next_slot_s(p, 300, first) == 300
     assert next_slot_s(p, 300, first + 4) == 296  # polled a tick late: the next poll keeps the slot
+
+
+def test_a_slot_is_at_least_half_an_interval_away() -> None:
+    for now in range(1_700_000_000, 1_700_000_300, 7):
+        wait = next_slot_s("a" * 32, 60, float(now))
+        assert 30 <= wait <= 90 and (now + wait + zlib.crc32(b"a" * 32) % 60) % 60 == 0
+    assert next_slot_s("p", 0.2, 5.0) >= 1  # a sub-second interval rounds up to one second
