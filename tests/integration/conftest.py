@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from rabota_common import hh_session
 from rabota_common.b24_client import B24Client, encode_command
 from rabota_common.bus import ensure_jetstream
 from rabota_common.crypto import Crypto
@@ -110,3 +111,12 @@ async def bus_rt(nats_url: str, redis_url: str) -> AsyncIterator[Runtime]:
     finally:
         await runtime.broker.stop()
         await runtime.close()
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_hh_token() -> Iterator[None]:
+    """hh_session remembers each portal's HeadHunter token for a while, per process: a test starts without the
+    token another test's scripted broker handed out for the same portal id."""
+    hh_session._RECENT.clear()
+    yield
+    hh_session._RECENT.clear()
