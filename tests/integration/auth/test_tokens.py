@@ -198,8 +198,16 @@ async def test_connect_saves_the_employer_and_refuses_others(bus_rt: Runtime) ->
     connected = await last_event(bus_rt, "hh_connected", P1)
     assert connected is not None and connected.data == {"relogin": False, "switched": False}
     # The same HeadHunter user on another portal is refused there.
+    await portal(bus_rt, member_id=P2, domain="other.bitrix24.by", client_endpoint="https://other.bitrix24.by/rest/")
     taken = await tokens.hh_connect(bus_rt, HhConnectRequest(portal=P2, code="c3"))
     assert taken.error == "account_taken" and await bus_rt.store.get_hh(P2) is None
+
+
+async def test_connect_from_a_portal_removed_meanwhile_is_refused_and_writes_nothing(bus_rt: Runtime) -> None:
+    bus_rt.hh = FakeHh(me=EMPLOYER_ME)  # type: ignore[assignment]
+    reply = await tokens.hh_connect(bus_rt, HhConnectRequest(portal=P2, code="c4"))
+    assert reply.error == "unknown_portal" and "Установите" in (reply.message or "")
+    assert await bus_rt.store.get_portal(P2) is None and await bus_rt.store.get_hh(P2) is None
 
 
 async def test_logout_unsubscribes_revokes_and_forgets(bus_rt: Runtime) -> None:
