@@ -25,6 +25,7 @@ from rabota_common.transience import classify
 
 from rabota_crm_writer import commands as c
 from rabota_crm_writer.notify import notify_failure
+from rabota_crm_writer.people import Wanted, find_contacts
 from rabota_crm_writer.spa_fields import ensure_spa_fields
 
 MAX_COMMANDS = 50
@@ -266,6 +267,7 @@ class GroupWrite:
         # It is set before creating: a flush during the group then wipes it together with what was recorded.
         if self.plan.new and not trust_ledger and await self.drop_existing():
             await rt.store.start_ledger_epoch(portal=self.portal)
+        await self.find_people()
         await self.create()
         await self.add_activities()
         await self.update()
@@ -298,6 +300,25 @@ class GroupWrite:
                     if cmd.entity_type_id == etid:
                         self.outcomes[i] = Outcome(error=exc)
                 plan.new = [i for i in plan.new if group[i][0].entity_type_id != etid]
+
+    async def find_people(self) -> None:
+        """F17: the new negotiations' applicants whose contact the ledger does not know, looked up by phone and
+        e-mail among the portal's contacts (unless the settings say to always create one); a contact found is
+        linked (deals, smart processes, leads) and remembered for the applicant."""
+        wanted: dict[str, Wanted] = {}
+        for i in self.plan.new:
+            cmd = self.group[i][0]
+            kind = c.kind_of(cmd)
+            if not cmd.link_existing or not (kind.client or kind.person) or cmd.applicant_key in self.plan.contacts:
+                continue
+            phones, emails = c.lookup_values(cmd)
+            if phones or emails:
+                wanted.setdefault(cmd.applicant_key, Wanted(phones, emails))
+        if not wanted:
+            return
+        for applicant, contact_id in (await find_contacts(self.session, wanted)).items():
+            self.plan.contacts[applicant] = contact_id
+            await self.rt.store.set_contact(self.portal, applicant, contact_id)
 
     async def record_written_at(self, written_at: list[float | None]) -> None:
         await self.rt.store.set_written_at(self.portal, {
@@ -386,7 +407,9 @@ class GroupWrite:
         for i in chunk:
             cmd = self.group[i][0]
             contact_ref: str | int | None = None
-            if c.kind_of(cmd).client:
+            if c.kind_of(cmd).person:  # a lead: linked to a contact already in the CRM, never creates one
+                contact_ref = self.plan.contacts.get(cmd.applicant_key)
+            elif c.kind_of(cmd).client:
                 known = self.plan.contacts.get(cmd.applicant_key)
                 if known:
                     contact_ref = known
