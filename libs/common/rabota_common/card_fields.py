@@ -76,7 +76,7 @@ def card_values(card: CardData) -> dict[str, Any]:
         UF_CITY: _text(card.city, False),
         UF_AGE: card.age,
         UF_SALARY: card.salary,
-        UF_EXPERIENCE: None if experience_hidden else card.experience_months,
+        UF_EXPERIENCE: card.experience_months,
         UF_POSITION: _text(card.last_position, experience_hidden),
         UF_COMPANY: _text(card.last_company, experience_hidden),
         UF_SKILLS: list(card.skills) if card.skills else [NOT_GIVEN],
@@ -108,10 +108,10 @@ def card_lines(card: CardData) -> list[tuple[str, str]]:
     hidden = set(card.hidden)
     exp_hidden = "experience" in hidden
     salary = f"{card.salary:,} {card.salary_currency or ''}".replace(",", " ").strip() if card.salary else NOT_GIVEN
-    experience = HIDDEN if exp_hidden else (months_text(card.experience_months)
-                                            if card.experience_months is not None else NOT_GIVEN)
-    last_job = " — ".join(p for p in (card.last_position, card.last_company) if p) or (
+    experience = months_text(card.experience_months) if card.experience_months is not None else (
         HIDDEN if exp_hidden else NOT_GIVEN)
+    company = card.last_company or (HIDDEN if exp_hidden else None)
+    last_job = " — ".join(p for p in (card.last_position, company) if p) or NOT_GIVEN
     return [
         ("Возраст", str(card.age) if card.age is not None else NOT_GIVEN),
         ("Зарплата", salary),
