@@ -76,7 +76,8 @@ async def test_badges_registered_before_an_activity_names_them(sb):
     auth = await token(sb)
     deal = (await ok(sb, "crm.item.add", {"entityTypeId": 2, "fields": {"title": "d"}}, auth))["result"]["item"]["id"]
     act = {"ownerTypeId": 2, "ownerId": deal, "fields": {"completed": "N", "badgeCode": "newResponse"},
-           "layout": {"icon": {"code": "comment"}, "header": {"title": "t"}, "body": {"logo": {"code": "comment"}, "blocks": {}}}}
+           "layout": {"icon": {"code": "comment"}, "header": {"title": "t"},
+                      "body": {"logo": {"code": "comment"}, "blocks": {}}}}
     r = await call(sb, "crm.activity.configurable.add", act, auth)
     assert r.status_code == 400 and "WRONG_FIELD_VALUE" in r.text
     r = await call(sb, "crm.activity.badge.add", {"code": "newResponse", "title": "t"}, auth)
