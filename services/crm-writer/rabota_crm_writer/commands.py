@@ -182,6 +182,12 @@ def entity_update(cmd: CrmCommand, entity_id: int, spa_type_id: int | None = Non
     return "crm.item.update", {"entityTypeId": kind_of(cmd).type_id(cmd), "id": entity_id, "fields": fields}
 
 
+def link_contact(cmd: CrmCommand, entity_id: int, contact_id: int) -> Cmd:
+    """Binds an entity to a contact already in the CRM (F17)."""
+    return "crm.item.update", {"entityTypeId": kind_of(cmd).type_id(cmd), "id": entity_id,
+                               "fields": {"contactIds": [contact_id]}}
+
+
 def _origin_filter(kind: Kind, keys: list[str]) -> dict[str, Any]:
     if kind.origin == "xml":
         return {"@xmlId": [f"{ORIGINATOR}:{k}" for k in keys]}

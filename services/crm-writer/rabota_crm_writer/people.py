@@ -64,19 +64,36 @@ def _chunks(wanted: dict[str, Wanted]) -> list[_Chunk]:
     return chunks
 
 
+def answers(cmds: dict[str, c.Cmd], result: BatchResult) -> dict[str, list[int]]:
+    """Each lookup command's contact ids from a batch answer; a failed command finds nobody."""
+    for key, error in result.errors.items():
+        if key in cmds:  # its applicants are created as before; the error names no personal data
+            log.warning("crm.duplicate.findbycomm %s failed: %s", key,
+                        error.get("error") if isinstance(error, dict) else error)
+    return {k: c.found_by_comm(result.result.get(k)) for k in cmds}
+
+
 async def _run(session: Batcher, cmds: dict[str, c.Cmd]) -> dict[str, list[int]]:
-    """Each command's contact ids, ≤ 50 commands a request; a failed command finds nobody."""
+    """Each command's contact ids, ≤ 50 commands a request."""
     out: dict[str, list[int]] = {}
     keys = list(cmds)
     for start in range(0, len(keys), BATCH_MAX):
         part = {k: cmds[k] for k in keys[start:start + BATCH_MAX]}
-        result = await session.batch(part)
-        for key, error in result.errors.items():
-            # Its applicants are created as before; the error has no personal data (values are not echoed).
-            log.warning("crm.duplicate.findbycomm %s failed: %s", key,
-                        error.get("error") if isinstance(error, dict) else error)
-        out.update({k: c.found_by_comm(result.result.get(k)) for k in part})
+        out.update(answers(part, await session.batch(part)))
     return out
+
+
+class Lookup:
+    """The first step's commands for some applicants (`dup{n}`), to send alone or inside another batch."""
+
+    def __init__(self, wanted: dict[str, Wanted]) -> None:
+        self.wanted = wanted
+        self.chunks = _chunks(wanted)
+        self.cmds = {f"dup{n}": c.find_by_comm(ch.comm_type, ch.values) for n, ch in enumerate(self.chunks)}
+
+    async def resolve(self, session: Batcher, first: dict[str, list[int]]) -> dict[str, int]:
+        """applicant -> contact, from the first step's answers (and a second step where they are ambiguous)."""
+        return await _resolve(session, self.wanted, self.chunks, first)
 
 
 def _pick(by_phone: set[int], by_email: set[int]) -> int | None:
@@ -89,8 +106,12 @@ def _pick(by_phone: set[int], by_email: set[int]) -> int | None:
 
 async def find_contacts(session: Batcher, wanted: dict[str, Wanted]) -> dict[str, int]:
     """applicant -> the contact already in the CRM with their phone or e-mail (those found)."""
-    chunks = _chunks(wanted)
-    first = await _run(session, {f"dup{n}": c.find_by_comm(ch.comm_type, ch.values) for n, ch in enumerate(chunks)})
+    lookup = Lookup(wanted)
+    return await lookup.resolve(session, await _run(session, lookup.cmds))
+
+
+async def _resolve(session: Batcher, wanted: dict[str, Wanted], chunks: list[_Chunk],
+                   first: dict[str, list[int]]) -> dict[str, int]:
     matched: dict[str, dict[str, set[int]]] = {}  # applicant -> type -> contact ids
     ask: dict[str, tuple[str, str]] = {}
     for n, chunk in enumerate(chunks):
