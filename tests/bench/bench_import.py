@@ -82,6 +82,7 @@ async def run(n: int, limits: Limits, profile: bool = False, mode: str = "lead")
         "hh_by_route": hh_stats.get("by_route"),
         "b24_requests": b24_requests, "b24_requests_per_response": round(b24_requests / imported, 3),
         "b24_max_rate_10s": b24_stats.get("max_rate_10s"),
+        "b24_batched_commands": b24_stats.get("batched_commands"),
         "peak_rss_mb": rss, "cpu_s": cpu, "bottleneck": max(SERVICES, key=lambda k: cpu.get(k, 0.0)),
         # CPU per response is what to compare across runs: unlike wall time it hardly moves when other
         # work shares the machine.

@@ -45,8 +45,9 @@ FETCH_WAIT_S = 0.3
 # Live traffic (webhooks, polls: no import id) is written at once.
 IMPORT_BATCH = 50
 IMPORT_LINGER_S = 15.0
-# ...but only while commands keep coming: a second without one ends the wait.
-IMPORT_IDLE_S = 1.0
+# ...but only while commands keep coming: 2.5 s without one ends the wait (HeadHunter's pace has gaps of a second or
+# two: at 1 s an import's groups held ~25 commands, each with its own lookup request, F17).
+IMPORT_IDLE_S = 2.5
 # Unacked messages of a writer that died come back after ACK_WAIT_S; a live writer says "in progress"
 # every HEARTBEAT_S while it works.
 ACK_WAIT_S = 30.0
