@@ -1,34 +1,11 @@
-"""F17: phones as Bitrix24's duplicate search compares them, and the two-step contact lookup."""
+"""F17: the two-step contact lookup (`crm.duplicate.findbycomm`, 20 values a command)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from rabota_common.b24_client import BatchResult
-from rabota_common.phones import normalize_email, normalize_phone
 from rabota_crm_writer.people import Wanted, find_contacts
-
-
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("+375 (29) 123-45-67", "+375291234567"),
-    ("8 029 123 45 67", "+375291234567"),
-    ("80291234567", "+375291234567"),
-    ("(029) 1234567", "+375291234567"),
-    ("29 123-45-67", "+375291234567"),
-    ("+7 (916) 123-45-67", "+79161234567"),
-    ("8 (916) 123-45-67", "+79161234567"),
-    ("+375 29 123-45-67 доб. 12", "+375291234567"),
-    ("12-34", None),
-    (None, None),
-])
-def test_phones_compare_as_bitrix24_keeps_them(raw: str | None, expected: str | None) -> None:
-    assert normalize_phone(raw) == expected
-
-
-def test_emails_compare_trimmed_and_lowercase() -> None:
-    assert normalize_email("  Anna@Mail.TEST ") == "anna@mail.test"
-    assert normalize_email("no-at-sign") is None
 
 
 class FakeCrm:
