@@ -167,7 +167,10 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
     negotiation = dict(found.item) if found.item else await tokens.call(rt.hh.negotiation, found.negotiation_id)
     kind = await decide_kind(rt, tokens, found.portal, found.negotiation_id, negotiation, not settings.extended)
     resume, resume_object, pdf = await _resume_of(rt, tokens, found, negotiation.get("resume"))
-    letter = await cover_letter(rt, tokens, negotiation, kind)
+    # The letter goes on a new entity only (an update moves the stage): a written negotiation's state change
+    # costs no chat read.
+    written = await rt.store.ledger_ref(portal=found.portal, negotiation_id=found.negotiation_id) is not None
+    letter = None if written else await cover_letter(rt, tokens, negotiation, kind)
     command = build_command(found, settings, negotiation, resume, resume_object, None, kind=kind, letter=letter)
     command = _with_pdf(command, negotiation, resume_object, pdf)
     state = enum_id(negotiation.get("employer_state"))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from rabota_common import subjects
 from rabota_common.app_settings import SyncSettings
+from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.models import INLINE_PDF_MAX, CrmCommand, HhToken, NegotiationFound
@@ -48,6 +49,11 @@ class FakeHh:
     async def download(self, token: str, url: str) -> bytes:
         self.calls.append("pdf")
         return self.pdf
+
+    async def chat_first_messages(self, token: str, chat_id: str, limit: int) -> list[Any]:
+        self.calls.append("chat")
+        return [{"id": "1", "type": "SIMPLE", "sender_display_info": {"role": "APPLICANT"},
+                 "payload": {"text": "Хочу у вас работать."}}]
 
 
 def with_hh(rt: Runtime, hh: FakeHh) -> FakeHh:
@@ -119,3 +125,21 @@ async def test_no_settings_waits_and_no_portal_fails(bus_rt: Runtime) -> None:
     with pytest.raises(TransientError) as waiting:
         await map_negotiation(bus_rt, found("506"))
     assert "настройки синхронизации" in (waiting.value.cause or "")
+
+
+async def test_the_cover_letter_is_read_for_a_new_entity_only(bus_rt: Runtime) -> None:
+    """A written negotiation's state change moves the stage: it costs no chat read."""
+    await ready(bus_rt)
+    hh = with_hh(bus_rt, FakeHh())
+    first = found("504")
+    first.item["chat_id"] = "7504"
+    await map_negotiation(bus_rt, first)
+    cmd = await last_command(bus_rt)
+    assert cmd.card is not None and cmd.card.cover_letter == "Хочу у вас работать." and hh.calls.count("chat") == 1
+    await bus_rt.store.set_entity(P1, "504", LedgerRef(EntityRef(1, 11), "response", 3))
+    moved = found("504").model_copy(update={"employer_state": "consider"})
+    moved.item["chat_id"] = "7504"
+    moved.item["employer_state"] = {"id": "consider"}
+    await map_negotiation(bus_rt, moved)
+    again = await last_command(bus_rt)
+    assert hh.calls.count("chat") == 1 and again.card is not None and again.card.cover_letter is None
