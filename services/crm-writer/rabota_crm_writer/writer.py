@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from rabota_common import subjects
@@ -18,6 +17,7 @@ from rabota_common.b24_session import THROTTLE_DELAY_S, B24Session, open_session
 from rabota_common.bus import publish
 from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_common.errors import PermanentError, TransientError
+from rabota_common.hh_time import hh_epoch
 from rabota_common.models import CrmCommand, CrmResult
 from rabota_common.runtime import Runtime
 from rabota_common.store import Failure, WrittenEntity
@@ -109,12 +109,7 @@ Group = list[tuple[CrmCommand, int]]
 
 def hh_time(cmd: CrmCommand) -> float | None:
     """The command's HeadHunter updated_at in epoch seconds (None: unknown, e.g. an old command)."""
-    if not cmd.updated_at:
-        return None
-    try:
-        return datetime.fromisoformat(cmd.updated_at).timestamp()
-    except ValueError:
-        return None
+    return hh_epoch(cmd.updated_at)
 
 
 @dataclass

@@ -14,7 +14,6 @@ operator gets a system message in the line, and nothing is retried."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from rabota_common import budget
@@ -30,6 +29,7 @@ from rabota_common.chats import (
 )
 from rabota_common.hh_client import HhError
 from rabota_common.hh_session import TokenSource
+from rabota_common.hh_time import hh_epoch
 from rabota_common.models import HhWebhookEvent
 from rabota_common.runtime import Runtime
 from rabota_common.store import chat_lock_name
@@ -55,13 +55,6 @@ async def open_line(rt: Runtime, portal: str) -> int | None:
     return settings.open_line_id if settings is not None and settings.open_line_id else None
 
 
-def _epoch(stamp: Any) -> int:
-    try:
-        return int(datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return 0
-
-
 async def _fetch(rt: Runtime, portal: str, chat_id: str, message_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The chat and the one message (empty when HeadHunter no longer has it)."""
     tokens = TokenSource(rt, portal)
@@ -77,7 +70,8 @@ def line_message(chat_id: str, chat: dict[str, Any], message: dict[str, Any], op
     role = str(sender.get("role") or "")
     payload = message.get("payload") or {}
     text = str(payload.get("text") or "").strip() or ATTACHMENT_NOTE
-    out: dict[str, Any] = {"id": str(message["id"]), "date": _epoch(message.get("creation_time")), "text": text}
+    sent_at = int(hh_epoch(message.get("creation_time")) or 0)
+    out: dict[str, Any] = {"id": str(message["id"]), "date": sent_at, "text": text}
     user: dict[str, Any] = {"id": f"hh-chat-{chat_id}"}
     if role == "APPLICANT":
         user["name"], last = person_name(str(sender.get("name") or ""))

@@ -1,11 +1,14 @@
 """`python -m rabota_ui` serves the public HTTP surface on UI_HOST:UI_PORT."""
 
-import uvicorn
-from rabota_common.settings import get_settings
-
-from rabota_ui.app import create_app
+from rabota_common.starting import exit_cleanly_until_served
 
 if __name__ == "__main__":
+    exit_cleanly_until_served()  # first: a SIGTERM while the imports below load exits 0
+    import uvicorn
+    from rabota_common.settings import get_settings
+
+    from rabota_ui.app import create_app
+
     settings = get_settings()
     # proxy_headers off: uvicorn would trust X-Forwarded-For from any loopback peer; the ui reads it only from
     # TRUSTED_PROXIES (rabota_ui.ratelimit.client_address). On SIGTERM, requests in flight get 8 s: the whole

@@ -38,7 +38,9 @@ return '0'
 
 # The adaptive bucket: the same leaky bucket and live/bulk priority as `_LUA`, its rate kept in the hash.
 # ARGV: floor, ceiling, burst, bulk, live grace, additive step (requests/s per second), acceleration (s).
-# Growth happens only while the budget binds (a taker is told to wait), at most once a second: doubling
+# Growth happens only while the budget binds (a taker is told to wait) and was used (`n`, the grants since the
+# last check, at least 80 % of the rate: a process that cannot send as fast as it may, starved of CPU or held
+# back by live priority, learns nothing about the limit), at most once a second: doubling
 # while below `ssthresh` (no 429 seen yet); below 95 % of the rate of the last 429 (`wmax`), half the gap
 # each second (back near the limit within seconds); above it a probe of `step` (1 + (t / accel)²) per second,
 # t the seconds since the last 429: gentle near a steady limit, a raised limit is found within a minute.
@@ -50,7 +52,7 @@ local floor = tonumber(ARGV[1])
 local ceiling = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local bulk = ARGV[4] == '1'
-local v = redis.call('HMGET', KEYS[1], 'level', 'ts', 'live', 'rate', 'ssthresh', 'grow_ts', 'cut_ts', 'wmax')
+local v = redis.call('HMGET', KEYS[1], 'level', 'ts', 'live', 'rate', 'ssthresh', 'grow_ts', 'cut_ts', 'wmax', 'n')
 local rate = math.min(ceiling, math.max(floor, tonumber(v[4]) or floor))
 local live = tonumber(v[3]) or 0
 if bulk and live > now then
@@ -62,7 +64,10 @@ level = math.max(0, level - (now - ts) * rate)
 if level + 1 > burst then
   local wait = (level + 1 - burst) / rate
   local grow_ts = tonumber(v[6]) or 0
-  if now - grow_ts >= 1 then
+  local used = (tonumber(v[9]) or 0) / math.max(now - grow_ts, 1)
+  if now - grow_ts >= 1 and v[6] ~= false and used < 0.8 * rate then
+    redis.call('HSET', KEYS[1], 'grow_ts', tostring(now), 'n', '0')
+  elseif now - grow_ts >= 1 then
     local ssthresh = tonumber(v[5]) or ceiling
     local cut_ts = tonumber(v[7]) or now
     local plateau = (tonumber(v[8]) or 0) * 0.95
@@ -77,7 +82,7 @@ if level + 1 > burst then
     rate = new
     wait = (level + 1 - burst) / rate
     redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'grow_ts', tostring(now), 'level', tostring(level),
-               'ts', tostring(now))
+               'ts', tostring(now), 'n', '0')
   end
   if not bulk then
     redis.call('HSET', KEYS[1], 'live', tostring(math.max(live, now + wait + tonumber(ARGV[5]))))
@@ -86,6 +91,7 @@ if level + 1 > burst then
   return tostring(wait) .. ' ' .. tostring(rate)
 end
 redis.call('HSET', KEYS[1], 'level', tostring(level + 1), 'ts', tostring(now), 'rate', tostring(rate))
+redis.call('HINCRBY', KEYS[1], 'n', 1)
 redis.call('PEXPIRE', KEYS[1], 3600000)
 return '0 ' .. tostring(rate)
 """
@@ -128,7 +134,8 @@ else
 end
 redis.call('HSET', KEYS[1], 'wmax', tostring(wmax), 'rate', tostring(rate),
            'ssthresh', tostring(rate), 'cut_ts', tostring(now),
-           'grow_ts', tostring(now), 'level', tostring(math.max(tonumber(v[5]) or 0, 1)), 'ts', tostring(now))
+           'grow_ts', tostring(now), 'n', '0', 'level', tostring(math.max(tonumber(v[5]) or 0, 1)),
+           'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], 3600000)
 return 'cut ' .. tostring(rate)
 """
