@@ -264,3 +264,29 @@ class NewResponsesReply(Message):
     ok: bool
     count: int = 0
     error: str | None = None
+
+
+# -- acting on applicants from the CRM card (F16): ui → poller request/reply on poller.actions ---------------
+ACTION_MESSAGE_MAX = 10_000  # HeadHunter's change-negotiation-action refuses a longer message (too_long_message)
+
+
+class NegotiationActionRequest(Message):
+    """`list`: the negotiation's own HeadHunter actions with their prefilled message texts; `perform`: one of them
+    (idempotent: an action the app already took answers `already`), with the message as edited."""
+
+    portal: str
+    negotiation_id: str = Field(pattern=r"^\d{1,20}$")
+    op: Literal["list", "perform"]
+    action_id: str = Field(default="", max_length=64, pattern=r"^[a-z_]{0,64}$")
+    message: str | None = Field(default=None, max_length=ACTION_MESSAGE_MAX)
+    user_id: int = 0
+
+
+class NegotiationActionReply(Message):
+    ok: bool
+    error: str | None = None
+    message: str | None = None
+    state: str | None = None
+    already: bool = False
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+    templates: list[dict[str, Any]] = Field(default_factory=list)
