@@ -272,13 +272,16 @@ ACTION_MESSAGE_MAX = 10_000  # HeadHunter's change-negotiation-action refuses a 
 
 class NegotiationActionRequest(Message):
     """`list`: the negotiation's own HeadHunter actions with their prefilled message texts; `perform`: one of them
-    (idempotent: an action the app already took answers `already`), with the message as edited."""
+    (idempotent: an action the app already took answers `already`), with the message as edited; `templates`: the
+    employer's reply templates."""
 
     portal: str
-    negotiation_id: str = Field(pattern=r"^\d{1,20}$")
-    op: Literal["list", "perform"]
+    negotiation_id: str = Field(default="", pattern=r"^\d{0,20}$")
+    op: Literal["list", "perform", "templates"]
     action_id: str = Field(default="", max_length=64, pattern=r"^[a-z_]{0,64}$")
     message: str | None = Field(default=None, max_length=ACTION_MESSAGE_MAX)
+    # No message given: the text of this template of the action, filled for the negotiation (a bulk rejection).
+    template_id: str = Field(default="", max_length=64, pattern=r"^[a-z0-9_]{0,64}$")
     user_id: int = 0
 
 

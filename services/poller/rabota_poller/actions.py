@@ -70,6 +70,13 @@ async def _template_texts(tokens: TokenSource, actions: list[dict[str, Any]]) ->
     return texts
 
 
+async def _template_text(tokens: TokenSource, action: dict[str, Any], template_id: str) -> str:
+    """The text of one of the action's templates, filled for the negotiation (its first one if none has the id)."""
+    templates = [t for t in action.get("templates") or [] if isinstance(t, dict) and t.get("url")]
+    chosen = next((t for t in templates if t.get("id") == template_id), templates[0] if templates else None)
+    return (await _template_texts(tokens, [{"templates": [chosen]}])).get(str(chosen["url"]), "") if chosen else ""
+
+
 def describe_action(action: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
     resulting = _resulting(action)
     argument = _message_argument(action)
@@ -169,6 +176,8 @@ async def _perform_claimed(rt: Runtime, req: NegotiationActionRequest) -> Negoti
                                       message="Это действие сейчас недоступно для отклика на rabota.by.")
     argument = _message_argument(action)
     message = (req.message or "").strip()
+    if not message and req.message is None and req.template_id and argument is not None:
+        message = await _template_text(tokens, action, req.template_id)
     if argument is not None and argument.get("required") and not message:
         return NegotiationActionReply(ok=False, error="empty_message", message="Введите текст сообщения.")
     arguments = {"message": message} if argument is not None and message else None
@@ -193,6 +202,8 @@ async def answer(rt: Runtime, req: NegotiationActionRequest) -> NegotiationActio
     try:
         if req.op == "list":
             return await list_actions(rt, req)
+        if req.op == "templates":
+            return NegotiationActionReply(ok=True, templates=await employer_templates(TokenSource(rt, req.portal)))
         return await perform(rt, req)
     except HhAuthLost:
         return NegotiationActionReply(ok=False, error="relogin_required", message="Нужен повторный вход в rabota.by.")
@@ -265,6 +276,7 @@ async def bulk_reject(rt: Runtime, event: AppEvent) -> dict[str, int]:
     nids = [str(n) for n in event.data.get("negotiation_ids") or [] if str(n).isdigit()]
     action_id = str(event.data.get("action_id") or VACANCY_CLOSED_ACTION)
     message = str(event.data.get("message") or "") or None
+    template_id = str(event.data.get("template_id") or "")
     user_id = int(event.data.get("user_id") or 0)
     progress = await rt.store.bulk_progress(portal, run_id)
     already = progress.get("done", 0) + progress.get("failed", 0)
@@ -272,7 +284,7 @@ async def bulk_reject(rt: Runtime, event: AppEvent) -> dict[str, int]:
         for nid in nids[already:]:  # a redelivered run continues where it stopped
             reply = await perform(rt, NegotiationActionRequest(portal=portal, negotiation_id=nid, op="perform",
                                                                action_id=action_id, message=message,
-                                                               user_id=user_id))
+                                                               template_id=template_id, user_id=user_id))
             if reply.ok:
                 progress = await rt.store.bulk_progress(portal, run_id, done=1)
             else:

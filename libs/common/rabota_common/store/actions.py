@@ -70,6 +70,10 @@ class ActionsStore(StoreBase):
     async def drop_bulk_offer(self, portal: str, offer_id: str) -> bool:
         return bool(await self.redis.hdel(self.key(portal, "bulk-offers"), offer_id))
 
+    async def bulk_run(self, portal: str, run_id: str) -> dict[str, int]:
+        raw = await self.redis.hgetall(self.key(portal, "bulk-run", run_id))
+        return {text(k): int(text(v)) for k, v in raw.items()}
+
     async def bulk_progress(self, portal: str, run_id: str, *, done: int = 0, failed: int = 0,
                             total: int | None = None) -> dict[str, int]:
         """Counters of one bulk rejection run (`total` set when it starts)."""
