@@ -149,10 +149,6 @@ def build_router(state: SandboxState) -> APIRouter:
             if a["ownerTypeId"] == etid:
                 acts[a["ownerId"]] = acts.get(a["ownerId"], 0) + 1
         title = next((t["title"] for t in entity_types(p) if t["id"] == etid), str(etid))
-        # The apps bound to the card's activity editor (CRM_{TYPE}_DETAIL_ACTIVITY): a click opens the app in a
-        # slider with PLACEMENT_OPTIONS {"ID": <entity id>}.
-        code = {1: "LEAD", 2: "DEAL", 3: "CONTACT", 4: "COMPANY"}.get(etid, f"DYNAMIC_{etid}")
-        placements = [pl for pl in p.placements if pl["placement"] == f"CRM_{code}_DETAIL_ACTIVITY"]
         return render("crm_list.html", **common(p), section=etid, etid=etid, title=title, rows=rows,
                       stage_name=lambda r: stage_name(p, r), entity_title=entity_title, acts=acts,
                       user_name=lambda uid: _user_name(p, uid))
@@ -188,8 +184,8 @@ def build_router(state: SandboxState) -> APIRouter:
         title = next((t["title"] for t in entity_types(p) if t["id"] == etid), str(etid))
         # The apps bound to the card's activity editor (CRM_{TYPE}_DETAIL_ACTIVITY): a click opens the app in a
         # slider with PLACEMENT_OPTIONS {"ID": <entity id>}.
-        code = {1: "LEAD", 2: "DEAL", 3: "CONTACT", 4: "COMPANY"}.get(etid, f"DYNAMIC_{etid}")
-        placements = [pl for pl in p.placements if pl["placement"] == f"CRM_{code}_DETAIL_ACTIVITY"]
+        type_code = {1: "LEAD", 2: "DEAL", 3: "CONTACT", 4: "COMPANY"}.get(etid, f"DYNAMIC_{etid}")
+        placements = [pl for pl in p.placements if pl["placement"] == f"CRM_{type_code}_DETAIL_ACTIVITY"]
         return render("crm_item.html", **common(p), section=etid, etid=etid, type_title=title, rec=rec,
                       title=entity_title(rec), stage=stage_name(p, rec), std_rows=std_rows, uf_rows=uf_rows,
                       multi=multi, activities=activities, links=links, comments=comments,
