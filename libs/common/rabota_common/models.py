@@ -61,6 +61,10 @@ NEGOTIATION_ACTIONS = frozenset({
     "NEW_RESPONSE_OR_INVITATION_VACANCY", "NEW_NEGOTIATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE"})
 # Chat actions (the newer spec, F15): the payload names a chat and a message by `chat_id` and `message_id`.
 CHAT_ACTIONS = frozenset({"CHAT_MESSAGE_CREATED"})
+# Vacancy actions (F16): `VACANCY_ARCHIVATION` offers the bulk rejection of the vacancy's applicants; the payload
+# names the vacancy by `vacancy_id` (and `archivation_date`).
+VACANCY_ACTIONS = frozenset({"VACANCY_ARCHIVATION"})
+HANDLED_ACTIONS = NEGOTIATION_ACTIONS | CHAT_ACTIONS | VACANCY_ACTIONS
 
 
 class HhWebhookEvent(Message):
@@ -97,10 +101,14 @@ class HhWebhookEvent(Message):
 
     @model_validator(mode="after")
     def _negotiation_payload(self) -> HhWebhookEvent:
-        if self.action_type not in NEGOTIATION_ACTIONS | CHAT_ACTIONS:
+        if self.action_type not in HANDLED_ACTIONS:
             return self
         if self.subscription_id is None or self.user_id is None:
             raise ValueError("нет subscription_id или user_id")
+        if self.action_type in VACANCY_ACTIONS:
+            if not is_numeric_id(self.payload.get("vacancy_id")):
+                raise ValueError("payload.vacancy_id: нужен числовой идентификатор вакансии")
+            return self
         if self.action_type in CHAT_ACTIONS:
             if not is_numeric_id(self.payload.get("chat_id")) or not is_numeric_id(self.payload.get("message_id")):
                 raise ValueError("payload.chat_id и payload.message_id: нужны числовые идентификаторы")
