@@ -293,11 +293,35 @@ class NegotiationActionRequest(Message):
     user_id: int = 0
 
 
+class ReplyTemplate(Message):
+    """A reply template: the employer's (`/employers/{id}/mail_templates`, `employer_state` its status) or one an
+    action offers, its text filled for the negotiation (`/message_templates/{template}?topic_id=`)."""
+
+    id: str
+    name: str
+    text: str = ""
+    employer_state: str | None = None
+
+
+class CardAction(Message):
+    """One of the negotiation's own HeadHunter actions, as the card's dialog offers it."""
+
+    id: str
+    name: str
+    kind: Literal["invite", "discard", "move"]
+    resulting_state: str
+    message: bool = Field(description="the action takes a message to the applicant")
+    message_required: bool = False
+    text: str = Field(default="", description="the message prefilled from the action's first template")
+    templates: list[ReplyTemplate] = []  # pydantic copies the default per instance
+
+
 class NegotiationActionReply(Message):
     ok: bool
     error: str | None = None
     message: str | None = None
     state: str | None = None
+    state_name: str | None = None
     already: bool = False
-    actions: list[dict[str, Any]] = Field(default_factory=list)
-    templates: list[dict[str, Any]] = Field(default_factory=list)
+    actions: list[CardAction] = Field(default_factory=list)
+    templates: list[ReplyTemplate] = Field(default_factory=list)

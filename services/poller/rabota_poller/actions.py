@@ -12,7 +12,7 @@ records it per negotiation and action, one at a time per negotiation, and the ti
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from rabota_common.budget import bulk
 from rabota_common.entity_ref import EntityRef
@@ -20,7 +20,14 @@ from rabota_common.errors import HhAuthLost
 from rabota_common.hh_client import HhError
 from rabota_common.hh_session import TokenSource
 from rabota_common.hh_walk import negotiation_pages
-from rabota_common.models import AppEvent, HhWebhookEvent, NegotiationActionReply, NegotiationActionRequest
+from rabota_common.models import (
+    AppEvent,
+    CardAction,
+    HhWebhookEvent,
+    NegotiationActionReply,
+    NegotiationActionRequest,
+    ReplyTemplate,
+)
 from rabota_common.negotiation_kind import enum_id
 from rabota_common.runtime import Runtime
 
@@ -33,7 +40,7 @@ FINAL_PREFIXES = ("discard", "hired")
 ARCHIVATION_ACTION = "VACANCY_ARCHIVATION"
 
 
-def action_kind(resulting_state: str) -> str:
+def action_kind(resulting_state: str) -> Literal["invite", "discard", "move"]:
     """What the card calls the action: an invitation, a rejection (any discard sub-state) or a move."""
     if resulting_state.startswith("discard"):
         return "discard"
@@ -77,20 +84,20 @@ async def _template_text(tokens: TokenSource, action: dict[str, Any], template_i
     return (await _template_texts(tokens, [{"templates": [chosen]}])).get(str(chosen["url"]), "") if chosen else ""
 
 
-def describe_action(action: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
+def describe_action(action: dict[str, Any], texts: dict[str, str]) -> CardAction:
     resulting = _resulting(action)
     argument = _message_argument(action)
     templates = [t for t in action.get("templates") or [] if isinstance(t, dict)]
     first = next((texts.get(str(t.get("url")), "") for t in templates if texts.get(str(t.get("url")))), "")
-    return {"id": str(action["id"]), "name": str(action.get("name") or action["id"]), "kind": action_kind(resulting),
-            "resulting_state": resulting, "message": argument is not None,
-            "message_required": bool(argument and argument.get("required")),
-            "text": first if argument is not None else "",
-            "templates": [{"id": str(t.get("id") or ""), "name": str(t.get("name") or t.get("id") or ""),
-                           "text": texts.get(str(t.get("url")), "")} for t in templates]}
+    return CardAction(id=str(action["id"]), name=str(action.get("name") or action["id"]),
+                      kind=action_kind(resulting), resulting_state=resulting, message=argument is not None,
+                      message_required=bool(argument and argument.get("required")),
+                      text=first if argument is not None else "",
+                      templates=[ReplyTemplate(id=str(t.get("id") or ""), name=str(t.get("name") or t.get("id") or ""),
+                                               text=texts.get(str(t.get("url")), "")) for t in templates])
 
 
-async def employer_templates(tokens: TokenSource) -> list[dict[str, Any]]:
+async def employer_templates(tokens: TokenSource) -> list[ReplyTemplate]:
     """The employer's e-mail templates (`/employers/{id}/mail_templates`) the dialog offers to choose from."""
     token = await tokens.get()
     if not token.employer_id:
@@ -101,8 +108,8 @@ async def employer_templates(tokens: TokenSource) -> list[dict[str, Any]]:
         if exc.auth_lost or exc.token_expired:
             raise
         return []
-    return [{"id": str(t.get("id")), "name": str(t.get("name") or t.get("id")), "text": str(t.get("text") or ""),
-             "employer_state": enum_id(t.get("employer_state"))}
+    return [ReplyTemplate(id=str(t.get("id")), name=str(t.get("name") or t.get("id")), text=str(t.get("text") or ""),
+                          employer_state=enum_id(t.get("employer_state")))
             for t in items if str(t.get("type") or "EMAIL").upper() == "EMAIL"]
 
 
@@ -111,7 +118,9 @@ async def list_actions(rt: Runtime, req: NegotiationActionRequest) -> Negotiatio
     negotiation = await tokens.call(rt.hh.negotiation, req.negotiation_id)
     actions = usable(negotiation.get("actions"))
     texts = await _template_texts(tokens, actions)
-    return NegotiationActionReply(ok=True, state=enum_id(negotiation.get("employer_state")),
+    state = negotiation.get("employer_state")
+    return NegotiationActionReply(ok=True, state=enum_id(state),
+                                  state_name=str(state.get("name") or "") if isinstance(state, dict) else None,
                                   actions=[describe_action(a, texts) for a in actions],
                                   templates=await employer_templates(tokens))
 

@@ -106,8 +106,10 @@ async def card_actions(rt: RuntimeDep, session: SessionDep, entity_type: str = "
     reply = await ask_poller(rt, NegotiationActionRequest(portal=session.portal, negotiation_id=nid, op="list",
                                                           user_id=session.user_id))
     return {"entity_type": type_name(ref.entity_type_id), "entity_type_id": ref.entity_type_id,
-            "entity_id": ref.entity_id, "negotiation_id": nid, "state": reply.state,
-            "can_act": await may_act(rt, session, [ref]), "actions": reply.actions, "templates": reply.templates}
+            "entity_id": ref.entity_id, "negotiation_id": nid, "state": reply.state, "state_name": reply.state_name,
+            "can_act": await may_act(rt, session, [ref]),
+            "actions": [a.model_dump(mode="json") for a in reply.actions],
+            "templates": [t.model_dump(mode="json") for t in reply.templates]}
 
 
 class CardActionBody(BaseModel):
@@ -150,7 +152,7 @@ async def bulk_offers(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
     if offers:
         await _hh_ready(rt, session.portal)
         ask = NegotiationActionRequest(portal=session.portal, op="templates")
-        templates = (await ask_poller(rt, ask)).templates
+        templates = [t.model_dump(mode="json") for t in (await ask_poller(rt, ask)).templates]
     return {"templates": templates,
             "offers": [{"id": oid, "vacancy_id": o.get("vacancy_id"), "vacancy_name": o.get("vacancy_name"),
                         "count": len(o.get("negotiation_ids") or []), "reason": o.get("reason")}
