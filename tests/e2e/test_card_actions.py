@@ -62,6 +62,7 @@ async def test_invite_and_reject_from_the_card_with_edited_template_text(driver:
     assert any(t["id"] == "discard_after_response" for t in dialog["templates"])
 
     await _hh(driver, "POST", "/stats/reset")
+    await driver.http.post(f"{driver.stack.b24_url}/_sandbox/stats/reset")
     invitation = template + "\nЖдём вас в среду в 11:00, офис на Немиге, 5."
     r = await driver.api("POST", "/card-actions", json={**_card(leads[invite_nid]), "action_id": "interview",
                                                         "message": invitation})
@@ -85,6 +86,12 @@ async def test_invite_and_reject_from_the_card_with_edited_template_text(driver:
         return bool(a["STATUS_ID"] == STAGE_MAP["interview"] and b["STATUS_ID"] == STAGE_MAP["discard"])
 
     await _until("both leads to move to their mapped stages", moved, 30)
+    # Figures of two actions (the dialog's listing excluded): HeadHunter and Bitrix24 requests, by route/method.
+    hh_routes = (await _hh(driver, "GET", "/stats"))["by_route"]
+    b24 = (await driver.http.get(f"{driver.stack.b24_url}/_sandbox/stats")).json()
+    print(f"\nFIGURES two card actions: HeadHunter {sum(hh_routes.values())} {hh_routes}; "
+          f"Bitrix24 {b24['requests_total']} {dict(b24['by_method'])}")
+    assert sum(hh_routes.values()) <= 2 * 4, hh_routes  # GET, PUT, GET again for the mapper, its resume at most
     assert "Приглашение отправлено" in await _card_html(driver, int(leads[invite_nid]["ID"]))
     card = await _card_html(driver, int(leads[reject_nid]["ID"]))
     assert "Отказ отправлен" in card and "логистике" in card

@@ -75,11 +75,7 @@ async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
         cmds[f"bind_{event.lower()}"] = ("event.bind", {"event": event, "handler": handler})
     # Acting from the card (F16): the action dialog as a card placement of leads and deals.
     for placement in CARD_PLACEMENTS:
-        cmds[f"bind_{placement.lower()}"] = ("placement.bind", {
-            "PLACEMENT": placement, "HANDLER": f"{rt.settings.PUBLIC_URL.rstrip('/')}/b24/app",
-            "TITLE": "rabota.by: пригласить или отказать", "LANG_ALL": {
-                "ru": {"TITLE": "rabota.by: пригласить или отказать"},
-                "en": {"TITLE": "rabota.by: invite or reject"}}})
+        cmds[f"bind_{placement.lower()}"] = placement_command(rt, placement)
     # Chats with applicants (F15): the «rabota.by» Open Lines connector and the operators' replies.
     cmds.update(connector_commands(rt))
     result = await b24.batch(cmds)
@@ -173,6 +169,14 @@ async def main_page(request: Request, rt: RuntimeDep) -> Response:
     view, options = page_view(frame.placement, frame.placement_options)
     return render(rt, "app.html", frame_ancestors=portal_ancestors(portal), session=session, view=view,
                   options=options, is_admin=is_admin)
+
+
+def placement_command(rt: Runtime, placement: str) -> tuple[str, dict[str, Any]]:
+    """`placement.bind` of the action dialog (F16) at a card placement; the app's main page is its handler."""
+    return ("placement.bind", {
+        "PLACEMENT": placement, "HANDLER": f"{rt.settings.PUBLIC_URL.rstrip('/')}/b24/app",
+        "TITLE": "rabota.by: пригласить или отказать", "LANG_ALL": {
+            "ru": {"TITLE": "rabota.by: пригласить или отказать"}, "en": {"TITLE": "rabota.by: invite or reject"}}})
 
 
 # The card placements of F16 (`CRM_{LEAD|DEAL}_DETAIL_ACTIVITY`): bound at install, they open the action dialog
