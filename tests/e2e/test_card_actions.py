@@ -161,6 +161,7 @@ async def test_bulk_rejection_when_a_vacancy_is_archived(driver: Driver) -> None
     assert not [nid for nid in open_ones if states[nid].startswith("discard")]
     wrong = await driver.api("POST", "/bulk-rejections", json={"offer_id": offer["id"], "confirm": len(open_ones) + 1})
     assert wrong.status_code == 409, wrong.text
+    await _hh(driver, "POST", "/stats/reset")
     r = await driver.api("POST", "/bulk-rejections", json={"offer_id": offer["id"], "confirm": len(open_ones),
                                                            "template_id": "discard_after_response"})
     assert r.status_code == 200 and r.json()["count"] == len(open_ones), r.text
@@ -185,3 +186,5 @@ async def test_bulk_rejection_when_a_vacancy_is_archived(driver: Driver) -> None
         return all(leads[nid]["STATUS_ID"] == STAGE_MAP["discard"] for nid in open_ones)
 
     await _until("the leads to move to the rejection stage", leads_rejected, 60)
+    hh_routes = (await _hh(driver, "GET", "/stats"))["by_route"]
+    print(f"\nFIGURES bulk rejection of {len(open_ones)}: HeadHunter {sum(hh_routes.values())} {hh_routes}")
