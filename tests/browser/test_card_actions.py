@@ -137,7 +137,7 @@ async def test_action_dialog_and_bulk_rejection(stack: Any, driver: Driver, brow
     await shot("06_bulk_offer")
     await app.locator("#bulk-check").click()
     confirm = app.get_by_role("alertdialog")
-    await expect(confirm).to_contain_text(f"Отправить отказ {len(open_ones)} соискателям?")
+    await expect(confirm).to_contain_text(f"Отправить отказ {len(open_ones)} соискател")
     await expect(app.get_by_role("button", name="Да, отправить")).to_be_focused()
     await shot("07_bulk_confirm")
     await page.keyboard.press("Enter")

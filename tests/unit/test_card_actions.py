@@ -7,6 +7,7 @@ from typing import Any
 
 from rabota_poller.actions import action_kind, comment_text, describe_action, usable
 from rabota_ui.b24_routes import page_view
+from rabota_ui.card_actions import applicants_dative
 
 
 def _action(aid: str, **extra: Any) -> dict[str, Any]:
@@ -58,3 +59,8 @@ def test_views_of_frames() -> None:
     assert page_view("DEFAULT", {"view": "actions", "entityTypeId": "1", "entityId": "3"})[0] == "actions"
     assert page_view("DEFAULT", {"view": "other_responses"})[0] == "other_responses"
     assert page_view("DEFAULT", {"view": "<script>"})[0] == "main"
+
+
+def test_the_confirmation_counts_in_russian() -> None:
+    assert [applicants_dative(n) for n in (1, 2, 5, 11, 21, 111, 0)] == [
+        "соискателю", "соискателям", "соискателям", "соискателям", "соискателю", "соискателям", "соискателям"]

@@ -177,6 +177,11 @@ class BulkBody(BaseModel):
     confirm: int | None = Field(default=None, ge=0)
 
 
+def applicants_dative(n: int) -> str:
+    """«соискателю» after 1, 21, 31…, else «соискателям» (the dative after a number)."""
+    return "соискателю" if n % 10 == 1 and n % 100 != 11 else "соискателям"
+
+
 async def _bulk_targets(rt: Runtime, session: Session, data: BulkBody) -> tuple[list[str], list[EntityRef]]:
     """The negotiation ids a bulk rejection covers, with their entities (for the rights check)."""
     if (data.offer_id is None) == (data.entities is None):
@@ -217,7 +222,7 @@ async def bulk_reject(body: dict[str, Any], rt: RuntimeDep, session: SessionDep)
     count = len(nids)
     if data.confirm is None:
         return {"count": count, "confirm_required": True,
-                "question": f"Отправить отказ {count} соискателям?"}
+                "question": f"Отправить отказ {count} {applicants_dative(count)}?"}
     if data.confirm != count:
         raise ApiError(409, "count_changed", f"Число откликов изменилось: теперь их {count}. Подтвердите ещё раз.")
     if count == 0:
