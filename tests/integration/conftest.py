@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -14,10 +14,13 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from rabota_common import hh_session
 from rabota_common.b24_client import B24Client, encode_command
+from rabota_common.bus import ensure_jetstream
 from rabota_common.crypto import Crypto
 from rabota_common.http import Http
 from rabota_common.models import B24Token
+from rabota_common.runtime import Runtime, build_runtime
 from rabota_common.settings import Settings
 from rabota_common.store import Store
 from rabota_sandbox.b24 import B24SandboxConfig, create_app
@@ -94,3 +97,26 @@ async def rt(sandbox: Sandbox, redis_client: Any) -> AsyncIterator[Any]:
                           b24=B24Client(http, settings), b24_token=b24_token, log=logging.getLogger("test"),
                           broker=None)
     await http.aclose()
+
+
+@pytest.fixture
+async def bus_rt(nats_url: str, redis_url: str) -> AsyncIterator[Runtime]:
+    """A service runtime on a real NATS (streams laid out) and a real Redis, its broker connected."""
+    await ensure_jetstream(nats_url)
+    runtime = build_runtime("unit-test", Settings(SANDBOX=True, NATS_URL=nats_url, REDIS_URL=redis_url,
+                                                  METRICS_PORT=0, MAX_DELIVER=3))
+    await runtime.broker.connect()
+    try:
+        yield runtime
+    finally:
+        await runtime.broker.stop()
+        await runtime.close()
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_hh_token() -> Iterator[None]:
+    """hh_session remembers each portal's HeadHunter token for a while, per process: a test starts without the
+    token another test's scripted broker handed out for the same portal id."""
+    hh_session._RECENT.clear()
+    yield
+    hh_session._RECENT.clear()

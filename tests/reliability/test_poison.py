@@ -1,6 +1,6 @@
 """Poison messages: a command that can never succeed is dead-lettered with its reason (at once when it can
 never be read or belongs to a portal nobody installed, the permanent causes) and blocks nothing else. Transient
-causes never dead-letter (issue 15): see tests/integration/test_transience.py."""
+causes never dead-letter (issue 15): see tests/integration/common/test_transience.py."""
 
 from __future__ import annotations
 

@@ -172,6 +172,9 @@ async def mark_hh_revoked(rt: Runtime, portal: str, reason: str) -> None:
 
 
 async def hh_connect(rt: Runtime, req: HhConnectRequest) -> HhConnectReply:
+    if await rt.store.get_portal(req.portal) is None:  # removed meanwhile (uninstall): nothing to connect to
+        return HhConnectReply(ok=False, error="unknown_portal",
+                              message="Приложение не установлено на этом портале Битрикс24. Установите его снова.")
     try:
         tokens = await rt.hh.exchange_code(req.code)
     except HhOAuthError as exc:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from rabota_common.store import PortalRecord, Store
 
 from tests.integration.store.support import P1, P2, all_values
@@ -18,6 +19,12 @@ async def test_portal_record_secrets_sealed_and_webhook_secret_rotation(store: S
     assert record is not None and record.webhook_secret == new and record.access_token == "AT-1"
     await store.update_portal(P1, status="paused")
     assert (await store.get_portal(P1) or record).status == "paused"
+
+
+async def test_rotating_the_webhook_secret_of_an_unknown_portal_writes_nothing(store: Store) -> None:
+    with pytest.raises(LookupError):
+        await store.rotate_webhook_secret(P2)
+    assert await store.get_portal(P2) is None and await store.portals() == []
 
 
 async def test_a_portal_id_that_is_not_a_member_id_is_no_key(store: Store) -> None:

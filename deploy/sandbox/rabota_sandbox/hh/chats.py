@@ -391,9 +391,10 @@ def control_router() -> APIRouter:
     @ctl.get("/chats/{chat_id}", response_model=None)
     async def dump(chat_id: str, request: Request) -> Any:
         state = get_state(request)
-        chat = chats(state).get(chat_id)
-        if chat is None:
+        neg = _negotiation_of_chat(state, chat_id)
+        if neg is None:
             return JSONResponse({"detail": "no such chat"}, status_code=404)
+        chat = ensure_chat(state, neg)  # every negotiation has its chat, with its head, as on HeadHunter
         return {"id": chat.id, "negotiation_id": chat.negotiation_id, "read_up_to": chat.read_up_to,
                 "write_possibility": chat.write_possibility(),
                 "messages": [{"id": m.id, "role": m.role, "name": m.name, "text": m.text,

@@ -96,10 +96,12 @@ class PortalsStore(StoreBase):
     async def rotate_webhook_secret(self, portal: str) -> str:
         """A new secret in the portal's webhook URL; the old URL answers 404 from now on."""
         record = await self.get_portal(portal)
+        if record is None:  # a secret alone would make a record that no longer validates
+            raise LookupError(f"unknown portal {portal}")
         new = secrets.token_urlsafe(24)
         await self.redis.set(webhook_secret_key(new), portal)
         await self.update_portal(portal, webhook_secret=new)
-        if record is not None and record.webhook_secret:
+        if record.webhook_secret:
             await self.redis.delete(webhook_secret_key(record.webhook_secret))
         return new
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 from rabota_common.chats import ChatReply, idempotency_key, person_name, plain_text
 from rabota_common.hh_client import HhClient
 from rabota_common.models import HhWebhookEvent
-from rabota_poller.chats import ATTACHMENT_NOTE, BOT_MARK, chunks, line_message
-from rabota_ui.b24_routes import connector_messages
 
 PORTAL = "d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4"
 
@@ -46,35 +43,6 @@ def test_person_names_fit_the_connector_rules(full: str, expected: tuple[str, st
     assert len(name) <= 25 and len(last) <= 25
 
 
-def _message(role: str | None, text: str | None = "Привет", icon: str | None = None) -> dict[str, Any]:
-    return {"id": "7000000001", "creation_time": "2026-12-03T10:00:00+0300", "type": "SIMPLE",
-            "sender_display_info": {"name": "Иван Петров", "role": role, "icon": icon,
-                                    "is_current_participant": role == "EMPLOYER"},
-            "payload": {"text": text, "attachments": None if text else [{"id": "1"}]}}
-
-
-def test_line_message_shows_who_wrote() -> None:
-    chat = {"display": {"title": "Python-разработчик"}}
-    applicant = line_message("5000000001", chat, _message("APPLICANT", icon="https://img/x.png"), 3)
-    assert applicant["user"] == {"id": "hh-chat-5000000001", "name": "Иван", "last_name": "Петров",
-                                 "picture": {"url": "https://img/x.png"}}
-    assert applicant["message"]["text"] == "Привет" and "user_id" not in applicant["message"]
-    assert applicant["message"]["date"] == 1796281200  # 07:00 UTC
-    assert applicant["chat"] == {"id": "5000000001", "name": "rabota.by: Python-разработчик"}
-    employer = line_message("5000000001", chat, _message("EMPLOYER"), 3)
-    assert employer["message"]["user_id"] == 3 and "(на rabota.by)" in employer["message"]["text"]
-    assert employer["user"] == {"id": "hh-chat-5000000001"}
-    bot = line_message("5000000001", chat, _message("BOT"), 3)
-    assert BOT_MARK in bot["message"]["text"]
-    files = line_message("5000000001", chat, _message("APPLICANT", text=None), 3)
-    assert files["message"]["text"] == ATTACHMENT_NOTE
-
-
-def test_long_replies_are_split_for_headhunter() -> None:
-    assert [len(c) for c in chunks("x" * 9000)] == [4096, 4096, 808]
-    assert chunks("short") == ["short"]
-
-
 def test_chat_webhooks_need_numeric_ids() -> None:
     body = {"id": "1", "subscription_id": "700001", "action_type": "CHAT_MESSAGE_CREATED", "user_id": "3001",
             "payload": {"chat_id": "5000000001", "message_id": "7000000001", "message_type": "SIMPLE",
@@ -90,16 +58,6 @@ def test_chat_actions_subscribe_without_settings() -> None:
     actions = HhClient._actions(["NEW_RESPONSE_OR_INVITATION_VACANCY", "CHAT_MESSAGE_CREATED"])
     assert actions == [{"type": "NEW_RESPONSE_OR_INVITATION_VACANCY", "settings": {"vacancies_only_mine": False}},
                        {"type": "CHAT_MESSAGE_CREATED"}]
-
-
-def test_connector_event_messages_from_the_form() -> None:
-    form = {"data[CONNECTOR]": "rabotaby", "data[LINE]": "1",
-            "data[MESSAGES][0][im][chat_id]": "17", "data[MESSAGES][0][im][message_id]": "42",
-            "data[MESSAGES][0][message][user_id]": "1", "data[MESSAGES][0][message][text]": "Hi",
-            "data[MESSAGES][0][chat][id]": "5000000001", "data[MESSAGES][0][evil][x]": "1",
-            "data[MESSAGES][1000][im][chat_id]": "1"}
-    assert connector_messages(form) == [{"im": {"chat_id": "17", "message_id": "42"},
-                                         "message": {"user_id": "1", "text": "Hi"}, "chat": {"id": "5000000001"}}]
 
 
 def test_a_reply_names_a_real_portal_and_chat() -> None:
