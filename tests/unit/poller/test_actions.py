@@ -1,13 +1,11 @@
-"""Acting from the card (F16), pure parts: how a HeadHunter action is offered, the timeline line, and which
-view a frame opens (the card placement, the timeline's menu)."""
+"""Acting from the card (F16), the poller's pure parts: how a HeadHunter action is offered (kind, message, its
+template's text) and the timeline line it leaves."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rabota_poller.actions import action_kind, comment_text, describe_action, usable
-from rabota_ui.b24_routes import page_view
-from rabota_ui.card_actions import applicants_dative
 
 
 def _action(aid: str, **extra: Any) -> dict[str, Any]:
@@ -48,19 +46,3 @@ def test_timeline_lines() -> None:
     assert "Ждём вас." in comment_text("invite", "Собеседование", "Ждём вас.")
     assert comment_text("discard", "Отказ", None) == "Отказ отправлен на rabota.by: «Отказ»."
     assert comment_text("move", "Подумать", "").startswith("Отклик перемещён")
-
-
-def test_views_of_frames() -> None:
-    assert page_view("CRM_LEAD_DETAIL_ACTIVITY", {"ID": "5"}) == ("actions", {"entityTypeId": "1", "entityId": "5"})
-    assert page_view("CRM_DEAL_DETAIL_ACTIVITY", {"ID": "7"})[1]["entityTypeId"] == "2"
-    assert page_view("CRM_DYNAMIC_1038_DETAIL_ACTIVITY", {"ID": "9"}) == (
-        "actions", {"entityTypeId": "1038", "entityId": "9"})
-    assert page_view("CRM_LEAD_DETAIL_ACTIVITY", {"ID": "../1"})[1]["entityId"] == ""
-    assert page_view("DEFAULT", {"view": "actions", "entityTypeId": "1", "entityId": "3"})[0] == "actions"
-    assert page_view("DEFAULT", {"view": "other_responses"})[0] == "other_responses"
-    assert page_view("DEFAULT", {"view": "<script>"})[0] == "main"
-
-
-def test_the_confirmation_counts_in_russian() -> None:
-    assert [applicants_dative(n) for n in (1, 2, 5, 11, 21, 111, 0)] == [
-        "соискателю", "соискателям", "соискателям", "соискателям", "соискателю", "соискателям", "соискателям"]
