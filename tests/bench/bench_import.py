@@ -33,9 +33,22 @@ from tests.bench.common import (
 )
 
 
-async def run(n: int, limits: Limits, profile: bool = False) -> dict[str, Any]:
+async def deal_settings(driver: Any) -> None:
+    """Deals in the «Подбор» pipeline: every applicant gets a contact (looked up first, F17)."""
+    options = (await driver.api("GET", "/options")).json()
+    cat = next(c for c in options["deal_categories"] if c["id"] == 1)
+    stages = [s["id"] for s in cat["stages"]]
+    r = await driver.api("PUT", "/settings", json={
+        "responsible_id": options["users"][0]["id"], "entity_type": "deal", "smart_process_type_id": None,
+        "category_id": 1, "extended": False, "stage_map": {"response": stages[0], "invitation": stages[1]}})
+    assert r.status_code == 200, r.text
+
+
+async def run(n: int, limits: Limits, profile: bool = False, mode: str = "lead") -> dict[str, Any]:
     async with portal_stack(limits, n) as (stack, driver):
         http: httpx.AsyncClient = driver.http
+        if mode == "deal":
+            await deal_settings(driver)
         await http.post(f"{stack.hh_url}/_sandbox/stats/reset")
         await http.post(f"{stack.b24_url}/_sandbox/stats/reset")
         cpu_before = cpu_seconds(stack)
@@ -63,12 +76,13 @@ async def run(n: int, limits: Limits, profile: bool = False) -> dict[str, Any]:
     hh_requests = int(hh_stats["requests_total"])
     b24_requests = int(b24_stats["requests_total"])
     row: dict[str, Any] = {
-        "n": n, "found": result["found"], "imported": result["imported"], "failed": result["failed"],
+        "n": n, "mode": mode, "found": result["found"], "imported": result["imported"], "failed": result["failed"],
         "wall_s": round(wall, 1), "responses_per_s": round(result["imported"] / wall, 2) if wall else None,
         "hh_requests": hh_requests, "hh_requests_per_response": round(hh_requests / imported, 3),
         "hh_by_route": hh_stats.get("by_route"),
         "b24_requests": b24_requests, "b24_requests_per_response": round(b24_requests / imported, 3),
         "b24_max_rate_10s": b24_stats.get("max_rate_10s"),
+        "b24_batched_commands": b24_stats.get("batched_commands"),
         "peak_rss_mb": rss, "cpu_s": cpu, "bottleneck": max(SERVICES, key=lambda k: cpu.get(k, 0.0)),
         # CPU per response is what to compare across runs: unlike wall time it hardly moves when other
         # work shares the machine.
@@ -102,11 +116,12 @@ def main() -> None:
     parser.add_argument("--b24-burst", type=int, default=50)
     parser.add_argument("--limits-off", action="store_true", help="capacity: no sandbox limits, zero latency")
     parser.add_argument("--profile", action="store_true", help="py-spy every service during the import")
+    parser.add_argument("--mode", choices=("lead", "deal"), default="lead", help="entity type written")
     parser.add_argument("--json", type=Path, default=Path("test-artifacts/bench_import.json"))
     args = parser.parse_args()
     limits = (Limits(hh_rps=None, b24_rate=None) if args.limits_off
               else Limits(args.hh_rps, args.hh_budget, args.b24_rate, args.b24_burst))
-    row = asyncio.run(run(args.n, limits, args.profile))
+    row = asyncio.run(run(args.n, limits, args.profile, args.mode))
     width = max(len(k) for k in row)
     for key, value in row.items():
         print(f"{key:<{width}}  {value}")

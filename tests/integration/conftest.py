@@ -24,7 +24,7 @@ from rabota_common.runtime import Runtime, build_runtime
 from rabota_common.settings import Settings
 from rabota_common.store import Store
 from rabota_sandbox.b24 import B24SandboxConfig, create_app
-from rabota_ui.b24_routes import userfield_commands
+from rabota_ui.b24_routes import screening_commands, userfield_commands
 
 
 @dataclass
@@ -74,7 +74,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
             r = await http.post(f"{url}/_sandbox/portals/demo/frame", json={"user_id": 1, "target": "install"})
             assert r.status_code == 200, r.text
             sb = Sandbox(url, http, r.json()["form"]["AUTH_ID"])
-            cmds = userfield_commands()  # the installer's user fields on leads and deals
+            cmds = {**userfield_commands(), **screening_commands()}  # the installer's fields, source, badge
             r = await http.post(f"{sb.endpoint}batch", json={"auth": sb.token, "cmd": {
                 k: encode_command(m, p) for k, (m, p) in cmds.items()}})
             assert r.status_code == 200 and not r.json()["result"]["result_error"], r.text

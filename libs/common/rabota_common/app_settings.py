@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +25,9 @@ class SyncSettings(BaseModel):
     back_sync: bool = False
     open_line_id: int | None = Field(
         default=None, gt=0, description="the Open Line that carries chats with applicants (F15); null: chats off")
+    existing_contacts: Literal["link", "create"] = Field(
+        default="link", description="an applicant already in the CRM (a contact with the same phone or e-mail, "
+        "F17): link that contact (link) or always create a new one (create)")
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncSettings:

@@ -149,6 +149,25 @@ class ContactData(Message):
     phone: str | None = None
     email: str | None = None
     city: str | None = None
+    phones: list[str] = Field(default_factory=list, description="every phone of the resume (the first is `phone`): "
+                              "looked up in the CRM before a contact or lead is created (F17)")
+    emails: list[str] = Field(default_factory=list, description="every e-mail of the resume")
+
+
+class CardData(Message):
+    """What recruiters screen by (F18), from the resume and the response; None: not given or hidden."""
+
+    city: str | None = None
+    age: int | None = None
+    salary: int | None = None
+    salary_currency: str | None = None
+    experience_months: int | None = None
+    last_position: str | None = None
+    last_company: str | None = None
+    skills: list[str] = Field(default_factory=list)
+    cover_letter: str | None = None
+    source: str = Field(description="the response's source as the card shows it, bot-made ones marked")
+    hidden: list[str] = Field(default_factory=list, description="the resume's hidden_fields ids")
 
 
 class ActivityContent(Message):
@@ -193,6 +212,10 @@ class CrmCommand(Message):
         default=None, description="the resume PDF itself, base64, when at most 256 KiB (then no resume_object)")
     resume_filename: str | None = None
     activity: ActivityContent
+    card: CardData | None = Field(default=None, description="screening fields (None: a command from before F18)")
+    link_existing: bool = Field(
+        default=True, description="a contact already in the CRM with the applicant's phone or e-mail is linked "
+        "instead of creating one (settings `existing_contacts`: link)")
     state_only: bool = Field(default=False, description="status change of an entity that exists")
     updated_at: str | None = Field(
         default=None, description="HeadHunter's updated_at of the negotiation as this command saw it: a command "

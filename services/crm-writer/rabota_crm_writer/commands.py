@@ -11,16 +11,25 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rabota_common.b24_client import BatchRef, batch_ref
+from rabota_common.card_fields import (
+    BADGE_CODE,
+    SOURCE_STATUS_ID,
+    UF_CREATED,
+    UF_RESUME,
+    UF_STATUS,
+    UF_VACANCY,
+    card_values,
+)
 from rabota_common.entity_ref import CONTACT, DEAL, LEAD
 from rabota_common.models import CrmCommand
+from rabota_common.phones import normalize_email, normalize_phone
 
 from rabota_crm_writer.layout import activity_layout
 
 ORIGINATOR = "rabota.by"
-UF_CREATED = "UF_CRM_RABOTABY_CREATED_AT"
-UF_STATUS = "UF_CRM_RABOTABY_STATUS"
-UF_VACANCY = "UF_CRM_RABOTABY_VACANCIES"
-UF_RESUME = "UF_CRM_RABOTABY_RESUME"
+__all__ = ["UF_CREATED", "UF_RESUME", "UF_STATUS", "UF_VACANCY"]
+# crm.duplicate.findbycomm takes at most 20 values a call (crm-duplicate-find-by-comm.md).
+FIND_VALUES_MAX = 20
 
 Cmd = tuple[str, dict[str, Any]]
 
@@ -114,12 +123,16 @@ def person(cmd: CrmCommand) -> dict[str, Any]:
 
 
 def app_fields(cmd: CrmCommand, pdf: bytes | None, spa_type_id: int | None = None) -> dict[str, Any]:
-    """The four app fields; a smart process's under their `UF_CRM_{id}_…` names, all in camelCase."""
+    """The app fields (the four of the manual and the screening ones, F18); a smart process's under their
+    `UF_CRM_{id}_…` names, all in camelCase."""
     fields: dict[str, Any] = {
         uf(UF_CREATED, spa_type_id): cmd.created_date,
         uf(UF_STATUS, spa_type_id): cmd.status_name,
         uf(UF_VACANCY, spa_type_id): cmd.vacancy_name,
     }
+    if cmd.card is not None:
+        fields.update({uf(name, spa_type_id): value for name, value in card_values(cmd.card).items()
+                       if value is not None})
     if pdf:
         fields[uf(UF_RESUME, spa_type_id)] = [cmd.resume_filename or "resume.pdf", base64.b64encode(pdf).decode()]
     return fields
@@ -128,7 +141,7 @@ def app_fields(cmd: CrmCommand, pdf: bytes | None, spa_type_id: int | None = Non
 def entity_add(cmd: CrmCommand, pdf: bytes | None, contact_ref: str | int | None,
                spa_type_id: int | None = None) -> Cmd:
     kind = kind_of(cmd)
-    fields: dict[str, Any] = {"title": cmd.title, "assignedById": cmd.responsible_id,
+    fields: dict[str, Any] = {"title": cmd.title, "assignedById": cmd.responsible_id, "sourceId": SOURCE_STATUS_ID,
                               **origin(kind, cmd.negotiation_id), **app_fields(cmd, pdf, spa_type_id)}
     if kind.comments:
         fields["comments"] = cmd.comments
@@ -138,7 +151,8 @@ def entity_add(cmd: CrmCommand, pdf: bytes | None, contact_ref: str | int | None
         fields["categoryId"] = cmd.category_id
     if cmd.stage_id:
         fields["stageId"] = cmd.stage_id
-    if kind.client and contact_ref is not None:
+    if (kind.client or kind.person) and contact_ref is not None:
+        # A lead bound to a contact already in the CRM is a repeat lead (Bitrix24 sets isReturnCustomer).
         fields["contactIds"] = [contact_ref]
     return "crm.item.add", {"entityTypeId": kind.type_id(cmd), "fields": fields}
 
@@ -152,9 +166,12 @@ def activity_add(cmd: CrmCommand, owner_ref: str | int) -> Cmd:
     return "crm.activity.configurable.add", {
         "ownerTypeId": cmd.entity_type_id,
         "ownerId": owner_ref,
-        "fields": {"completed": "Y", "responsibleId": cmd.responsible_id,
-                   "originatorId": ORIGINATOR, "originId": cmd.negotiation_id},
-        "layout": activity_layout(cmd.activity),
+        # Open, with the «Новый отклик» badge on the kanban card, until a recruiter opens the response
+        # (the app completes it then). A command from before F18 keeps the completed activity it had.
+        "fields": {"completed": "N" if cmd.card is not None else "Y", "responsibleId": cmd.responsible_id,
+                   "originatorId": ORIGINATOR, "originId": cmd.negotiation_id,
+                   **({"badgeCode": BADGE_CODE} if cmd.card is not None else {})},
+        "layout": activity_layout(cmd.activity, cmd.card),
     }
 
 
@@ -163,6 +180,12 @@ def entity_update(cmd: CrmCommand, entity_id: int, spa_type_id: int | None = Non
     if cmd.stage_id:
         fields["stageId"] = cmd.stage_id
     return "crm.item.update", {"entityTypeId": kind_of(cmd).type_id(cmd), "id": entity_id, "fields": fields}
+
+
+def link_contact(cmd: CrmCommand, entity_id: int, contact_id: int) -> Cmd:
+    """Binds an entity to a contact already in the CRM (F17)."""
+    return "crm.item.update", {"entityTypeId": kind_of(cmd).type_id(cmd), "id": entity_id,
+                               "fields": {"contactIds": [contact_id]}}
 
 
 def _origin_filter(kind: Kind, keys: list[str]) -> dict[str, Any]:
@@ -207,6 +230,25 @@ def lookup_activities(negotiation_ids: list[str]) -> Cmd:
 def lookup_contacts(applicant_keys: list[str]) -> Cmd:
     """Contacts created for these applicants (≤ 50), found by `originId` = applicant key."""
     return _item_list(CONTACT, _origin_filter(CONTACT_KIND, applicant_keys), ["id", "originId"])
+
+
+def lookup_values(cmd: CrmCommand) -> tuple[list[str], list[str]]:
+    """The applicant's phones (as Bitrix24's duplicate search compares them) and e-mails."""
+    phones = [p for p in (normalize_phone(x) for x in [cmd.contact.phone, *cmd.contact.phones]) if p]
+    emails = [e for e in (normalize_email(x) for x in [cmd.contact.email, *cmd.contact.emails]) if e]
+    return list(dict.fromkeys(phones)), list(dict.fromkeys(emails))
+
+
+def find_by_comm(comm_type: str, values: list[str]) -> Cmd:
+    """Contacts holding any of these phones or e-mails (≤ 20 values)."""
+    return "crm.duplicate.findbycomm", {"entity_type": "CONTACT", "type": comm_type,
+                                        "values": values[:FIND_VALUES_MAX]}
+
+
+def found_by_comm(result: Any) -> list[int]:
+    """Contact ids of a `crm.duplicate.findbycomm` answer (`{"CONTACT": [..]}`, or `[]` when none)."""
+    ids = result.get("CONTACT") if isinstance(result, dict) else None
+    return sorted({int(i) for i in ids or [] if str(i).isdigit()})
 
 
 def found_activities(result: Any) -> dict[tuple[str, int, int], int]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rabota_common.models import ActivityContent
+from rabota_common.card_fields import card_lines
+from rabota_common.models import ActivityContent, CardData
 
 
 def _line(title: str, value: str) -> dict[str, Any]:
@@ -12,7 +13,12 @@ def _line(title: str, value: str) -> dict[str, Any]:
         "title": title, "inline": True, "block": {"type": "text", "properties": {"value": value}}}}
 
 
-def activity_layout(content: ActivityContent) -> dict[str, Any]:
+# A text block's value is cut here: the cover letter can be long, the card field keeps it whole.
+BLOCK_TEXT_MAX = 600
+
+
+def activity_layout(content: ActivityContent, card: CardData | None = None) -> dict[str, Any]:
+    """Five lines of the applicant, and (F18) the seven screening ones: 12 blocks."""
     blocks = {
         "vacancy": _line("Вакансия", content.vacancy or "—"),
         "name": _line("ФИО", content.full_name or "—"),
@@ -20,6 +26,9 @@ def activity_layout(content: ActivityContent) -> dict[str, Any]:
         "phone": _line("Телефон", content.phone or "не указан"),
         "email": _line("E-mail", content.email or "не указан"),
     }
+    for n, (title, value) in enumerate(card_lines(card) if card is not None else []):
+        text = value if len(value) <= BLOCK_TEXT_MAX else value[:BLOCK_TEXT_MAX - 1] + "…"
+        blocks[f"card{n}"] = _line(title, text)
     buttons: dict[str, Any] = {
         "other": {
             "title": "Другие отклики",

@@ -39,11 +39,15 @@ from rabota_crm_writer.writer import Outcome, failure_data, report, write_group
 COMMANDS = subjects.pattern(subjects.CRM_COMMAND)
 BATCH = 25
 FETCH_WAIT_S = 0.3
-# During an import, wait this long to fill a batch: one Bitrix24 request then carries ~25 responses.
+# During an import, wait this long to fill a batch of up to IMPORT_BATCH: its Bitrix24 requests then carry
+# ~50 responses (a lead is 2 commands, a deal 3, and the applicants' lookup, F17, 1 request or a few commands per
+# group: at HeadHunter's pace, ~3 responses a second, 6 s gathered ~20 and the lookup cost a third more).
 # Live traffic (webhooks, polls: no import id) is written at once.
-IMPORT_LINGER_S = 6.0
-# ...but only while commands keep coming: a second without one ends the wait.
-IMPORT_IDLE_S = 1.0
+IMPORT_BATCH = 50
+IMPORT_LINGER_S = 15.0
+# ...but only while commands keep coming: 2.5 s without one ends the wait (HeadHunter's pace has gaps of a second or
+# two: at 1 s an import's groups held ~25 commands, each with its own lookup request, F17).
+IMPORT_IDLE_S = 2.5
 # Unacked messages of a writer that died come back after ACK_WAIT_S; a live writer says "in progress"
 # every HEARTBEAT_S while it works.
 ACK_WAIT_S = 30.0
@@ -58,14 +62,15 @@ def _from_import(msg: Msg) -> bool:
     return b'"import_id":"' in msg.data
 
 
-async def _fill(sub: Any, msgs: list[Msg], stop: asyncio.Event) -> list[Msg]:
+async def _fill(sub: Any, msgs: list[Msg], stop: asyncio.Event, room: int = IMPORT_BATCH) -> list[Msg]:
     deadline = asyncio.get_running_loop().time() + IMPORT_LINGER_S
-    while len(msgs) < BATCH and all(_from_import(m) for m in msgs) and not stop.is_set():
+    target = max(len(msgs), min(IMPORT_BATCH, room))
+    while len(msgs) < target and all(_from_import(m) for m in msgs) and not stop.is_set():
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             break
         try:
-            msgs += await sub.fetch(batch=BATCH - len(msgs), timeout=min(remaining, IMPORT_IDLE_S))
+            msgs += await sub.fetch(batch=target - len(msgs), timeout=min(remaining, IMPORT_IDLE_S))
         except TimeoutError:
             break  # nothing more is coming (the import's tail): write what we have now
     return msgs
@@ -237,7 +242,7 @@ async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
                 continue
             first = len(msgs)
             in_flight.add(first)
-            msgs = await _fill(sub, msgs, stop)
+            msgs = await _fill(sub, msgs, stop, room)
             in_flight.add(len(msgs) - first)
             # Queued synchronously (a later batch never overtakes); finished even if asked to stop meanwhile.
             for task in turns.start(rt, msgs):

@@ -11,17 +11,11 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from rabota_common.b24_client import BatchResult
+from rabota_common.card_fields import APP_FIELDS
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.runtime import Runtime
 
 from rabota_crm_writer import commands as c
-
-FIELDS = (
-    (c.UF_CREATED, "string", "Дата создания rabota.by"),
-    (c.UF_STATUS, "string", "Статус rabota.by"),
-    (c.UF_VACANCY, "string", "Вакансия rabota.by"),
-    (c.UF_RESUME, "file", "Резюме rabota.by"),
-)
 
 
 class Batcher(Protocol):
@@ -50,10 +44,10 @@ async def ensure_spa_fields(rt: Runtime, session: Batcher, portal: str, entity_t
     entity_id = f"CRM_{type_id}"
     cmds: dict[str, c.Cmd] = {
         f"f{n}": ("userfieldconfig.add", {"moduleId": "crm", "field": {
-            "entityId": entity_id, "fieldName": c.spa_uf(type_id, name), "userTypeId": user_type,
-            "multiple": "N", "mandatory": "N", "showFilter": "Y", "isSearchable": "N",
-            "editFormLabel": {"ru": label, "en": label}, "listColumnLabel": {"ru": label, "en": label}}})
-        for n, (name, user_type, label) in enumerate(FIELDS)
+            "entityId": entity_id, "fieldName": c.spa_uf(type_id, f.name), "userTypeId": f.user_type,
+            "multiple": "Y" if f.multiple else "N", "mandatory": "N", "showFilter": "Y", "isSearchable": "N",
+            "editFormLabel": {"ru": f.label, "en": f.label}, "listColumnLabel": {"ru": f.label, "en": f.label}}})
+        for n, f in enumerate(APP_FIELDS)
     }
     made = await session.batch(cmds)
     problems = {k: v for k, v in made.errors.items() if not _already(v)}

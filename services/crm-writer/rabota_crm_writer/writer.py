@@ -25,6 +25,7 @@ from rabota_common.transience import classify
 
 from rabota_crm_writer import commands as c
 from rabota_crm_writer.notify import notify_failure
+from rabota_crm_writer.people import Lookup, Wanted, answers, find_contacts
 from rabota_crm_writer.spa_fields import ensure_spa_fields
 
 MAX_COMMANDS = 50
@@ -266,6 +267,7 @@ class GroupWrite:
         # It is set before creating: a flush during the group then wipes it together with what was recorded.
         if self.plan.new and not trust_ledger and await self.drop_existing():
             await rt.store.start_ledger_epoch(portal=self.portal)
+        await self.find_people()
         await self.create()
         await self.add_activities()
         await self.update()
@@ -298,6 +300,39 @@ class GroupWrite:
                     if cmd.entity_type_id == etid:
                         self.outcomes[i] = Outcome(error=exc)
                 plan.new = [i for i in plan.new if group[i][0].entity_type_id != etid]
+
+    def wanted(self, indices: list[int], leads: bool) -> dict[str, Wanted]:
+        """The applicants of these new negotiations to look up (F17): their contact unknown to the ledger, the
+        settings saying to link (`link_existing`); leads (`leads`) or deals and smart processes."""
+        wanted: dict[str, Wanted] = {}
+        for i in indices:
+            cmd = self.group[i][0]
+            kind = c.kind_of(cmd)
+            if not cmd.link_existing or not (kind.person if leads else kind.client) \
+                    or cmd.applicant_key in self.plan.contacts:
+                continue
+            phones, emails = c.lookup_values(cmd)
+            if phones or emails:
+                wanted.setdefault(cmd.applicant_key, Wanted(phones, emails))
+        return wanted
+
+    async def take_contacts(self, found: dict[str, int]) -> None:
+        for applicant, contact_id in found.items():
+            self.plan.contacts[applicant] = contact_id
+            await self.rt.store.set_contact(self.portal, applicant, contact_id)
+
+    async def find_people(self) -> None:
+        """F17: the applicants of new deals and smart-process items whose contact the ledger does not know, looked
+        up by phone and e-mail before their contact would be created (one request for the group; leads look up
+        inside their create request, see `_create_chunk`). A contact found is linked and remembered."""
+        wanted = self.wanted(self.plan.new, leads=False)
+        if wanted:
+            await self.take_contacts(await find_contacts(self.session, wanted))
+
+    def chunk_cost(self, chunk: list[int]) -> int:
+        """Commands of a create request: each new entity's, and the lookups of its leads' applicants."""
+        creates = sum(c.kind_of(self.group[i][0]).commands_per_new for i in chunk)
+        return creates + len(Lookup(self.wanted(chunk, leads=True)).cmds)
 
     async def record_written_at(self, written_at: list[float | None]) -> None:
         await self.rt.store.set_written_at(self.portal, {
@@ -362,14 +397,11 @@ class GroupWrite:
         """The new negotiations' entities, contacts and activities, ≤ 50 commands and ≤ MAX_BATCH_FILE_BYTES
         of files per request."""
         chunk: list[int] = []
-        size = 0
         for i in self.plan.new:
-            need = c.kind_of(self.group[i][0]).commands_per_new
-            if size + need > MAX_COMMANDS:
+            if chunk and self.chunk_cost([*chunk, i]) > MAX_COMMANDS:
                 await self._create_chunks(chunk)
-                chunk, size = [], 0
+                chunk = []
             chunk.append(i)
-            size += need
         if chunk:
             await self._create_chunks(chunk)
 
@@ -386,7 +418,9 @@ class GroupWrite:
         for i in chunk:
             cmd = self.group[i][0]
             contact_ref: str | int | None = None
-            if c.kind_of(cmd).client:
+            if c.kind_of(cmd).person:  # a lead: linked to a contact already in the CRM, never creates one
+                contact_ref = self.plan.contacts.get(cmd.applicant_key)
+            elif c.kind_of(cmd).client:
                 known = self.plan.contacts.get(cmd.applicant_key)
                 if known:
                     contact_ref = known
@@ -401,7 +435,10 @@ class GroupWrite:
 
     async def _create_chunk(self, chunk: list[int], pdfs: dict[int, bytes | None]) -> None:
         rt, portal, plan = self.rt, self.portal, self.plan
-        cmds = self._create_cmds(chunk, pdfs)
+        # Leads of applicants who may be in the CRM already: looked up in this same request (ahead of the
+        # adds), linked by an update afterwards only when someone is found (`link_leads`).
+        lookup = Lookup(self.wanted(chunk, leads=True))
+        cmds = {**lookup.cmds, **self._create_cmds(chunk, pdfs)}
         # Marked while Bitrix24 may hold what the ledger does not: a crash (or an unanswered batch) leaves
         # the mark, and the next group stops trusting the ledger.
         await rt.store.mark_writing(portal=portal)
@@ -430,6 +467,21 @@ class GroupWrite:
         # Recorded at once, before the mark goes: a crash in between leaves the mark as before.
         await rt.store.record_created(portal, created, new_contacts)
         await rt.store.clear_writing(portal=portal)
+        if lookup.cmds:
+            await self.link_leads(chunk, created, await lookup.resolve(self.session, answers(lookup.cmds, result)))
+
+    async def link_leads(self, chunk: list[int], created: dict[str, LedgerRef], found: dict[str, int]) -> None:
+        """The leads just created for applicants found in the CRM are bound to their contact (a repeat lead)."""
+        if not found:
+            return
+        await self.take_contacts(found)
+        cmds = {f"l{i}": c.link_contact(self.group[i][0], created[nid].entity_id, found[key])
+                for i in chunk if (nid := self.group[i][0].negotiation_id) in created
+                and (key := self.group[i][0].applicant_key) in found}
+        result = await self.session.batch(cmds) if cmds else None
+        if result is not None and result.errors:  # the lead is written; only its link is missing
+            self.rt.log.warning("portal %s: %d leads not bound to their contact: %s", self.portal,
+                                len(result.errors), sorted({str(e.get("error")) for e in result.errors.values()}))
 
     async def add_activities(self) -> None:
         """Timeline activities of entities that exist without one (a failed add, or found after a crash)."""

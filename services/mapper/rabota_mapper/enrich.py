@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from rabota_common.app_settings import SyncSettings, status_key
-from rabota_common.models import STATUS_NAMES_RU, ActivityContent, ContactData, CrmCommand, NegotiationFound
+from rabota_common.models import (
+    STATUS_NAMES_RU,
+    ActivityContent,
+    CardData,
+    ContactData,
+    CrmCommand,
+    NegotiationFound,
+)
 from rabota_common.negotiation_kind import Kind, by_hh_bot, dig, enum_id, kind_of
 
 HIDDEN_NAME = "Соискатель {rid} скрыл ФИО"
@@ -22,6 +29,27 @@ def ddmmyyyy(iso: Any) -> str:
         return datetime.strptime(iso[:10], "%Y-%m-%d").strftime("%d-%m-%Y")
     except ValueError:
         return ""
+
+
+def _phone_text(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    text = value.get("formatted") or "".join(str(value.get(p) or "") for p in ("country", "city", "number"))
+    return str(text) if text else None
+
+
+def all_contacts(resume: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """Every phone and e-mail of the resume, in its order (hidden ones are absent)."""
+    phones: list[str] = []
+    emails: list[str] = []
+    for contact in _dicts((resume or {}).get("contact")):
+        kind = enum_id(contact.get("type"))
+        value = contact.get("value")
+        if kind == "email" and isinstance(value, str) and value and value not in emails:
+            emails.append(value)
+        elif kind in ("cell", "home", "work") and (phone := _phone_text(value)) and phone not in phones:
+            phones.append(phone)
+    return phones, emails
 
 
 def contacts_of(resume: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -88,6 +116,46 @@ def _applicant(nid: str, rid: str, resume: dict[str, Any] | None, short: dict[st
     return _Applicant(first, last, middle, city, phone, email, _hidden_notes(hidden, rid))
 
 
+SOURCE_NAMES = {
+    "NEGOTIATION": "Отклик на rabota.by", "PHONE_CALL": "Звонок", "CHAT": "Чат на rabota.by",
+    "AUTO_INVITE": "Приглашение бота rabota.by (автоподбор)", "AUTO_RESPONSE": "Автоотклик бота rabota.by",
+}
+BOT_MARK = "🤖 "
+
+
+def source_label(source: str | None, kind: Kind) -> str:
+    """The response's source as the card shows it; a negotiation made by HeadHunter's bots is marked."""
+    base = SOURCE_NAMES.get(source or "") or (
+        "Автоотклик бота rabota.by" if (source or "").startswith("AUTO_RESPONSE") else
+        ("Приглашение" if kind == "invitation" else "Отклик") + (f" ({source})" if source else ""))
+    return (BOT_MARK + base) if by_hh_bot(source) else base
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def card_of(resume: dict[str, Any] | None, short: dict[str, Any], source: str | None, kind: Kind,
+            letter: str | None) -> CardData:
+    """What recruiters screen by, from the full resume (the listed short one when it is gone)."""
+    r = resume or short or {}
+    raw_salary = r.get("salary")
+    salary: dict[str, Any] = raw_salary if isinstance(raw_salary, dict) else {}
+    experience = _dicts(r.get("experience"))
+    last = experience[0] if experience else {}
+    skills = [s.strip() for s in r.get("skill_set") or [] if isinstance(s, str) and s.strip()]
+    city = dig(r, "area", "name")
+    return CardData(
+        city=_str(city), age=_int(r.get("age")), salary=_int(salary.get("amount")),
+        salary_currency=_str(salary.get("currency")), experience_months=_int(dig(r, "total_experience", "months")),
+        last_position=_str(last.get("position")), last_company=_str(last.get("company")), skills=skills[:50],
+        cover_letter=letter, source=source_label(source, kind), hidden=sorted(hidden_ids(r)))
+
+
 def _comments(title_word: str, vacancy_name: str, notes: list[str], resume_url: str | None) -> str:
     comments = "\n".join([f"{title_word} на вакансию «{vacancy_name}» на rabota.by", *notes])
     if resume_url:
@@ -110,7 +178,7 @@ def _hh_source(found: NegotiationFound, negotiation: dict[str, Any]) -> str | No
 
 def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: dict[str, Any],
                   resume: dict[str, Any] | None, resume_object: str | None,
-                  resume_filename: str | None, kind: Kind | None = None) -> CrmCommand:
+                  resume_filename: str | None, kind: Kind | None = None, letter: str | None = None) -> CrmCommand:
     """`kind` is the decided one (rabota_mapper.kind); without it, the negotiation's own source and state say."""
     nid = found.negotiation_id
     vacancy_name = _vacancy_name(found, negotiation)
@@ -121,6 +189,7 @@ def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: 
     short = negotiation.get("resume") or {}
     rid = str((resume or short).get("id") or "")
     first, last, middle, city, phone, email, notes = _applicant(nid, rid, resume, short)
+    phones, emails = all_contacts(resume)
     full_name = " ".join(p for p in (last, first, middle) if p)
     # Extended mode has no invitation stage: an invitation not moved yet sits on the response stage, but its
     # status field says what it is.
@@ -144,7 +213,7 @@ def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: 
         responsible_id=settings.responsible_id,
         title=f"{title_word}: {full_name} — {vacancy_name}"[:255],
         contact=ContactData(name=str(first), last_name=last, second_name=middle, phone=phone, email=email,
-                            city=city),
+                            city=city, phones=phones, emails=emails),
         comments=_comments(title_word, vacancy_name, notes, resume_url),
         created_date=ddmmyyyy(negotiation.get("created_at")),
         status_name=status_name,
@@ -157,6 +226,8 @@ def build_command(found: NegotiationFound, settings: SyncSettings, negotiation: 
             title=title_word, vacancy=vacancy_name, full_name=full_name, city=city, phone=phone, email=email,
             resume_url=resume_url, applicant_key=applicant_key,
         ),
+        card=card_of(resume, short, source, kind, letter),
+        link_existing=settings.existing_contacts == "link",
     )
 
 

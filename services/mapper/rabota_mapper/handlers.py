@@ -20,7 +20,7 @@ from rabota_common.subjects import negotiation_msg_id
 from rabota_common.telemetry import negotiation_attributes
 
 from rabota_mapper.enrich import build_command, ddmmyyyy, pdf_filename
-from rabota_mapper.kind import decide_kind
+from rabota_mapper.kind import cover_letter, decide_kind
 
 VIEW_LIMIT_DELAY_S = 3600.0
 # Well under the object store's age limit, so a cached PDF object is still there.
@@ -164,10 +164,11 @@ async def map_negotiation(rt: Runtime, found: NegotiationFound) -> None:
     settings = await _sync_settings(rt, found)
     tokens = TokenSource(rt, found.portal)
     # The poller passes the item it listed; only a bare reference (a replay) costs a request here.
-    negotiation = found.item if found.item else await tokens.call(rt.hh.negotiation, found.negotiation_id)
+    negotiation = dict(found.item) if found.item else await tokens.call(rt.hh.negotiation, found.negotiation_id)
     kind = await decide_kind(rt, tokens, found.portal, found.negotiation_id, negotiation, not settings.extended)
     resume, resume_object, pdf = await _resume_of(rt, tokens, found, negotiation.get("resume"))
-    command = build_command(found, settings, negotiation, resume, resume_object, None, kind=kind)
+    letter = await cover_letter(rt, tokens, negotiation, kind)
+    command = build_command(found, settings, negotiation, resume, resume_object, None, kind=kind, letter=letter)
     command = _with_pdf(command, negotiation, resume_object, pdf)
     state = enum_id(negotiation.get("employer_state"))
     await publish(rt.broker, subjects.subject(subjects.CRM_COMMAND, portal=found.portal), command,

@@ -22,22 +22,53 @@ from rabota_common.runtime import Runtime
 CHAT_HEAD = 5
 
 
-async def chat_kind(rt: Runtime, tokens: TokenSource, negotiation: dict[str, Any]) -> Kind | None:
-    """Who wrote first in the negotiation's chat (the chats API, api-changes H1), or None: no chat, or one
-    this account may not read (an answer of HeadHunter about this chat alone, never a reason to fail)."""
+async def chat_head(rt: Runtime, tokens: TokenSource, negotiation: dict[str, Any]) -> list[Any] | None:
+    """The first messages of the negotiation's chat (the chats API, api-changes H1), read once per mapping:
+    None when there is no chat or this account may not read it (an answer of HeadHunter about this chat alone,
+    never a reason to fail)."""
+    if "_chat_head" in negotiation:
+        cached: list[Any] | None = negotiation["_chat_head"]
+        return cached
     chat_id = negotiation.get("chat_id")
     chat = str(chat_id) if isinstance(chat_id, (int, str)) and not isinstance(chat_id, bool) else ""
-    if not is_numeric_id(chat):
-        return None
-    try:
-        messages = await tokens.call(rt.hh.chat_first_messages, chat, CHAT_HEAD)
-    except HhError as exc:
-        if exc.status in (400, 403, 404) and not exc.token_expired and not exc.auth_lost:
+    messages: list[Any] | None = None
+    if is_numeric_id(chat):
+        try:
+            messages = await tokens.call(rt.hh.chat_first_messages, chat, CHAT_HEAD)
+        except HhError as exc:
+            if not (exc.status in (400, 403, 404) and not exc.token_expired and not exc.auth_lost):
+                raise
             rt.log.info("chat %s of negotiation %s answers %s: its first message not used",
                         chat, negotiation.get("id"), exc.status)
+    negotiation["_chat_head"] = messages
+    return messages
+
+
+async def chat_kind(rt: Runtime, tokens: TokenSource, negotiation: dict[str, Any]) -> Kind | None:
+    """Who wrote first in the negotiation's chat, or None: no chat, or one this account may not read."""
+    messages = await chat_head(rt, tokens, negotiation)
+    return kind_from_chat(messages) if messages is not None else None
+
+
+def letter_of(messages: list[Any] | None) -> str | None:
+    """The applicant's cover letter: the text of the chat's first message with content, when the applicant
+    wrote it (a response without a letter opens with nothing; an invitation with the employer's message)."""
+    for message in messages or []:
+        if not isinstance(message, dict) or message.get("type") != "SIMPLE":
+            continue
+        if enum_id((message.get("sender_display_info") or {}).get("role")) != "APPLICANT":
             return None
-        raise
-    return kind_from_chat(messages)
+        text = (message.get("payload") or {}).get("text")
+        return text.strip()[:4000] or None if isinstance(text, str) else None
+    return None
+
+
+async def cover_letter(rt: Runtime, tokens: TokenSource, negotiation: dict[str, Any], kind: Kind) -> str | None:
+    """A response's cover letter (one chat request per response, none when the kind decision read the chat
+    already); an invitation has none."""
+    if kind != "response" or not (negotiation.get("counters") or {}).get("messages", 1):
+        return None
+    return letter_of(await chat_head(rt, tokens, negotiation))
 
 
 async def _evidence(rt: Runtime, tokens: TokenSource, negotiation: dict[str, Any]) -> tuple[Kind, str]:

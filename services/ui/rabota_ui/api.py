@@ -169,7 +169,9 @@ async def portal_options(rt: Runtime, portal: str) -> dict[str, Any]:
 
 @router.get("/settings")
 async def get_settings(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
-    return await rt.store.get_settings(session.portal) or {}
+    stored = await rt.store.get_settings(session.portal) or {}
+    # Settings saved before F17 link applicants already in the CRM (the default), as they are written now.
+    return {**stored, "existing_contacts": stored.get("existing_contacts", "link")} if stored else {}
 
 
 @router.put("/settings")
@@ -435,6 +437,22 @@ def requested_entity(entity_type: str, entity_type_id: int | None, entity_id: in
     return EntityRef(etid, entity_id)
 
 
+async def mark_seen(rt: Runtime, portal: str, ref: EntityRef, entities: list[tuple[EntityRef, str]]) -> None:
+    """A recruiter opened the response from its card (the activity's button opens this view): its activity is
+    completed, and the «Новый отклик» badge leaves the kanban card (F18). Never fails the view."""
+    info_key = next((key for entity, key in entities if entity == ref), None)
+    infos = await rt.store.entity_infos(portal, [info_key]) if info_key else []
+    nid = infos[0].get("negotiation_id") if infos else None
+    known = await rt.store.ledger_ref(portal=portal, negotiation_id=nid) if nid else None
+    if known is None or not known.activity_id or known.entity != ref:
+        return
+    try:
+        await portal_call(rt, portal, {"seen": ("crm.activity.configurable.update", {
+            "id": known.activity_id, "fields": {"completed": "Y"}})})
+    except ApiError as exc:
+        rt.log.info("portal %s: activity %s not marked seen: %s", portal, known.activity_id, exc.message)
+
+
 @router.get("/other-responses")
 async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str = "",
                           entity_id: int = Query(0, le=MAX_ID), entity_type_id: int | None = Query(None, le=MAX_ID),
@@ -455,6 +473,8 @@ async def other_responses(rt: RuntimeDep, session: SessionDep, entity_type: str 
     if ref not in visible:  # as if it were not ours: a user who may not read it learns nothing of it
         raise ApiError(404, "not_found", "Эта сущность создана не приложением rabota.by.")
     entities = [(entity, info_key) for entity, info_key in entities if entity in visible]
+    if page == 1:
+        await mark_seen(rt, session.portal, ref, entities)
     total = len(entities)
     pages = max(1, math.ceil(total / OTHER_PER_PAGE))
     if page > pages:

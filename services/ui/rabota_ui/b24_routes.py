@@ -15,6 +15,7 @@ from rabota_common import subjects
 from rabota_common.b24_client import B24Error
 from rabota_common.b24_session import B24Session
 from rabota_common.bus import publish
+from rabota_common.card_fields import APP_FIELDS, BADGE, SOURCE_NAME, SOURCE_STATUS_ID
 from rabota_common.chats import CONNECTOR_ID, REPLY_TEXT_MAX, ChatReply
 from rabota_common.errors import TransientError
 from rabota_common.ids import is_member_id
@@ -32,12 +33,8 @@ from rabota_ui.ratelimit import rate_limited
 
 router = APIRouter()
 
-USER_FIELDS = (
-    ("RABOTABY_CREATED_AT", "string", "Дата создания rabota.by"),
-    ("RABOTABY_STATUS", "string", "Статус rabota.by"),
-    ("RABOTABY_VACANCIES", "string", "Вакансия rabota.by"),
-    ("RABOTABY_RESUME", "file", "Резюме rabota.by"),
-)
+# The app's user fields on leads and deals (the manual's four and the screening ones, F18).
+USER_FIELDS = tuple((f.name.removeprefix("UF_CRM_"), f.user_type, f.label, f.multiple) for f in APP_FIELDS)
 
 
 # Bitrix24 entity update events → entityTypeId (a smart process item carries its own ENTITY_TYPE_ID).
@@ -50,11 +47,27 @@ _CONNECTOR_FIELD = re.compile(r"^data\[MESSAGES\]\[(\d{1,3})\]\[(im|message|chat
 def userfield_commands() -> dict[str, tuple[str, dict[str, Any]]]:
     cmds: dict[str, tuple[str, dict[str, Any]]] = {}
     for entity in ("lead", "deal"):
-        for name, type_id, label in USER_FIELDS:
+        for name, type_id, label, multiple in USER_FIELDS:
             cmds[f"{entity}_{name}"] = (f"crm.{entity}.userfield.add", {"fields": {
                 "FIELD_NAME": name, "USER_TYPE_ID": type_id, "LABEL": label,
-                "EDIT_FORM_LABEL": label, "LIST_COLUMN_LABEL": label, "MANDATORY": "N", "MULTIPLE": "N"}})
+                "EDIT_FORM_LABEL": label, "LIST_COLUMN_LABEL": label, "MANDATORY": "N",
+                "MULTIPLE": "Y" if multiple else "N"}})
     return cmds
+
+
+def screening_commands() -> dict[str, tuple[str, dict[str, Any]]]:
+    """F18: the «rabota.by» lead source (a SOURCE directory entry) and the «Новый отклик» kanban badge."""
+    return {
+        "source": ("crm.status.add", {"fields": {"ENTITY_ID": "SOURCE", "STATUS_ID": SOURCE_STATUS_ID,
+                                                 "NAME": SOURCE_NAME, "SORT": 500}}),
+        "badge": ("crm.activity.badge.add", dict(BADGE)),
+    }
+
+
+def _already(key: str, error: dict[str, Any]) -> bool:
+    text = str(error.get("error_description", "")).lower()
+    return ("already" in text or "уже" in text or (key == "source" and "duplicate" in text)
+            or (key.startswith("bind_") and error.get("error") == "ERROR_CORE"))
 
 
 async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
@@ -67,7 +80,11 @@ async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
             existing |= {f"{entity}_{f.get('FIELD_NAME', '').removeprefix('UF_CRM_')}" for f in fields or []}
         except (B24Error, TransientError) as exc:
             rt.log.info("userfield list failed: %s", exc)
-    cmds = {k: v for k, v in userfield_commands().items() if k not in existing}
+    to_add = {k: v for k, v in userfield_commands().items() if k not in existing}
+    made = await b24.batch(to_add) if to_add else None  # ≤ 26 commands; the rest in a second batch (≤ 50 each)
+    problems = [f"{k}: {v.get('error_description') or v.get('error')}"
+                for k, v in (made.errors if made else {}).items() if not _already(k, v)]
+    cmds = screening_commands()
     handler = f"{rt.settings.PUBLIC_URL.rstrip('/')}/b24/events"
     cmds["bind_uninstall"] = ("event.bind", {"event": "ONAPPUNINSTALL", "handler": handler})
     # Back-sync (F10): a stage moved in Bitrix24 moves the negotiation on HeadHunter when the setting is on.
@@ -79,10 +96,8 @@ async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
     # Chats with applicants (F15): the «rabota.by» Open Lines connector and the operators' replies.
     cmds.update(connector_commands(rt))
     result = await b24.batch(cmds)
-    problems = [f"{k}: {v.get('error_description') or v.get('error')}" for k, v in result.errors.items()
-                if "already" not in str(v.get("error_description", "")).lower()
-                and "уже" not in str(v.get("error_description", "")).lower()
-                and not (k.startswith("bind_") and v.get("error") == "ERROR_CORE")]
+    problems += [f"{k}: {v.get('error_description') or v.get('error')}" for k, v in result.errors.items()
+                 if not _already(k, v)]
     return problems
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from rabota_common.b24_client import BatchResult
+from rabota_common.card_fields import APP_FIELDS
 from rabota_common.crypto import Crypto
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.store import Store
@@ -47,7 +48,11 @@ async def test_fields_are_made_once_and_remembered(rt: Any) -> None:
     assert await ensure_spa_fields(rt, session, P1, 1038) == 7
     [_, fields] = session.batches
     names = sorted(cmd[1]["field"]["fieldName"] for cmd in fields.values())
-    assert names == sorted(c.spa_uf(7, n) for n in (c.UF_CREATED, c.UF_STATUS, c.UF_VACANCY, c.UF_RESUME))
+    # The manual's four and the screening fields (F18), skills a multiple field.
+    assert names == sorted(c.spa_uf(7, f.name) for f in APP_FIELDS)
+    assert {c.spa_uf(7, c.UF_CREATED), c.spa_uf(7, c.UF_RESUME)} <= set(names)
+    multiple = {cmd[1]["field"]["fieldName"] for cmd in fields.values() if cmd[1]["field"]["multiple"] == "Y"}
+    assert multiple == {"UF_CRM_7_RABOTABY_SKILLS"}
     assert {cmd[1]["field"]["entityId"] for cmd in fields.values()} == {"CRM_7"}
     assert await ensure_spa_fields(rt, session, P1, 1038) == 7 and len(session.batches) == 2  # remembered
 

@@ -37,7 +37,7 @@ async def test_spa_fields(store: Store) -> None:
     assert await store.spa_fields_type(portal=P1, entity_type_id=1040) is None
     await store.remember_spa_fields(portal=P1, entity_type_id=1040, type_id=7)
     assert await store.spa_fields_type(portal=P1, entity_type_id=1040) == 7
-    assert store.key(P1, "spa-fields", "1040") in await store.portal_keys(P1)
+    assert store.key(P1, "spa-fields-2", "1040") in await store.portal_keys(P1)
 
 
 async def test_a_prefetched_resume_is_not_written_over(store: Store) -> None:

@@ -27,7 +27,7 @@ GOOD = secrets.token_urlsafe(48)
     ("a1b2c3d4" * 4, "it is too short"),
     ("abcdefghijklmnop" * 8, "it is not random"),
     ("ab" * 40, "it is not random"),
-])
+], ids=["empty", "sandbox", "placeholder", "short", "pattern16", "pattern2"])  # ids fixed: GOOD is random
 def test_keys_that_are_refused(key: str, problem: str) -> None:
     found = secret_key_problem(key)
     assert found is not None and found.startswith(problem)

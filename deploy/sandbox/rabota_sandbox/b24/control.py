@@ -15,8 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .config import DEFAULT_KNOBS, DOCUMENTED_ERRORS
-from .crm_store import update_entity
+from .crm_store import create_entity, update_entity
 from .events import auth_block, deliver, fire_bound, payload
+from .methods_screening import kanban_badges
 from .methods_timeline import activity_row
 from .params import as_list, to_int
 from .portal import AccessToken, Portal, RestError, SandboxState
@@ -274,6 +275,44 @@ def build_router(state: SandboxState) -> APIRouter:
             return JSONResponse(err.body(), status_code=err.status)
         dispatch_events(state, ctx)
         return next(r for r in entity_dump(state, p, etid) if r["ID"] == eid)
+
+    @router.post("/portals/{code}/entities/{etid}")
+    async def create_by_hand(code: str, etid: int, request: Request) -> Any:
+        """A person creates a CRM card by hand: `{"fields": {"NAME": "Анна", "PHONE": [{"VALUE": "8 029 …",
+        "VALUE_TYPE": "MOBILE"}]}, "user_id": 1}`, UPPER_CASE fields as in crm.*.add."""
+        p = portal_or_404(code)
+        if isinstance(p, JSONResponse):
+            return p
+        if etid not in p.entities:
+            return _err(404, f"entity type {etid} does not exist")
+        body = await _json(request)
+        uid = to_int(body.get("user_id")) or 1
+        if uid not in p.users:
+            return _err(400, f"user {uid} does not exist")
+        raw_fields = body.get("fields")
+        fields: dict[str, Any] = raw_fields if isinstance(raw_fields, dict) else {}
+        ctx = Ctx(state, p, AccessToken("ui-session", p.code, uid, time.time() + 60))
+        try:
+            rec = create_entity(ctx, etid, fields, "old")
+        except RestError as err:
+            return JSONResponse(err.body(), status_code=err.status)
+        dispatch_events(state, ctx)
+        return next(r for r in entity_dump(state, p, etid) if r["ID"] == rec["ID"])
+
+    @router.get("/portals/{code}/kanban/{etid}/{eid}")
+    async def kanban(code: str, etid: int, eid: int) -> Any:
+        """What the entity's kanban card shows: its badge (the last added of its open activities' badges)."""
+        p = portal_or_404(code)
+        if isinstance(p, JSONResponse):
+            return p
+        return {"badges": kanban_badges(p, etid, eid)}
+
+    @router.get("/portals/{code}/statuses")
+    async def statuses(code: str, entity_id: str | None = None) -> Any:
+        p = portal_or_404(code)
+        if isinstance(p, JSONResponse):
+            return p
+        return [dict(r) for r in p.statuses if entity_id is None or r["ENTITY_ID"] == entity_id]
 
     @router.post("/portals/{code}/users/{uid}/crm-access")
     async def crm_access(code: str, uid: int, request: Request) -> Any:

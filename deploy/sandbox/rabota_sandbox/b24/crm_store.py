@@ -479,6 +479,10 @@ def finalize(rec: dict[str, Any], kind: str) -> None:
         rec["CONTACT_ID"] = rec["CONTACT_IDS"][0]
     elif rec.get("CONTACT_ID") and "CONTACT_IDS" in rec and not rec.get("CONTACT_IDS"):
         rec["CONTACT_IDS"] = [rec["CONTACT_ID"]]
+    if kind == "LEAD":
+        # A lead bound to an existing contact or company is a repeat lead (lead fields: IS_RETURN_CUSTOMER,
+        # read-only, set by Bitrix24 itself).
+        rec["IS_RETURN_CUSTOMER"] = "Y" if rec.get("CONTACT_ID") or rec.get("COMPANY_ID") else "N"
 
 
 def create_entity(ctx: Ctx, entity_type_id: int, fields: dict[str, Any], api: str,

@@ -68,8 +68,9 @@ def _fields(ctx: Ctx, raw: Any, current: dict[str, Any] | None) -> dict[str, Any
                 raise _wrong("responsibleId")
             out[key] = r
         elif key == "badgeCode":
-            if v not in (None, ""):
+            if v not in (None, "") and str(v) not in ctx.portal.badges:
                 raise RestError("WRONG_FIELD_VALUE", f'Бейдж с кодом "{v}" не зарегистрирован', 400)
+            out[key] = "" if v is None else str(v)
         else:
             out[key] = "" if v is None else str(v)
     if out["isIncomingChannel"] and out["deadline"]:

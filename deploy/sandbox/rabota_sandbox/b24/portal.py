@@ -325,6 +325,7 @@ class Portal:
         self.userfields: list[UserField] = []
         self.files: dict[int, StoredFile] = {}
         self.activities: dict[int, dict[str, Any]] = {}
+        self.badges: dict[str, dict[str, Any]] = {}  # crm.activity.badge.* by code
         self.notifications: list[dict[str, Any]] = []
         self.comments: list[dict[str, Any]] = []
         self.event_bindings: list[dict[str, Any]] = []

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from . import batch, methods_crm, methods_misc, methods_openlines, methods_timeline  # noqa: F401  (register the methods)
+from . import batch, methods_crm, methods_misc, methods_openlines, methods_screening, methods_timeline  # noqa: F401  (register the methods)
 from .config import DOCUMENTED_ERRORS
 from .events import fire_bound
 from .params import normalize, parse_json_body, parse_query, php_parse

@@ -192,6 +192,22 @@ async def create(request: Request) -> Any:
     return JSONResponse(sandbox_negotiation(store, neg), status_code=201)
 
 
+@router.get("/resumes/{rid}", response_model=None)
+async def resume_details(rid: str, request: Request) -> Any:
+    """What a resume holds behind the API (tests compare the CRM card with it): contacts, age, salary,
+    experience, companies (newest first), whatever the resume hides."""
+    store = get_state(request).store
+    res = store.resumes.get(rid)
+    if res is None:
+        return _problem(404, "unknown resume")
+    d = store.details(res)
+    return {"id": rid, "variant": res.variant, "hidden_fields": list(res.hidden_fields),
+            "first_name": d.first_name, "last_name": d.last_name, "phone_formatted": d.phone_formatted,
+            "phone_city": d.phone_city, "phone_number": d.phone_number, "email": d.email, "age": d.age,
+            "area_name": d.area_name, "salary": d.salary, "experience_months": d.experience_months,
+            "title": d.title, "companies": list(d.companies)}
+
+
 @router.post("/negotiations/{nid}/state", response_model=None)
 async def move(nid: str, request: Request) -> Any:
     body = await _body(request)

@@ -67,12 +67,14 @@ class CachesStore(StoreBase):
         return [text(v) for v in await self.redis.hkeys(self.key(portal, "listing", "fingerprint"))]
 
     # -- smart processes whose app fields exist -------------------------------------------------------
+    # `spa-fields-2`: the screening fields of issue 19 joined the four; a smart process made sure of before has
+    # them created (again "already exists" for the four) once.
     async def spa_fields_type(self, *, portal: str, entity_type_id: int) -> int | None:
         """The type `id` of a smart process whose app fields were made sure to exist."""
-        raw = await self.redis.get(self.key(portal, "spa-fields", str(entity_type_id)))
+        raw = await self.redis.get(self.key(portal, "spa-fields-2", str(entity_type_id)))
         return int(text(raw)) if raw else None
 
     async def remember_spa_fields(self, *, portal: str, entity_type_id: int, type_id: int) -> None:
-        key = self.key(portal, "spa-fields", str(entity_type_id))
+        key = self.key(portal, "spa-fields-2", str(entity_type_id))
         await self.redis.set(key, str(type_id))
         await self.track(portal, key)  # a CLEAN uninstall finds it by name
