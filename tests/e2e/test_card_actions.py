@@ -91,7 +91,10 @@ async def test_invite_and_reject_from_the_card_with_edited_template_text(driver:
     b24 = (await driver.http.get(f"{driver.stack.b24_url}/_sandbox/stats")).json()
     print(f"\nFIGURES two card actions: HeadHunter {sum(hh_routes.values())} {hh_routes}; "
           f"Bitrix24 {b24['requests_total']} {dict(b24['by_method'])}")
-    assert sum(hh_routes.values()) <= 2 * 4, hh_routes  # GET, PUT, GET again for the mapper, its resume at most
+    # Per action: GET and PUT, GET again to publish the new state, GET for the state-change webhook. (The mapper's
+    # cover-letter read of the chat, F18, comes on top: GET /common/chats/{chat}/messages once per state change.)
+    ours = {r: c for r, c in hh_routes.items() if r in ("GET /negotiations/{id}", ACTION_ROUTE)}
+    assert sum(ours.values()) <= 2 * 4, hh_routes
     assert "Приглашение отправлено" in await _card_html(driver, int(leads[invite_nid]["ID"]))
     card = await _card_html(driver, int(leads[reject_nid]["ID"]))
     assert "Отказ отправлен" in card and "логистике" in card
