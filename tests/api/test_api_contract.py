@@ -22,6 +22,9 @@ ROUTES = [
     ("GET", "/api/hh/authorize-url"), ("POST", "/api/import"), ("GET", "/api/import"),
     ("GET", "/api/new-responses"), ("GET", "/api/other-responses"), ("POST", "/api/failures/{failure_id}/retry"),
     ("POST", "/api/feedback"), ("POST", "/api/hh/logout"), ("POST", "/api/hh/connect"),
+    # F16 (issue 19): acting on an applicant from the CRM card, and the bulk rejection.
+    ("GET", "/api/card-actions"), ("POST", "/api/card-actions"), ("GET", "/api/bulk-rejections"),
+    ("POST", "/api/bulk-rejections"), ("GET", "/api/bulk-rejections/{run_id}"),
 ]
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 # Every /api answer of this module, scanned for secrets by test_security.

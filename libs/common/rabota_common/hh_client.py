@@ -338,6 +338,20 @@ class HhClient:
         negotiation's `actions[].url`, the arguments go form-encoded; HeadHunter answers 204."""
         await self._send("PUT", self._url(action_url), token, data=arguments or {})
 
+    async def mail_templates(self, token: str, employer_id: str) -> list[dict[str, Any]]:
+        """`GET /employers/{employer_id}/mail_templates` (get-mail-templates): the employer's templates of replies
+        to applicants, `{id, name, text, type (EMAIL|SMS), employer_state?, variables, template_modified}`."""
+        body = await self.get(token, f"/employers/{_numeric('employer', employer_id)}/mail_templates")
+        items = body.get("items") if isinstance(body, dict) else None
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+    async def message_template(self, token: str, template_url: str) -> str:
+        """`GET /message_templates/{template}?topic_id=` (get-negotiation-message-templates), its URL taken from
+        an action's `templates[].url`: the e-mail text for this negotiation, variables filled in."""
+        body = await self.get(token, template_url)
+        mail = body.get("mail") if isinstance(body, dict) else None
+        return str(mail.get("text") or "") if isinstance(mail, dict) else ""
+
     # -- webhooks ----------------------------------------------------------------------------
     async def subscriptions(self, token: str) -> list[dict[str, Any]]:
         return list((await self.get(token, "/webhook/subscriptions")).get("items", []))

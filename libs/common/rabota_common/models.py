@@ -61,6 +61,10 @@ NEGOTIATION_ACTIONS = frozenset({
     "NEW_RESPONSE_OR_INVITATION_VACANCY", "NEW_NEGOTIATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE"})
 # Chat actions (the newer spec, F15): the payload names a chat and a message by `chat_id` and `message_id`.
 CHAT_ACTIONS = frozenset({"CHAT_MESSAGE_CREATED"})
+# Vacancy actions (F16): `VACANCY_ARCHIVATION` offers the bulk rejection of the vacancy's applicants; the payload
+# names the vacancy by `vacancy_id` (and `archivation_date`).
+VACANCY_ACTIONS = frozenset({"VACANCY_ARCHIVATION"})
+HANDLED_ACTIONS = NEGOTIATION_ACTIONS | CHAT_ACTIONS | VACANCY_ACTIONS
 
 
 class HhWebhookEvent(Message):
@@ -97,10 +101,14 @@ class HhWebhookEvent(Message):
 
     @model_validator(mode="after")
     def _negotiation_payload(self) -> HhWebhookEvent:
-        if self.action_type not in NEGOTIATION_ACTIONS | CHAT_ACTIONS:
+        if self.action_type not in HANDLED_ACTIONS:
             return self
         if self.subscription_id is None or self.user_id is None:
             raise ValueError("нет subscription_id или user_id")
+        if self.action_type in VACANCY_ACTIONS:
+            if not is_numeric_id(self.payload.get("vacancy_id")):
+                raise ValueError("payload.vacancy_id: нужен числовой идентификатор вакансии")
+            return self
         if self.action_type in CHAT_ACTIONS:
             if not is_numeric_id(self.payload.get("chat_id")) or not is_numeric_id(self.payload.get("message_id")):
                 raise ValueError("payload.chat_id и payload.message_id: нужны числовые идентификаторы")
@@ -287,3 +295,56 @@ class NewResponsesReply(Message):
     ok: bool
     count: int = 0
     error: str | None = None
+
+
+# -- acting on applicants from the CRM card (F16): ui → poller request/reply on poller.actions ---------------
+ACTION_MESSAGE_MAX = 10_000  # HeadHunter's change-negotiation-action refuses a longer message (too_long_message)
+
+
+class NegotiationActionRequest(Message):
+    """`list`: the negotiation's own HeadHunter actions with their prefilled message texts; `perform`: one of them
+    (idempotent: an action the app already took answers `already`), with the message as edited; `templates`: the
+    employer's reply templates."""
+
+    portal: str
+    negotiation_id: str = Field(default="", pattern=r"^\d{0,20}$")
+    op: Literal["list", "perform", "templates"]
+    action_id: str = Field(default="", max_length=64, pattern=r"^[a-z_]{0,64}$")
+    message: str | None = Field(default=None, max_length=ACTION_MESSAGE_MAX)
+    # No message given: the text of this template of the action, filled for the negotiation (a bulk rejection).
+    template_id: str = Field(default="", max_length=64, pattern=r"^[a-z0-9_]{0,64}$")
+    user_id: int = 0
+
+
+class ReplyTemplate(Message):
+    """A reply template: the employer's (`/employers/{id}/mail_templates`, `employer_state` its status) or one an
+    action offers, its text filled for the negotiation (`/message_templates/{template}?topic_id=`)."""
+
+    id: str
+    name: str
+    text: str = ""
+    employer_state: str | None = None
+
+
+class CardAction(Message):
+    """One of the negotiation's own HeadHunter actions, as the card's dialog offers it."""
+
+    id: str
+    name: str
+    kind: Literal["invite", "discard", "move"]
+    resulting_state: str
+    message: bool = Field(description="the action takes a message to the applicant")
+    message_required: bool = False
+    text: str = Field(default="", description="the message prefilled from the action's first template")
+    templates: list[ReplyTemplate] = []  # pydantic copies the default per instance
+
+
+class NegotiationActionReply(Message):
+    ok: bool
+    error: str | None = None
+    message: str | None = None
+    state: str | None = None
+    state_name: str | None = None
+    already: bool = False
+    actions: list[CardAction] = Field(default_factory=list)
+    templates: list[ReplyTemplate] = Field(default_factory=list)

@@ -38,6 +38,8 @@ AUTH_HH_LOGOUT = "auth.hh.logout"
 AUTH_HH_REVOKED = "auth.hh.revoked"
 # The poller counts responses not yet in the CRM (the «Новые отклики» tab).
 POLLER_NEW_RESPONSES = "poller.new_responses"
+# A negotiation's HeadHunter actions, listed or performed from the CRM card (F16): ui → poller.
+POLLER_ACTIONS = "poller.actions"
 
 RESUMES_BUCKET = "resumes"
 RESUMES_TTL_S = 7 * 24 * 3600

@@ -45,9 +45,14 @@ def activity_layout(content: ActivityContent, card: CardData | None = None) -> d
     if content.resume_url:
         buttons["resume"] = {"title": "Резюме", "type": "secondary",
                              "action": {"type": "redirect", "uri": content.resume_url}}
+    # F16: the negotiation's own actions (invite, reject, move) open in the app's slider from the menu (the footer
+    # holds at most 2 buttons).
+    menu = {"items": {"actions": {"title": "Пригласить или отказать", "action": {
+        "type": "openRestApp", "actionParams": {"view": "actions"},
+        "sliderParams": {"title": "Действия с откликом", "width": 760}}}}}
     return {
         "icon": {"code": "comment"},
         "header": {"title": content.title},
         "body": {"logo": {"code": "comment"}, "blocks": blocks},
-        "footer": {"buttons": buttons},
+        "footer": {"buttons": buttons, "menu": menu},
     }

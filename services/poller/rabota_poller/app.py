@@ -7,14 +7,21 @@ from faststream.nats import NatsMessage
 from rabota_common import subjects
 from rabota_common.bus import durable_subscriber
 from rabota_common.chats import ChatReply
-from rabota_common.consume import Delivery, PortalInFlight, settle
+from rabota_common.consume import Delivery, PortalInFlight, heartbeat, settle
 from rabota_common.errors import HhAuthLost
-from rabota_common.models import AppEvent, HhWebhookEvent, NewResponsesReply, TokenRequest
+from rabota_common.models import (
+    AppEvent,
+    HhWebhookEvent,
+    NegotiationActionReply,
+    NegotiationActionRequest,
+    NewResponsesReply,
+    TokenRequest,
+)
 from rabota_common.runtime import Runtime, build_runtime, service_app
 from rabota_common.settings import Settings
 from rabota_common.subjects import portal_of
 
-from rabota_poller import chats, handlers, paused
+from rabota_poller import actions, chats, handlers, paused
 from rabota_poller.backsync import back_sync
 from rabota_poller.listing import count_new
 from rabota_poller.poll import poll_loop
@@ -109,5 +116,21 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
         except Exception as exc:
             rt.log.warning("new responses count of %s failed: %s", req.portal, exc)
             return NewResponsesReply(ok=False, error="unavailable")
+
+    # The negotiation's actions from the CRM card (F16): listed with their texts, or one performed (idempotent).
+    @broker.subscriber(subjects.POLLER_ACTIONS, queue="poller", max_workers=8)
+    async def on_actions(req: NegotiationActionRequest) -> NegotiationActionReply:
+        return await actions.answer(rt, req)
+
+    # A bulk rejection confirmed in the app (F16): HeadHunter calls at bulk priority, counted as they go.
+    @durable_subscriber(broker, settings, subjects.app_events("bulk_reject_requested"), "poller-bulk-reject",
+                        ack_wait_s=handlers.IMPORT_ACK_WAIT_S)
+    async def on_bulk_reject(event: AppEvent, msg: NatsMessage) -> None:
+        async def work() -> None:
+            async with heartbeat([msg], handlers.IMPORT_HEARTBEAT_S):
+                progress = await actions.bulk_reject(rt, event)
+            rt.log.info("portal %s: bulk rejection %s: %s", event.portal, event.data.get("run_id"), progress)
+
+        await settle(rt, "poller", msg, event, work)
 
     return service_app(rt, loops=[lambda stop: poll_loop(rt, stop), webhooks.drain_on, replies.drain_on]), rt

@@ -75,6 +75,12 @@ async def expand_webhook(rt: Runtime, portal: str, event: HhWebhookEvent) -> Non
 
         await inbound(rt, portal, event)
         return
+    if event.action_type == "VACANCY_ARCHIVATION":  # F16: offer the bulk rejection of its applicants
+        from rabota_poller.actions import vacancy_archived
+
+        count = await vacancy_archived(rt, portal, event)
+        rt.log.info("portal %s: vacancy archived, %d applicants offered for a bulk rejection", portal, count)
+        return
     nid = event.payload.get("topic_id")
     if not is_numeric_id(nid):
         rt.log.info("webhook %s (%s) names no negotiation: ignored", event.id, event.action_type)
@@ -186,7 +192,7 @@ async def reimport(rt: Runtime, event: AppEvent, msg: NatsMessage) -> None:
 # A PUT replaces the subscription's whole action list: this is every action the product needs (reference §5.1).
 RESPONSE_ONLY_ACTION = "NEW_NEGOTIATION_VACANCY"
 WEBHOOK_ACTIONS = ["NEW_RESPONSE_OR_INVITATION_VACANCY", "NEGOTIATION_EMPLOYER_STATE_CHANGE", RESPONSE_ONLY_ACTION,
-                   "CHAT_MESSAGE_CREATED"]
+                   "CHAT_MESSAGE_CREATED", "VACANCY_ARCHIVATION"]
 
 
 async def ensure_subscription(rt: Runtime, portal: str) -> None:

@@ -21,6 +21,7 @@ from rabota_common.errors import TransientError
 from rabota_common.models import AppEvent, CrmCommand, HhConnectReply, HhConnectRequest, NewResponsesReply, TokenRequest
 from rabota_common.runtime import Runtime
 
+from rabota_ui.b24_routes import placement_command
 from rabota_ui.deps import AdminSessionDep, RuntimeDep, Session, SessionDep
 from rabota_ui.errors import ApiError, describe
 from rabota_ui.open_lines import LINES_COMMAND, activate_line, open_lines
@@ -190,7 +191,19 @@ async def put_settings(body: dict[str, Any], rt: RuntimeDep, session: AdminSessi
     await activate_line(rt, session.portal, settings.open_line_id, previous.get("open_line_id"))
     # No app.settings_saved event: nothing consumes it (the services read the settings from Redis).
     await rt.store.put_settings(session.portal, settings)
+    if settings.entity_type == "smart_process" and settings.smart_process_type_id:
+        await bind_card_placement(rt, session.portal, f"CRM_DYNAMIC_{settings.smart_process_type_id}_DETAIL_ACTIVITY")
     return settings.model_dump(mode="json")
+
+
+async def bind_card_placement(rt: Runtime, portal: str, placement: str) -> None:
+    """The action dialog (F16) on the smart process's cards; leads and deals have it from the install. Best effort:
+    the timeline activity's menu opens the same dialog."""
+    try:
+        await (await open_session(rt, portal)).call(*placement_command(rt, placement))
+    except (B24Error, B24PortalClosed, TransientError) as exc:
+        if not (isinstance(exc, B24Error) and exc.code == "ERROR_CORE"):  # bound already
+            rt.log.info("portal %s: %s not bound: %s", portal, placement, exc)
 
 
 _Stages = list[dict[str, Any]]

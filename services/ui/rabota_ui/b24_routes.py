@@ -90,6 +90,9 @@ async def setup_portal(rt: Runtime, endpoint: str, token: str) -> list[str]:
     # Back-sync (F10): a stage moved in Bitrix24 moves the negotiation on HeadHunter when the setting is on.
     for event in ENTITY_UPDATE_EVENTS:
         cmds[f"bind_{event.lower()}"] = ("event.bind", {"event": event, "handler": handler})
+    # Acting from the card (F16): the action dialog as a card placement of leads and deals.
+    for placement in CARD_PLACEMENTS:
+        cmds[f"bind_{placement.lower()}"] = placement_command(rt, placement)
     # Chats with applicants (F15): the «rabota.by» Open Lines connector and the operators' replies.
     cmds.update(connector_commands(rt))
     result = await b24.batch(cmds)
@@ -178,9 +181,35 @@ async def main_page(request: Request, rt: RuntimeDep) -> Response:
         await rt.store.update_portal(frame.member_id, generation=generation)
     session = new_session(rt, frame.member_id, int(user["ID"]), is_admin, generation, user_token=frame.auth_id,
                           user_token_expires_at=time.time() + frame.auth_expires)
-    view = "other_responses" if frame.placement_options.get("view") == "other_responses" else "main"
+    view, options = page_view(frame.placement, frame.placement_options)
     return render(rt, "app.html", frame_ancestors=portal_ancestors(portal), session=session, view=view,
-                  options=frame.placement_options, is_admin=is_admin)
+                  options=options, is_admin=is_admin)
+
+
+def placement_command(rt: Runtime, placement: str) -> tuple[str, dict[str, Any]]:
+    """`placement.bind` of the action dialog (F16) at a card placement; the app's main page is its handler."""
+    return ("placement.bind", {
+        "PLACEMENT": placement, "HANDLER": f"{rt.settings.PUBLIC_URL.rstrip('/')}/b24/app",
+        "TITLE": "rabota.by: пригласить или отказать", "LANG_ALL": {
+            "ru": {"TITLE": "rabota.by: пригласить или отказать"}, "en": {"TITLE": "rabota.by: invite or reject"}}})
+
+
+# The card placements of F16 (`CRM_{LEAD|DEAL}_DETAIL_ACTIVITY`): bound at install, they open the action dialog
+# of the card's entity; Bitrix24 names the entity by PLACEMENT_OPTIONS `ID`.
+CARD_PLACEMENTS = {"CRM_LEAD_DETAIL_ACTIVITY": 1, "CRM_DEAL_DETAIL_ACTIVITY": 2}
+_DYNAMIC_PLACEMENT = re.compile(r"^CRM_DYNAMIC_(\d{1,10})_DETAIL_ACTIVITY$")
+
+
+def page_view(placement: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Which view a frame opens and the card it is about (`entityTypeId`, `entityId` as the timeline's
+    openRestApp gives them)."""
+    dynamic = _DYNAMIC_PLACEMENT.match(placement)
+    etid = CARD_PLACEMENTS.get(placement) or (int(dynamic.group(1)) if dynamic else 0)
+    if etid:
+        entity = str(options.get("ID") or options.get("ENTITY_ID") or "")
+        return "actions", {"entityTypeId": str(etid), "entityId": entity if entity.isdigit() else ""}
+    view = options.get("view")
+    return (view if view in ("other_responses", "actions") else "main"), options
 
 
 def _nested(form: dict[str, str], prefix: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 from rabota_common import subjects
 from rabota_common.bus import publish
-from rabota_common.models import CHAT_ACTIONS, NEGOTIATION_ACTIONS, HhWebhookEvent
+from rabota_common.models import HANDLED_ACTIONS, HhWebhookEvent
 from rabota_common.runtime import Runtime
 from rabota_common.subjects import webhook_key
 
@@ -49,7 +49,7 @@ async def webhook(secret: str, request: Request, rt: RuntimeDep) -> Response:
     action = body.get("action_type") if isinstance(body, dict) else None
     if not isinstance(action, str) or not action:
         raise ApiError(400, "bad_webhook", "Тело уведомления не распознано: нет action_type.")
-    if action not in NEGOTIATION_ACTIONS | CHAT_ACTIONS:
+    if action not in HANDLED_ACTIONS:
         # An action we never subscribed to (or a new one): acknowledged at once, nothing done.
         return JSONResponse({"ok": True, "ignored": "action"})
     try:
@@ -65,10 +65,11 @@ async def webhook(secret: str, request: Request, rt: RuntimeDep) -> Response:
     # Answer only after JetStream holds the event; its id dedupes HeadHunter's retries. The span (never named
     # after the path: it holds the portal's secret) starts the trace the negotiation's work continues.
     attributes = {"rabota.portal": portal, "rabota.hh.action": event.action_type}
-    if "topic_id" in event.payload:
-        attributes["rabota.negotiation_id"] = str(event.payload["topic_id"])
-    else:
-        attributes["rabota.hh.chat_id"] = str(event.payload["chat_id"])
+    for field, attribute in (("topic_id", "rabota.negotiation_id"), ("chat_id", "rabota.hh.chat_id"),
+                             ("vacancy_id", "rabota.hh.vacancy_id")):
+        if field in event.payload:
+            attributes[attribute] = str(event.payload[field])
+            break
     with _tracer.start_as_current_span("HeadHunter webhook", kind=trace.SpanKind.SERVER, attributes=attributes):
         try:
             await publish(rt.broker, subjects.subject(subjects.HH_WEBHOOK, portal=portal), event,

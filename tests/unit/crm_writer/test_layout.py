@@ -28,3 +28,11 @@ def test_missing_values_read_as_placeholders_and_no_resume_button() -> None:
     values = [b["properties"]["block"]["properties"]["value"] for b in layout["body"]["blocks"].values()]
     assert values == ["—", "—", "не указан", "не указан", "не указан"]
     assert list(layout["footer"]["buttons"]) == ["other"]
+
+
+def test_the_menu_opens_the_action_dialog() -> None:
+    """F16: invite, reject or move from the timeline, in the app's slider (the footer's 2 buttons are taken)."""
+    layout = activity_layout(ActivityContent(title="Отклик", vacancy="Повар", full_name="", applicant_key="r3"))
+    item = layout["footer"]["menu"]["items"]["actions"]
+    assert item["title"] == "Пригласить или отказать"
+    assert item["action"]["type"] == "openRestApp" and item["action"]["actionParams"] == {"view": "actions"}

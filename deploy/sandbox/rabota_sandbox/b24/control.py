@@ -194,8 +194,10 @@ def build_router(state: SandboxState) -> APIRouter:
             if not user.admin:
                 return _err(403, "only a portal administrator can install the app")
             p.install_user_id = uid
-        return build_frame(state, p, uid, str(body.get("placement") or "DEFAULT"),
-                           body.get("placement_options") or {}, target)
+        placement = str(body.get("placement") or "DEFAULT")
+        if placement != "DEFAULT" and not any(pl["placement"] == placement for pl in p.placements):
+            return _err(400, f"no handler is bound to the placement {placement}")
+        return build_frame(state, p, uid, placement, body.get("placement_options") or {}, target)
 
     @router.post("/portals/{code}/install-finish")
     async def install_finish(code: str) -> Any:

@@ -182,10 +182,14 @@ def build_router(state: SandboxState) -> APIRouter:
                 if other_etid != etid and (from_lead or of_contact):
                     links.append((other_etid, r["ID"], entity_title(r)))
         title = next((t["title"] for t in entity_types(p) if t["id"] == etid), str(etid))
+        # The apps bound to the card's activity editor (CRM_{TYPE}_DETAIL_ACTIVITY): a click opens the app in a
+        # slider with PLACEMENT_OPTIONS {"ID": <entity id>}.
+        type_code = {1: "LEAD", 2: "DEAL", 3: "CONTACT", 4: "COMPANY"}.get(etid, f"DYNAMIC_{etid}")
+        placements = [pl for pl in p.placements if pl["placement"] == f"CRM_{type_code}_DETAIL_ACTIVITY"]
         return render("crm_item.html", **common(p), section=etid, etid=etid, type_title=title, rec=rec,
                       title=entity_title(rec), stage=stage_name(p, rec), std_rows=std_rows, uf_rows=uf_rows,
                       multi=multi, activities=activities, links=links, comments=comments,
-                      assigned=_user_name(p, rec.get("ASSIGNED_BY_ID")))
+                      assigned=_user_name(p, rec.get("ASSIGNED_BY_ID")), placements=placements)
 
     @router.get("/_static/{name}")
     async def static(name: str) -> Response:

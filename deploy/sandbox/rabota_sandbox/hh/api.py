@@ -10,9 +10,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .config import EMPLOYER_ID
-from .data import EMPLOYER_STATE_IDS, EMPLOYER_STATE_NAMES, MINSK_TZ, Negotiation, Resume, User
+from .data import (
+    DEFAULT_MAIL_TEMPLATES,
+    EMPLOYER_STATE_IDS,
+    EMPLOYER_STATE_NAMES,
+    MINSK_TZ,
+    TEMPLATE_VARIABLES,
+    VACANCY_CLOSED_STATE,
+    Negotiation,
+    Resume,
+    User,
+)
 from .errors import HHError, bad_argument, forbidden, not_found, request_id_of
-from .events import change_state
+from .events import archive, change_state
 from .oauth import authenticate, get_state
 from .pdf import build_pdf
 from .serialize import (
@@ -297,8 +307,11 @@ async def negotiations_index(request: Request) -> JSONResponse:
     vid = _visible_vacancy(state, user, request.query_params.get("vacancy_id"))
     base = _base(request)
     collections = []
-    for sid in EMPLOYER_STATE_IDS:
-        ids = store.by_vacancy[vid][sid]
+    # The collections "may change with the vacancy" (employer_negotiations.md): «Вакансия закрыта» once it holds
+    # someone.
+    extra = [VACANCY_CLOSED_STATE] if store.by_vacancy[vid].get(VACANCY_CLOSED_STATE) else []
+    for sid in [*EMPLOYER_STATE_IDS, *extra]:
+        ids = store.by_vacancy[vid].get(sid, {})
         with_updates = sum(1 for nid in ids if store.negotiations[nid].has_updates)
         collections.append(
             {
@@ -390,7 +403,8 @@ async def negotiation_action(collection: str, nid: str, request: Request) -> Res
     neg = _visible_negotiation(state, user, nid)
     if collection not in EMPLOYER_STATE_NAMES or collection == "response":
         raise not_found()
-    if not state.store.vacancies[neg.vacancy_id].active:
+    # An archived vacancy's negotiations take only «Вакансия закрыта»; an open vacancy's never take it.
+    if state.store.vacancies[neg.vacancy_id].active == (collection == VACANCY_CLOSED_STATE):
         raise HHError(403, [{"type": "negotiations", "value": "invalid_vacancy"}], "Forbidden")
     if neg.employer_state == collection:
         raise HHError(403, [{"type": "negotiations", "value": "wrong_state"}], "Forbidden")
@@ -412,6 +426,112 @@ async def negotiation_action(collection: str, nid: str, request: Request) -> Res
     if send_sms is not None and send_sms not in ("true", "false"):
         raise bad_argument("send_sms")
     change_state(state, neg, collection, user.manager_id)
+    state.store.action_messages.setdefault(neg.id, []).append(
+        {"employer_state": collection, "message": None if message is None else str(message)})
+    return Response(status_code=204, headers={"X-Request-Id": request_id_of(request)})
+
+
+# -- reply templates (get-mail-templates, put-mail-templates-item, get-negotiation-message-templates) ----------
+
+TEMPLATE_TYPES = ("invite", "invite_after_response", "discard_after_response", "discard_after_interview")
+
+
+def _mail_template_json(store: Any, tid: str) -> dict[str, Any]:
+    name, employer_state, default = DEFAULT_MAIL_TEMPLATES[tid]
+    text = store.mail_templates[tid]
+    item: dict[str, Any] = {"id": tid, "name": name, "text": text, "type": "EMAIL", "variables": TEMPLATE_VARIABLES,
+                            "template_modified": text != default, "editable": True}
+    if employer_state:
+        item["employer_state"] = employer_state
+    return item
+
+
+@router.get("/employers/{employer_id}/mail_templates")
+async def mail_templates(employer_id: str, request: Request) -> JSONResponse:
+    state = get_state(request)
+    _, user = authenticate(request)
+    assert user is not None
+    _employer(request, employer_id, user)
+    return _ok(request, {"items": [_mail_template_json(state.store, tid) for tid in DEFAULT_MAIL_TEMPLATES]})
+
+
+@router.put("/employers/{employer_id}/mail_templates/{template_id}", status_code=204, response_model=None)
+async def put_mail_template(employer_id: str, template_id: str, request: Request) -> Response:
+    state = get_state(request)
+    _, user = authenticate(request)
+    assert user is not None
+    _employer(request, employer_id, user)
+    if template_id not in DEFAULT_MAIL_TEMPLATES:
+        raise not_found()
+    try:
+        body = await request.json()
+    except ValueError:
+        raise bad_argument("body", "the body must be JSON") from None
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise bad_argument("text")
+    state.store.mail_templates[template_id] = text
+    return Response(status_code=204, headers={"X-Request-Id": request_id_of(request)})
+
+
+def resume_first_name(store: Any, resume: Resume) -> str:
+    """The applicant's first name as the template's variable takes it («соискатель» when names are hidden)."""
+    if "names_and_photo" in resume.hidden_fields:
+        return "Уважаемый соискатель"
+    return str(store.details(resume).first_name)
+
+
+def fill_template(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+@router.get("/message_templates/{template}")
+async def message_template(template: str, request: Request) -> JSONResponse:
+    """The text of a template for one negotiation (`topic_id`) or one resume and vacancy, variables filled;
+    conflicting or missing parameters are an error (the spec's rules)."""
+    state = get_state(request)
+    _, user = authenticate(request)
+    assert user is not None
+    if template not in TEMPLATE_TYPES:
+        raise not_found()
+    q = request.query_params
+    topic_id, vacancy_id, resume_id = q.get("topic_id"), q.get("vacancy_id"), q.get("resume_id")
+    if topic_id and (vacancy_id or resume_id):
+        raise bad_argument("topic_id", "topic_id cannot be combined with vacancy_id or resume_id")
+    if topic_id:
+        neg = _visible_negotiation(state, user, topic_id)
+        vacancy, resume = state.store.vacancies[neg.vacancy_id], state.store.resumes[neg.resume_id]
+    elif vacancy_id and resume_id:
+        vacancy = state.store.vacancies[_visible_vacancy(state, user, vacancy_id)]
+        if resume_id not in state.store.resumes:
+            raise not_found()
+        resume = state.store.resumes[resume_id]
+    else:
+        raise bad_argument("topic_id", "topic_id, or vacancy_id with resume_id, is required")
+    first = resume_first_name(state.store, resume)
+    text = fill_template(state.store.mail_templates[template], {
+        "applicant_first_name": first, "vacancy_name": vacancy.name,
+        "company_name": state.store.employer.get("name", "")})
+    return _ok(request, {"mail": {"text": text}, "sms": None})
+
+
+# -- vacancy archivation (PUT /employers/{employer_id}/vacancies/archived/{vacancy_id}) ------------------------
+
+
+@router.put("/employers/{employer_id}/vacancies/archived/{vacancy_id}", status_code=204, response_model=None)
+async def archive_vacancy(employer_id: str, vacancy_id: str, request: Request) -> Response:
+    state = get_state(request)
+    _, user = authenticate(request)
+    assert user is not None
+    _employer(request, employer_id, user)
+    vacancy = state.store.vacancies.get(vacancy_id)
+    if vacancy is None or not state.store.user_can_see_vacancy(user, vacancy):
+        raise not_found()
+    if not vacancy.active:
+        raise HHError(403, [{"type": "vacancies", "value": "not_published"}], "Forbidden")
+    archive(state, vacancy)
     return Response(status_code=204, headers={"X-Request-Id": request_id_of(request)})
 
 

@@ -26,7 +26,7 @@ from .data import (
     chat_head,
     iso,
 )
-from .events import change_state, chat_id, create_negotiation, ensure_live, live_tick
+from .events import archive, change_state, chat_id, create_negotiation, ensure_live, live_tick
 from .oauth import get_state
 
 router = APIRouter(prefix="/_sandbox")
@@ -64,6 +64,8 @@ def sandbox_negotiation(store: Store, neg: Negotiation) -> dict[str, Any]:
         "updated_at": iso(neg.updated_at),
         "source": neg.source,
         "chat_first_role": next((role for type_, role, _ in chat_head(neg) if type_ == "SIMPLE"), None),
+        # The messages the employer's actions carried (change-negotiation-action `message`), oldest first.
+        "action_messages": list(store.action_messages.get(neg.id, [])),
     }
 
 
@@ -222,6 +224,19 @@ async def move(nid: str, request: Request) -> Any:
         return _problem(400, "an invitation cannot be moved to response")
     change_state(state, neg, to, None)
     return sandbox_negotiation(state.store, neg)
+
+
+@router.post("/vacancies/{vid}/archive", response_model=None)
+async def archive_now(vid: str, request: Request) -> Any:
+    """Archive a vacancy as its manager would on the site: `VACANCY_ARCHIVATION` goes to the subscribers."""
+    state = get_state(request)
+    vacancy = state.store.vacancies.get(vid)
+    if vacancy is None:
+        return _problem(404, "unknown vacancy")
+    if not vacancy.active:
+        return _problem(409, "the vacancy is archived already")
+    archive(state, vacancy)
+    return {"id": vacancy.id, "active": vacancy.active}
 
 
 @router.post("/users/{login}/password-change", response_model=None)

@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from .config import EMPLOYER_ID
 
@@ -29,7 +30,30 @@ EMPLOYER_STATES: list[tuple[str, str]] = [
     ("discard_no_interaction", "Не вышел на связь"),
 ]
 EMPLOYER_STATE_IDS = [s for s, _ in EMPLOYER_STATES]
-EMPLOYER_STATE_NAMES = dict(EMPLOYER_STATES)
+# A discard sub-state only a closed (archived) vacancy offers (api-changes H9, hh-api.md §3 "seen in integrations"):
+# not seeded, its collection listed once it holds someone.
+VACANCY_CLOSED_STATE = "discard_vacancy_closed"
+EMPLOYER_STATE_NAMES = dict(EMPLOYER_STATES) | {VACANCY_CLOSED_STATE: "Вакансия закрыта"}
+
+# The employer's templates of replies to applicants (get-mail-templates: `id, name, text, type, employer_state,
+# variables, template_modified, editable`); `{{...}}` variables are filled per negotiation by
+# GET /message_templates/{template}?topic_id=.
+TEMPLATE_VARIABLES = [{"id": "applicant_first_name", "name": "Имя соискателя"},
+                      {"id": "vacancy_name", "name": "Название вакансии"},
+                      {"id": "company_name", "name": "Название компании"}]
+DEFAULT_MAIL_TEMPLATES: dict[str, tuple[str, str | None, str]] = {
+    "invite": ("Приглашение", None,
+               "{{applicant_first_name}}, добрый день! Приглашаем вас рассмотреть вакансию «{{vacancy_name}}»."),
+    "invite_after_response": ("Приглашение после отклика", "interview",
+                              "{{applicant_first_name}}, спасибо за отклик на вакансию «{{vacancy_name}}»! "
+                              "Приглашаем вас на собеседование."),
+    "discard_after_response": ("Отказ после отклика", "discard_by_employer",
+                               "{{applicant_first_name}}, спасибо за отклик на вакансию «{{vacancy_name}}». "
+                               "К сожалению, сейчас мы не готовы пригласить вас."),
+    "discard_after_interview": ("Отказ после собеседования", "discard_by_employer",
+                                "{{applicant_first_name}}, спасибо за время, уделённое собеседованию. "
+                                "К сожалению, мы выбрали другого кандидата."),
+}
 STATE_NAMES = {"response": "Отклик", "invitation": "Приглашение", "discard": "Отказ", "hidden": "Скрыт"}
 # Live mode moves negotiations along this funnel.
 NEXT_STATES: dict[str, list[str]] = {
@@ -315,6 +339,10 @@ class Store:
     # vacancy id -> employer state -> ordered set of negotiation ids
     by_vacancy: dict[str, dict[str, dict[str, None]]] = field(default_factory=dict)
     by_resume: dict[str, list[str]] = field(default_factory=dict)
+    # The messages employer actions carried (`message` of change-negotiation-action) by negotiation id.
+    action_messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The employer's reply templates, editable (PUT /employers/{id}/mail_templates/{template_id}): id → text.
+    mail_templates: dict[str, str] = field(default_factory=lambda: {k: v[2] for k, v in DEFAULT_MAIL_TEMPLATES.items()})
     pairs: set[tuple[str, str]] = field(default_factory=set)
     next_nid: int = 1_000_000_001
     next_resume_index: int = 0
@@ -365,8 +393,8 @@ class Store:
     def move(self, neg: Negotiation, new_state: str, at: float) -> str:
         old = neg.employer_state
         cols = self.by_vacancy[neg.vacancy_id]
-        cols[old].pop(neg.id, None)
-        cols[new_state][neg.id] = None
+        cols.get(old, {}).pop(neg.id, None)
+        cols.setdefault(new_state, {})[neg.id] = None
         neg.employer_state = new_state
         neg.updated_at = at
         neg.has_updates = True
@@ -377,7 +405,7 @@ class Store:
         return user.is_employer and (user.is_admin or vacancy.manager_id == user.manager_id)
 
     def collection_ids(self, vacancy_id: str, state: str) -> list[str]:
-        ids = self.by_vacancy[vacancy_id][state]
+        ids = self.by_vacancy[vacancy_id].get(state, {})
         negs = self.negotiations
         return sorted(ids, key=lambda i: (negs[i].updated_at, i), reverse=True)
 

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from .config import EMPLOYER_ID
-from .data import NEXT_STATES, Negotiation, iso
+from .data import NEXT_STATES, Negotiation, Vacancy, iso
 from .state import SandboxState
 from .webhooks import emit
 
@@ -135,3 +135,9 @@ async def live_loop(state: SandboxState) -> None:
 def ensure_live(state: SandboxState) -> None:
     if state.knobs.get("live_interval_s") and (state.live_task is None or state.live_task.done()):
         state.live_task = asyncio.get_running_loop().create_task(live_loop(state))
+
+
+def archive(state: SandboxState, vacancy: Vacancy) -> None:
+    """The vacancy goes to the archive: `VACANCY_ARCHIVATION` ({vacancy_id, archivation_date}) to subscribers."""
+    vacancy.active = False
+    emit(state, "VACANCY_ARCHIVATION", vacancy, {"vacancy_id": vacancy.id, "archivation_date": iso(time.time())})

@@ -8,11 +8,13 @@ from typing import Any
 
 from .config import EMPLOYER_ID
 from .data import (
+    DEFAULT_MAIL_TEMPLATES,
     EMPLOYER_STATE_IDS,
     EMPLOYER_STATE_NAMES,
     HIDDEN_FIELD_NAMES,
     MINSK_TZ,
     STATE_NAMES,
+    VACANCY_CLOSED_STATE,
     Manager,
     Negotiation,
     Resume,
@@ -336,9 +338,29 @@ def resume_full_json(
     return out
 
 
-def actions_json(base: str, neg: Negotiation) -> list[dict[str, Any]]:
+INVITE_STATES = ("phone_interview", "assessment", "interview", "offer", "hired")
+
+
+def _templates(base: str, neg: Negotiation, sid: str) -> list[dict[str, Any]]:
+    """The reply templates an action offers (`templates[{id,name,quick,url}]`): an invitation's after a response,
+    a rejection's after a response or an interview."""
+    if sid.startswith("discard_by_employer") or sid == VACANCY_CLOSED_STATE:
+        after_interview = neg.employer_state in ("interview", "offer")
+        tid = "discard_after_interview" if after_interview else "discard_after_response"
+    elif sid in INVITE_STATES:
+        tid = "invite_after_response" if neg.kind == "response" else "invite"
+    else:
+        return []
+    return [{"id": tid, "name": DEFAULT_MAIL_TEMPLATES[tid][0], "quick": False,
+             "url": f"{base}message_templates/{tid}?topic_id={neg.id}"}]
+
+
+def actions_json(base: str, neg: Negotiation, vacancy_active: bool = True) -> list[dict[str, Any]]:
+    """The employer's actions on the negotiation: every other state while the vacancy is open; only «Вакансия
+    закрыта» once it is archived."""
     out = []
-    for sid in EMPLOYER_STATE_IDS:
+    states = EMPLOYER_STATE_IDS if vacancy_active else [VACANCY_CLOSED_STATE]
+    for sid in states:
         if sid == neg.employer_state or sid == "response":
             continue
         out.append(
@@ -354,7 +376,7 @@ def actions_json(base: str, neg: Negotiation) -> list[dict[str, Any]]:
                     {"id": "message", "required": False, "required_arguments": []},
                     {"id": "send_sms", "required": False, "required_arguments": []},
                 ],
-                "templates": [],
+                "templates": _templates(base, neg, sid),
                 "sub_actions": [],
             }
         )
@@ -382,7 +404,7 @@ def negotiation_json(base: str, store: Store, neg: Negotiation, with_vacancy: bo
         "chat_states": {"response_reminder_state": {"allowed": False}},
         "applicant_question_state": False,
         "professional_roles": [{"id": "40", "name": "Другое"}],
-        "actions": actions_json(base, neg),
+        "actions": actions_json(base, neg, store.vacancies[neg.vacancy_id].active),
         "templates": [],
         "test_result": None,
         "url": f"{base}negotiations/{neg.id}",

@@ -20,6 +20,7 @@ encrypted before they reach Redis):
 | `locks` | `rs:lock:*` |
 | `buckets` | `rs:budget:*` (the leaky buckets of `rabota_common.budget`, the adaptive HeadHunter one with its rate) |
 | `chats` | chat ↔ negotiation, messages delivered to the Open Line, operators' replies (ids only, F15) |
+| `actions` | actions taken from the card (done, in flight, commented), bulk-rejection offers and runs (F16) |
 | `lifecycle` | a portal's keys as a whole (CLEAN uninstall, account switch) |
 
 No other module builds a key or sends a Redis command (tests/unit/test_store_owns_redis.py checks it).
@@ -28,6 +29,7 @@ No other module builds a key or sends a Redis command (tests/unit/test_store_own
 from __future__ import annotations
 
 from rabota_common.store._base import SECRET_FIELDS, StoreBase, text
+from rabota_common.store.actions import ActionsStore
 from rabota_common.store.applicants import PERSONAL_INFO_FIELDS, ApplicantsStore, WrittenEntity
 from rabota_common.store.buckets import BucketsStore
 from rabota_common.store.caches import CachesStore
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 
-class Store(LifecycleStore, HhStore, PortalsStore, SettingsStore, ImportsStore, LedgerStore, ApplicantsStore,
-            FailuresStore, WebhooksStore, FeedbackStore, OAuthStore, CachesStore, ChatsStore, PollStore, LocksStore,
-            BucketsStore, StoreBase):
+class Store(ActionsStore, LifecycleStore, HhStore, PortalsStore, SettingsStore, ImportsStore, LedgerStore,
+            ApplicantsStore, FailuresStore, WebhooksStore, FeedbackStore, OAuthStore, CachesStore, ChatsStore,
+            PollStore, LocksStore, BucketsStore, StoreBase):
     """Typed access to every Redis key the product uses: the concern modules' methods on one object."""

@@ -231,6 +231,16 @@
   });
   if (appFrame && window.B24_AUTO_OPEN) { openFrame("app", {}, appFrame).catch(function (e) { toast(e.message); }); }
 
+  // --- card placements (CRM_*_DETAIL_ACTIVITY): the app in a slider, PLACEMENT_OPTIONS {"ID": <entity id>}
+  document.querySelectorAll("[data-placement]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      control("/frame", {user_id: userId(), target: "app", placement: btn.dataset.placement,
+                         placement_options: {ID: btn.dataset.entity}})
+        .then(function (frame) { submitFrame(frame, openSlider(btn.dataset.title, 760)); },
+              function (e) { toast(e.message); });
+    });
+  });
+
   // --- timeline buttons (restEvent / openRestApp) of configurable activities
   document.addEventListener("click", function (ev) {
     var el = ev.target.closest("[data-activity][data-action]");
