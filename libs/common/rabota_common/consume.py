@@ -173,6 +173,7 @@ async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: BaseModel | di
                                              "rabota.portal": portal_of(delivery.subject)})
     try:
         await work()
+        await rt.store.replicated()  # what the work wrote is on a Redis replica before the message goes
     except Exception as exc:
         if failures is not None and classify(exc).kind != "transient":
             try:

@@ -78,6 +78,8 @@ async def _refresh_b24(rt: Runtime, member_id: str, portal: PortalRecord) -> B24
         expires_at=time.time() + float(body.get("expires_in", 3600)) - EXPIRY_MARGIN_S,
         client_endpoint=endpoint,
     )
+    # Bitrix24 has spent the old refresh token: the new one must survive a Redis failover.
+    await rt.store.replicated()
     if portal.paused and await rt.store.resume_portal(member_id):
         # The probe's refresh succeeded: the poller republishes the parked work and tells the user once.
         rt.log.warning("portal %s usable again after %s", member_id, portal.paused)
@@ -138,6 +140,7 @@ async def hh_token(rt: Runtime, req: TokenRequest) -> HhToken:
             refresh_token=body["refresh_token"],
             expires_at=time.time() + float(body.get("expires_in", 1209600)),
         )
+        await rt.store.replicated()  # HeadHunter has spent the old refresh token (see _refresh_b24)
         account = await rt.store.get_hh(req.portal)
         assert account is not None
         return _hh_reply(account)

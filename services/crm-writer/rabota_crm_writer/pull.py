@@ -26,7 +26,7 @@ from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from rabota_common import subjects
 from rabota_common.bus import UNLIMITED_DELIVERIES, dead_letter, retry_delay
-from rabota_common.consume import Delivery, beat, fail
+from rabota_common.consume import Delivery, beat, fail, wait_out
 from rabota_common.metrics import CRM_WRITES
 from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime
@@ -195,12 +195,19 @@ async def _settle(rt: Runtime, cmd: CrmCommand, d: Delivery, outcome: Outcome) -
         final = outcome.error is not None and d.attempt >= rt.settings.MAX_DELIVER \
             and classify(outcome.error).kind == "unknown"
         await report(rt, cmd, outcome, final=final)
+        # The ledger, the import count and any failure record are on a replica before the message goes.
+        await rt.store.replicated()
         if outcome.error is None:
             await d.ack()
             CRM_WRITES.labels(cmd.portal, "created" if outcome.created else "updated").inc()
         else:
             await fail(rt, "crm-writer", d, await failure_data(rt, cmd), outcome.error)
-    except Exception:
+    except Exception as exc:
+        cause = classify(exc)
+        if cause.kind == "transient":  # Redis (or its replica) unavailable: the command waits, never fails
+            with contextlib.suppress(Exception):
+                await wait_out(rt, "crm-writer", d, exc, cause)
+            return
         rt.log.exception("could not settle %s (delivery %s); it comes back", cmd.negotiation_id, d.attempt)
         with contextlib.suppress(Exception):
             await d.nack(retry_delay(d.attempt))

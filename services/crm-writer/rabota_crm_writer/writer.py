@@ -405,6 +405,10 @@ class GroupWrite:
         # Marked while Bitrix24 may hold what the ledger does not: a crash (or an unanswered batch) leaves
         # the mark, and the next group stops trusting the ledger.
         await rt.store.mark_writing(portal=portal)
+        # With a Redis replica: the mark is on it before Bitrix24 creates anything. A failover that lost the mark
+        # (and the ledger entries after it) would leave a complete-looking ledger, and the next delivery would
+        # create the entities again; a mark that survives makes the next group look them up instead.
+        await rt.store.replicated()
         result = await self.session.batch(cmds)
         created: dict[str, LedgerRef] = {}
         new_contacts: dict[str, int] = {}

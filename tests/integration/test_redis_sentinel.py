@@ -1,0 +1,111 @@
+"""Redis with a replica and Sentinel (issue 15): the one client factory follows a failover, errors during the
+election are transient, and `Store.replicated` confirms writes on a replica (WAIT) or raises a transient
+NotReplicated. Real redis-server processes: a primary, a replica and three Sentinels of the local stack."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from rabota_common.crypto import Crypto
+from rabota_common.errors import NotReplicated
+from rabota_common.runtime import connect_store
+from rabota_common.settings import SANDBOX_APP_SECRET_KEY, Settings
+from rabota_common.store import Store
+from rabota_common.transience import REDIS_ERRORS, REDIS_REPLICA, classify
+from rabota_stack.stack import SENTINEL_MASTER, Stack, StackConfig
+from redis.sentinel import MasterNotFoundError, SlaveNotFoundError
+
+
+@pytest.fixture
+def ha(tmp_path: Path) -> Iterator[Stack]:
+    """Only the Redis part of a stack: primary, one replica, three Sentinels (with the stack's password)."""
+    stack = Stack(StackConfig.ephemeral(tmp_path / "stack", redis_replicas=1, secure=True))
+    try:
+        stack.start_redis("redis", stack.config.redis_port)
+        stack.start_redis("redis-replica-1", stack.config.redis_replica_ports[0], replica_of=stack.config.redis_port)
+        for i, port in enumerate(stack.config.sentinel_ports):
+            stack.start_sentinel(f"sentinel-{i}", port)
+        stack.wait_sentinels_ready()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _settings(stack: Stack, **kw: object) -> Settings:
+    sentinels = ",".join(f"127.0.0.1:{p}" for p in stack.config.sentinel_ports)
+    return Settings(SANDBOX=True, REDIS_URL=f"redis://:{stack.redis_password}@ignored-host:1/0",
+                    REDIS_SENTINELS=sentinels, REDIS_SENTINEL_MASTER=SENTINEL_MASTER, **kw)  # type: ignore[arg-type]
+
+
+def test_sentinels_setting_is_parsed_and_checked() -> None:
+    assert Settings(SANDBOX=True, REDIS_SENTINELS=" a:26379, [::1]:5 ,").redis_sentinels == [("a", 26379),
+                                                                                           ("::1", 5)]
+    assert Settings(SANDBOX=True).redis_sentinels == []
+    with pytest.raises(ValueError, match="host:port"):
+        Settings(SANDBOX=True, REDIS_SENTINELS="sentinel-0")
+
+
+def test_not_replicated_is_transient_and_a_redis_error() -> None:
+    exc = NotReplicated("0 of 1")
+    assert isinstance(exc, REDIS_ERRORS)
+    assert classify(exc).kind == "transient" and classify(exc).reason == REDIS_REPLICA
+    for election in (MasterNotFoundError("no primary"), SlaveNotFoundError("no replica")):  # during a failover
+        assert isinstance(election, REDIS_ERRORS) and classify(election).kind == "transient"
+
+
+async def test_replicated_confirms_on_a_replica_and_refuses_without(ha: Stack, redis_url: str) -> None:
+    crypto = Crypto(SANDBOX_APP_SECRET_KEY, [])
+    store = connect_store(_settings(ha, REDIS_WAIT_REPLICAS=1, REDIS_WAIT_MS=2000), crypto)
+    client = store.redis
+    try:
+        await client.set("rs:test", "1")
+        started = time.monotonic()
+        await store.replicated()  # the replica confirms at once
+        assert time.monotonic() - started < 1.0
+    finally:
+        await client.aclose()
+    single = aioredis.Redis.from_url(redis_url)  # a Redis without a replica
+    try:
+        with pytest.raises(NotReplicated):
+            await Store(single, crypto, wait_replicas=1, wait_ms=100).replicated()
+        await Store(single, crypto).replicated()  # 0 replicas asked: nothing to confirm
+    finally:
+        await single.aclose()
+
+
+async def test_client_follows_the_promoted_replica(ha: Stack) -> None:
+    store = connect_store(_settings(ha, REDIS_WAIT_REPLICAS=1, REDIS_WAIT_MS=2000), Crypto(SANDBOX_APP_SECRET_KEY, []))
+    client = store.redis
+    try:
+        await client.set("rs:before", "kept")
+        await store.replicated()
+        ha.stop_process("redis", hard=True)
+        killed = time.monotonic()
+        errors: set[str] = set()
+        deadline = killed + 60.0
+        while True:  # what the services see during the election: transient causes only, then the new primary
+            try:
+                await client.set("rs:after", "written")
+                break
+            except Exception as exc:
+                assert classify(exc).kind == "transient", repr(exc)
+                errors.add(type(exc).__name__)
+                assert time.monotonic() < deadline, f"no primary after 60 s: {errors}"
+                await asyncio.sleep(0.1)
+        took = time.monotonic() - killed
+        print(f"sentinel failover: writes again {took:.1f}s after the kill; errors meanwhile {sorted(errors)}")
+        assert await client.get("rs:before") == b"kept"  # confirmed before the kill: survives the failover
+        promoted = aioredis.Redis(port=ha.config.redis_replica_ports[0], password=ha.redis_password)
+        try:
+            assert (await promoted.info("replication"))["role"] == "master"
+        finally:
+            await promoted.aclose()
+        with pytest.raises(NotReplicated):  # the new primary has no replica until the old node comes back
+            await Store(client, store.crypto, wait_replicas=1, wait_ms=200).replicated()
+    finally:
+        await client.aclose()
