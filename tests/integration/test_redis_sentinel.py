@@ -27,7 +27,7 @@ def ha(tmp_path: Path) -> Iterator[Stack]:
     stack = Stack(StackConfig.ephemeral(tmp_path / "stack", redis_replicas=1, secure=True))
     try:
         stack.start_redis("redis", stack.config.redis_port)
-        stack.start_redis("redis-replica-1", stack.config.redis_replica_ports[0], replica_of=stack.config.redis_port)
+        stack.start_redis("redis-replica-1", stack.config.redis_replica_ports[0])
         for i, port in enumerate(stack.config.sentinel_ports):
             stack.start_sentinel(f"sentinel-{i}", port)
         stack.wait_sentinels_ready()
@@ -109,3 +109,89 @@ async def test_client_follows_the_promoted_replica(ha: Stack) -> None:
             await Store(client, store.crypto, wait_replicas=1, wait_ms=200).replicated()
     finally:
         await client.aclose()
+
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "deploy" / "redis"
+
+
+def _role(port: int, password: str) -> tuple[str, int]:
+    import redis
+
+    with redis.Redis(port=port, password=password, socket_timeout=2.0, decode_responses=True) as node:
+        info = node.info("replication")
+    return str(info["role"]), int(info.get("master_port", 0))
+
+
+def _wait(what: str, check: object, limit_s: float = 60.0) -> float:
+    import redis
+
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        try:
+            if check():  # type: ignore[operator]
+                return time.monotonic() - started
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {limit_s:.0f}s")
+
+
+def test_deploy_scripts_bring_a_killed_primary_back_as_a_replica(tmp_path: Path) -> None:
+    """deploy/redis/node.sh and sentinel.sh (compose and k8s run them): the first start makes the initial
+    primary; after it is SIGKILLed and the Sentinels promote the replica, the node started again with the same
+    command asks the Sentinels and comes back as the new primary's replica at once, never as a second primary."""
+    import signal
+
+    from rabota_stack.processes import ProcessGroup, free_port, wait_port
+
+    group = ProcessGroup(tmp_path / "logs")
+    password = "p" + "4f" * 12
+    a, b = free_port(), free_port()
+    sentinels = [free_port() for _ in range(3)]
+    common = {"REDIS_MASTER_NAME": "rabota", "REDIS_INITIAL_PRIMARY": "127.0.0.1", "REDIS_INITIAL_PRIMARY_PORT": str(a),
+              "REDIS_SENTINEL_HOSTS": " ".join(f"127.0.0.1:{p}" for p in sentinels),
+              "REDIS_SENTINEL_PASSWORD": password}
+
+    def node(name: str, port: int) -> None:
+        (tmp_path / name).mkdir(exist_ok=True)
+        group.start(name, ["sh", str(SCRIPTS / "node.sh"), "--bind", "127.0.0.1", "--dir", str(tmp_path / name),
+                           "--appendonly", "yes", "--save", "", "--requirepass", password, "--masterauth", password],
+                    {**common, "REDIS_NODE_HOST": "127.0.0.1", "REDIS_PORT": str(port)})
+        wait_port(port)
+
+    try:
+        node("a", a)
+        node("b", b)
+        for i, port in enumerate(sentinels):
+            (tmp_path / f"s{i}").mkdir()
+            group.start(f"s{i}", ["sh", str(SCRIPTS / "sentinel.sh"), "--bind", "127.0.0.1"],
+                        {**common, "SENTINEL_HOST": "127.0.0.1", "SENTINEL_PORT": str(port),
+                         "SENTINEL_DIR": str(tmp_path / f"s{i}"), "SENTINEL_DOWN_AFTER_MS": "1000",
+                         "SENTINEL_FAILOVER_TIMEOUT_MS": "5000", "SENTINEL_AUTH_PASSWORD": password})
+            wait_port(port)
+        assert _role(a, password) == ("master", 0)
+        _wait("b in sync with a", lambda: _role(b, password) == ("slave", a))
+        conf = (tmp_path / "s0" / "sentinel.conf").read_text()
+        assert "requirepass" in conf and f"sentinel auth-pass rabota {password}" in conf
+
+        def sentinels_know_everyone() -> bool:
+            import redis
+
+            for port in sentinels:
+                with redis.Redis(port=port, password=password, socket_timeout=2.0) as sentinel:
+                    info = sentinel.sentinel_master("rabota")
+                    if info["num-slaves"] < 1 or info["num-other-sentinels"] < 2:
+                        return False
+            return True
+
+        _wait("the Sentinels know the replica and each other", sentinels_know_everyone)
+        group.stop_one(group.get("a"), sig=signal.SIGKILL)
+        group.procs.remove(group.get("a"))
+        promoted = _wait("b promoted", lambda: _role(b, password) == ("master", 0))
+        node("a", a)  # the same command again, as a supervisor restarts it
+        back = _wait("a back as b's replica", lambda: _role(a, password) == ("slave", b), limit_s=10.0)
+        print(f"deploy scripts: b promoted {promoted:.1f}s after a's kill; a a replica of b {back:.1f}s after "
+              "its restart")
+        assert "starts as a replica of 127.0.0.1:" + str(b) in (tmp_path / "logs" / "a.log").read_text()
+    finally:
+        group.stop_all()

@@ -28,6 +28,7 @@ SENTINEL_MASTER = "rabota"
 # A fast failover for the local stack and the tests; production values are in deploy/compose and deploy/k8s.
 SENTINEL_DOWN_AFTER_MS = 1000
 SENTINEL_FAILOVER_TIMEOUT_MS = 5000
+REDIS_SCRIPTS = Path(__file__).resolve().parents[2] / "redis"  # deploy/redis: node.sh, sentinel.sh
 
 
 @dataclass
@@ -180,39 +181,50 @@ class Stack:
         if self.config.redis_url is None:
             self.start_redis("redis", self.config.redis_port)
             for i, port in enumerate(self.config.redis_replica_ports, 1):
-                self.start_redis(f"redis-replica-{i}", port, replica_of=self.config.redis_port)
+                self.start_redis(f"redis-replica-{i}", port)
             for i, port in enumerate(self.config.sentinel_ports):
                 self.start_sentinel(f"sentinel-{i}", port)
             if self.config.redis_replicas:
                 self.wait_sentinels_ready()
 
-    def start_redis(self, name: str, port: int, replica_of: int | None = None) -> None:
-        """One redis-server (AOF); a replica follows `replica_of`. With a password, every node also logs in to
-        its primary with it (masterauth), so that a demoted primary can follow the new one."""
+    def start_redis(self, name: str, port: int) -> None:
+        """One redis-server (AOF). With Sentinels, through deploy/redis/node.sh as compose and k8s run it: the
+        node follows the primary the Sentinels name (the first start: the node `redis`), and with a password
+        every node also logs in to its primary with it (masterauth), so that a demoted primary can follow."""
         data = self.config.data_dir / name
         data.mkdir(parents=True, exist_ok=True)
-        password = ["--requirepass", self.redis_password, "--masterauth", self.redis_password] \
-            if self.redis_password else []
-        replica = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
-        proc = self.group.start(name, [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                                       "--dir", str(data), "--appendonly", "yes", "--save", "",
-                                       "--daemonize", "no", *password, *replica])
+        password = ["--requirepass", self.redis_password] if self.redis_password else []
+        args = ["--bind", "127.0.0.1", "--dir", str(data), "--appendonly", "yes", "--save", "", "--daemonize", "no",
+                *password]
+        if not self.config.sentinel_ports:
+            proc = self.group.start(name, [redis_server_binary(), "--port", str(port), *args])
+        else:
+            masterauth = ["--masterauth", self.redis_password] if self.redis_password else []
+            proc = self.group.start(name, ["sh", str(REDIS_SCRIPTS / "node.sh"), *args, *masterauth],
+                                    self.redis_node_env(name))
         wait_port(port, proc=proc)
 
+    def redis_node_env(self, name: str) -> dict[str, str]:
+        """node.sh's and sentinel.sh's environment (deploy/redis): everything on 127.0.0.1, told apart by port."""
+        env = {"REDIS_MASTER_NAME": SENTINEL_MASTER, "REDIS_INITIAL_PRIMARY": "127.0.0.1",
+               "REDIS_INITIAL_PRIMARY_PORT": str(self.config.redis_port),
+               "REDIS_SENTINEL_HOSTS": " ".join(f"127.0.0.1:{p}" for p in self.config.sentinel_ports),
+               "REDIS_SENTINEL_PASSWORD": self.redis_password or ""}
+        if name.startswith("sentinel-"):
+            return {**env, "SENTINEL_HOST": "127.0.0.1",
+                    "SENTINEL_PORT": str(self.config.sentinel_ports[int(name.rsplit("-", 1)[1])]),
+                    "SENTINEL_DIR": str(self.config.data_dir / name),
+                    "SENTINEL_DOWN_AFTER_MS": str(SENTINEL_DOWN_AFTER_MS),
+                    "SENTINEL_FAILOVER_TIMEOUT_MS": str(SENTINEL_FAILOVER_TIMEOUT_MS),
+                    "SENTINEL_AUTH_PASSWORD": self.redis_password or ""}
+        return {**env, "REDIS_NODE_HOST": "127.0.0.1", "REDIS_PORT": str(self.redis_port_of(name))}
+
     def start_sentinel(self, name: str, port: int) -> None:
-        """A Sentinel watching the primary (quorum 2 of 3); it rewrites its own config file as it learns."""
-        conf = self.config.data_dir / name / "sentinel.conf"
-        conf.parent.mkdir(parents=True, exist_ok=True)
-        lines = [f"port {port}", "bind 127.0.0.1", f"dir {conf.parent}",
-                 f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {self.config.redis_port} 2",
-                 f"sentinel down-after-milliseconds {SENTINEL_MASTER} {SENTINEL_DOWN_AFTER_MS}",
-                 f"sentinel failover-timeout {SENTINEL_MASTER} {SENTINEL_FAILOVER_TIMEOUT_MS}",
-                 f"sentinel parallel-syncs {SENTINEL_MASTER} 1"]
-        if self.redis_password:  # the data nodes' password, and the Sentinels' own (the same, as deployed)
-            lines += [f"sentinel auth-pass {SENTINEL_MASTER} {self.redis_password}",
-                      f"requirepass {self.redis_password}", f"sentinel sentinel-pass {self.redis_password}"]
-        conf.write_text("\n".join(lines) + "\n")
-        proc = self.group.start(name, [redis_server_binary(), str(conf), "--sentinel"])
+        """A Sentinel watching the primary (quorum 2 of 3) through deploy/redis/sentinel.sh, with the data nodes'
+        password as its own (the same, as compose runs it); it rewrites its own config file as it learns."""
+        (self.config.data_dir / name).mkdir(parents=True, exist_ok=True)
+        proc = self.group.start(name, ["sh", str(REDIS_SCRIPTS / "sentinel.sh"), "--bind", "127.0.0.1"],
+                                self.redis_node_env(name))
         wait_port(port, proc=proc)
 
     def wait_sentinels_ready(self, timeout: float = 60.0) -> None:
@@ -329,9 +341,10 @@ class Stack:
         """Start a process stopped by stop_process with the same command, as a supervisor would."""
         node = self.nats_node(name)
         module = next((a for a in argv if a.startswith("rabota_")), "").removeprefix("rabota_")
-        infra = name == "redis" or name.startswith(("redis-replica-", "sentinel-"))
+        redis_node = name == "redis" or name.startswith(("redis-replica-", "sentinel-"))
+        infra_env = self.redis_node_env(name) if redis_node and self.config.sentinel_ports else None
         env = {"nats": self.nats_server_env(), "sandbox": self.sandbox_env()}.get(
-            name, None if infra else {"POD_NAME": name, **self.nats_server_env()} if node
+            name, infra_env if redis_node else {"POD_NAME": name, **self.nats_server_env()} if node
             else {**self.service_env(), **self.nats_credentials(module)})
         popen = self.group.start(name, argv, env)
         if node is not None:
