@@ -83,7 +83,13 @@ async def test_client_follows_the_promoted_replica(ha: Stack) -> None:
     client = store.redis
     try:
         await client.set("rs:before", "kept")
-        await store.replicated()
+        since = await store.replication_id()
+        assert since
+        assert await store.replicated(since) == []
+        pipe = client.pipeline(transaction=False)
+        pipe.set("rs:piped", "1")
+        pipe.get("rs:piped")
+        assert await store.replicated(since, pipe=pipe) == [True, b"1"]  # the pipeline's own results
         ha.stop_process("redis", hard=True)
         killed = time.monotonic()
         errors: set[str] = set()
@@ -105,8 +111,10 @@ async def test_client_follows_the_promoted_replica(ha: Stack) -> None:
             assert (await promoted.info("replication"))["role"] == "master"
         finally:
             await promoted.aclose()
-        with pytest.raises(NotReplicated):  # the new primary has no replica until the old node comes back
-            await Store(client, store.crypto, wait_replicas=1, wait_ms=200).replicated()
+        with pytest.raises(NotReplicated, match="primary changed"):  # work begun before the failover: redone
+            await store.replicated(since)
+        with pytest.raises(NotReplicated, match="confirmed"):  # the new primary has no replica until the old
+            await Store(client, store.crypto, wait_replicas=1, wait_ms=200).replicated()  # node comes back
     finally:
         await client.aclose()
 

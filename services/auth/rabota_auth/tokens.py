@@ -71,15 +71,14 @@ async def _refresh_b24(rt: Runtime, member_id: str, portal: PortalRecord) -> B24
         return B24Token(ok=False, error="transient")
     # The rotated refresh token is stored before anyone can use the new access token.
     endpoint = body.get("client_endpoint") or portal.client_endpoint
-    await rt.store.update_portal(
+    # Bitrix24 has spent the old refresh token: the new one is confirmed on a Redis replica (failover-safe).
+    await rt.store.rotate_portal_tokens(
         member_id,
         access_token=body["access_token"],
         refresh_token=body["refresh_token"],
         expires_at=time.time() + float(body.get("expires_in", 3600)) - EXPIRY_MARGIN_S,
         client_endpoint=endpoint,
     )
-    # Bitrix24 has spent the old refresh token: the new one must survive a Redis failover.
-    await rt.store.replicated()
     if portal.paused and await rt.store.resume_portal(member_id):
         # The probe's refresh succeeded: the poller republishes the parked work and tells the user once.
         rt.log.warning("portal %s usable again after %s", member_id, portal.paused)
@@ -134,13 +133,12 @@ async def hh_token(rt: Runtime, req: TokenRequest) -> HhToken:
             return HhToken(ok=False, error="relogin_required")
         except HhError:
             return HhToken(ok=False, error="transient")
-        await rt.store.update_hh(
+        await rt.store.rotate_hh_tokens(  # HeadHunter has spent the old refresh token (see _refresh_b24)
             req.portal,
             access_token=body["access_token"],
             refresh_token=body["refresh_token"],
             expires_at=time.time() + float(body.get("expires_in", 1209600)),
         )
-        await rt.store.replicated()  # HeadHunter has spent the old refresh token (see _refresh_b24)
         account = await rt.store.get_hh(req.portal)
         assert account is not None
         return _hh_reply(account)

@@ -404,11 +404,8 @@ class GroupWrite:
         cmds = self._create_cmds(chunk, pdfs)
         # Marked while Bitrix24 may hold what the ledger does not: a crash (or an unanswered batch) leaves
         # the mark, and the next group stops trusting the ledger.
+        # With a Redis replica the mark is on it before Bitrix24 creates anything (Store.mark_writing).
         await rt.store.mark_writing(portal=portal)
-        # With a Redis replica: the mark is on it before Bitrix24 creates anything. A failover that lost the mark
-        # (and the ledger entries after it) would leave a complete-looking ledger, and the next delivery would
-        # create the entities again; a mark that survives makes the next group look them up instead.
-        await rt.store.replicated()
         result = await self.session.batch(cmds)
         created: dict[str, LedgerRef] = {}
         new_contacts: dict[str, int] = {}
@@ -431,7 +428,7 @@ class GroupWrite:
                                            error=command_error(error, "Дело в таймлайне"))
                 continue
             self.outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=True)
-        # Recorded at once, before the mark goes: a crash in between leaves the mark as before.
+        # Recorded at once (and confirmed on a replica), before the mark goes: a crash in between leaves the mark.
         await rt.store.record_created(portal, created, new_contacts)
         await rt.store.clear_writing(portal=portal)
 

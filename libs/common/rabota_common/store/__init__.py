@@ -21,7 +21,7 @@ encrypted before they reach Redis):
 | `buckets` | `rs:budget:*` (the leaky buckets of `rabota_common.budget`, the adaptive HeadHunter one with its rate) |
 | `chats` | chat ↔ negotiation, messages delivered to the Open Line, operators' replies (ids only, F15) |
 | `lifecycle` | a portal's keys as a whole (CLEAN uninstall, account switch) |
-| `replication` | `rs:replication-fence` (the write a WAIT confirms on Redis replicas, issue 15) |
+| `replication` | `rs:replication-fence` (what WAIT confirms on the replicas, issue 15), the primary's replication id |
 
 `_base.redis_client` is the one place a Redis client is made (REDIS_URL, or the primary the Sentinels name).
 
