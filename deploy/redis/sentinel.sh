@@ -12,7 +12,8 @@
 # SENTINEL_DOWN_AFTER_MS (default 5000), SENTINEL_FAILOVER_TIMEOUT_MS (default 60000),
 # REDIS_SENTINEL_PASSWORD (the Sentinels' own: clients and the other Sentinels log in with it; may be empty),
 # SENTINEL_AUTH_USER and SENTINEL_AUTH_PASSWORD (how the Sentinels log in to the data nodes; the user may be empty:
-# the default user). Arguments: passed on to redis-server --sentinel.
+# the default user), SENTINEL_CLIENT_USER and SENTINEL_CLIENT_PASSWORD (optional: an ACL user that may only ask
+# who the primary is, for the services). Arguments: passed on to redis-server --sentinel.
 set -eu
 name="${REDIS_MASTER_NAME:-rabota}"
 dir="${SENTINEL_DIR:-/data}"
@@ -55,5 +56,10 @@ if [ -n "${SENTINEL_AUTH_PASSWORD:-}" ]; then
 fi
 if [ -n "${SENTINEL_AUTH_USER:-}" ]; then
   printf 'sentinel auth-user %s %s\n' "$name" "$SENTINEL_AUTH_USER" >> "$conf"
+fi
+if [ -n "${SENTINEL_CLIENT_USER:-}" ]; then
+  sed -i -e "/^user ${SENTINEL_CLIENT_USER} /d" "$conf"
+  printf 'user %s on >%s -@all +auth +hello +ping +client|setname +sentinel|masters +sentinel|master +sentinel|get-master-addr-by-name +sentinel|sentinels +sentinel|replicas +sentinel|slaves\n' \
+    "$SENTINEL_CLIENT_USER" "$SENTINEL_CLIENT_PASSWORD" >> "$conf"
 fi
 exec redis-server "$conf" --sentinel "$@"

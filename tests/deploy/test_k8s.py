@@ -157,7 +157,8 @@ def test_the_namespace_denies_by_default_and_allows_only_named_flows():
 
 def test_redis_has_two_replicas_and_three_sentinels_the_services_follow():
     """Issue 15: a primary and two replicas, three Sentinels; the services ask the Sentinels (every one of them
-    by its stable name) and log in to them with their own password; the start scripts are deploy/redis's."""
+    by its stable name) as the Sentinels' restricted user `rabota` (REDIS_URL's user and password) and never get
+    the internal or the Sentinels' own password; the start scripts are deploy/redis's."""
     from tests.deploy.files import DEPLOY
 
     redis, sentinel = _by_kind("StatefulSet")["redis"], _by_kind("StatefulSet")["redis-sentinel"]
@@ -177,9 +178,11 @@ def test_redis_has_two_replicas_and_three_sentinels_the_services_follow():
         if dep["metadata"]["labels"].get("app.kubernetes.io/name") != "rabota-sync":
             continue
         env = {e["name"]: e for e in _containers(dep)[0]["env"]}
-        assert env["REDIS_SENTINEL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
-            "name": "rabota-redis", "key": "REDIS_SENTINEL_PASSWORD"}, name
-        assert "REDIS_INTERNAL_PASSWORD" not in env, name
+        assert not {"REDIS_INTERNAL_PASSWORD", "REDIS_SENTINEL_PASSWORD"} & env.keys(), name
+    sentinel_env = {e["name"]: e for e in _containers(sentinel)[0]["env"]}
+    assert sentinel_env["SENTINEL_CLIENT_USER"]["value"] == "rabota"
+    assert sentinel_env["SENTINEL_CLIENT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "rabota-redis", "key": "REDIS_PASSWORD"}
     args = _containers(redis)[0]["args"]
     users = [args[i + 1] for i, a in enumerate(args) if a == "--user"]
     assert users == ["default", "rabota", "replication", "sentinel"]

@@ -175,7 +175,8 @@ def test_deploy_scripts_bring_a_killed_primary_back_as_a_replica(tmp_path: Path)
             group.start(f"s{i}", ["sh", str(SCRIPTS / "sentinel.sh"), "--bind", "127.0.0.1"],
                         {**common, "SENTINEL_HOST": "127.0.0.1", "SENTINEL_PORT": str(port),
                          "SENTINEL_DIR": str(tmp_path / f"s{i}"), "SENTINEL_DOWN_AFTER_MS": "1000",
-                         "SENTINEL_FAILOVER_TIMEOUT_MS": "5000", "SENTINEL_AUTH_PASSWORD": password})
+                         "SENTINEL_FAILOVER_TIMEOUT_MS": "5000", "SENTINEL_AUTH_PASSWORD": password,
+                         "SENTINEL_CLIENT_USER": "svc", "SENTINEL_CLIENT_PASSWORD": "q" + "5e" * 12})
             wait_port(port)
         assert _role(a, password) == ("master", 0)
         _wait("b in sync with a", lambda: _role(b, password) == ("slave", a))
@@ -193,6 +194,7 @@ def test_deploy_scripts_bring_a_killed_primary_back_as_a_replica(tmp_path: Path)
             return True
 
         _wait("the Sentinels know the replica and each other", sentinels_know_everyone)
+        asyncio.run(_client_user_may_only_ask(sentinels[0], a))
         group.stop_one(group.get("a"), sig=signal.SIGKILL)
         group.procs.remove(group.get("a"))
         promoted = _wait("b promoted", lambda: _role(b, password) == ("master", 0))
@@ -203,3 +205,22 @@ def test_deploy_scripts_bring_a_killed_primary_back_as_a_replica(tmp_path: Path)
         assert "starts as a replica of 127.0.0.1:" + str(b) in (tmp_path / "logs" / "a.log").read_text()
     finally:
         group.stop_all()
+
+
+async def _client_user_may_only_ask(port: int, primary: int) -> None:
+    """The services' Sentinel user (SENTINEL_CLIENT_USER): redis-py's discovery works, reconfiguring does not."""
+    from redis.asyncio.sentinel import Sentinel
+
+    svc = {"username": "svc", "password": "q" + "5e" * 12}
+    sentinel = Sentinel([("127.0.0.1", port)], sentinel_kwargs=svc)
+    assert await sentinel.discover_master("rabota") == ("127.0.0.1", primary)
+    client = aioredis.Redis(port=port, **svc)  # type: ignore[arg-type]
+    try:
+        for forbidden in (("SENTINEL", "FAILOVER", "rabota"), ("SENTINEL", "SET", "rabota", "quorum", "1"),
+                          ("SENTINEL", "REMOVE", "rabota")):
+            with pytest.raises(aioredis.ResponseError, match="no permissions"):
+                await client.execute_command(*forbidden)
+    finally:
+        await client.aclose()
+        for s in sentinel.sentinels:
+            await s.aclose()

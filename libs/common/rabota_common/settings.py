@@ -78,8 +78,8 @@ class Settings(BaseSettings):
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
     # High availability (issue 15): with REDIS_SENTINELS (comma-separated host:port), every process asks the
     # Sentinels for the primary of REDIS_SENTINEL_MASTER and follows a failover. REDIS_URL then gives only the
-    # credentials, database and TLS (its host is not used). REDIS_SENTINEL_PASSWORD is the Sentinels' own
-    # password (requirepass of sentinel.conf); unset, REDIS_URL's password is used for them too.
+    # credentials, database and TLS (its host is not used). REDIS_SENTINEL_PASSWORD logs in to the Sentinels'
+    # default user (requirepass of sentinel.conf); unset, REDIS_URL's user and password log in to them too.
     REDIS_SENTINELS: str = ""
     REDIS_SENTINEL_MASTER: str = "rabota"
     REDIS_SENTINEL_PASSWORD: SecretStr | None = None

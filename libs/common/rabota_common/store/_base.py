@@ -43,10 +43,13 @@ def redis_client(url: str, *, sentinels: Sequence[tuple[str, int]] = (), sentine
     # command for ever: a bounded read, longer than the longest WAIT the store issues.
     kwargs.setdefault("socket_connect_timeout", 2.0)
     kwargs.setdefault("socket_timeout", max(5.0, wait_ms / 1000 + 3.0))
-    password = sentinel_password if sentinel_password is not None else kwargs.get("password")
+    # The Sentinels: with `sentinel_password` their default user; else the url's user and password (k8s: an ACL
+    # user of the Sentinels that may only ask who the primary is).
     sentinel_kwargs: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
-    if password:
-        sentinel_kwargs["password"] = password
+    if sentinel_password is not None:
+        sentinel_kwargs["password"] = sentinel_password
+    else:
+        sentinel_kwargs.update({k: kwargs[k] for k in ("username", "password") if kwargs.get(k)})
     sentinel = Sentinel(list(sentinels), sentinel_kwargs=sentinel_kwargs, **kwargs)
     client: Redis = sentinel.master_for(sentinel_master, redis_class=Redis)
     return client
