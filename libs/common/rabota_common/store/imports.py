@@ -10,8 +10,6 @@ from pydantic import BaseModel
 
 from rabota_common.store._base import StoreBase, text
 
-# One processed negotiation of the current import, counted once; the import is done when the listing is
-# complete and every found negotiation is processed. One round trip instead of five per written response.
 # Negotiations found by the current import, recorded and counted at once: a Redis killed (or failing over)
 # between the SADD and the HINCRBY left them in the set but not in `found`, and the retry found them known,
 # so the import ended with `found` short of `processed`.
@@ -25,6 +23,8 @@ if #new > 0 then redis.call('HINCRBY', KEYS[1], 'found', #new) end
 return new
 """
 
+# One processed negotiation of the current import, counted once; the import is done when the listing is
+# complete and every found negotiation is processed. One round trip instead of five per written response.
 _COUNT_RESULT = """
 if redis.call('HGET', KEYS[1], 'import_id') ~= ARGV[1] then return 0 end
 if redis.call('SADD', KEYS[2], ARGV[2]) == 0 then return 0 end
