@@ -91,3 +91,24 @@ def test_nats_has_the_generated_users_and_every_service_its_own_and_redis_a_pass
         assert env["NATS_PASSWORD"].startswith("${" + nats_auth.password_env(name) + ":?")
         assert "${REDIS_PASSWORD" in env["REDIS_URL"]
     assert "--requirepass" in doc["services"]["redis"]["command"]
+
+
+def test_redis_has_a_replica_and_three_sentinels_the_services_follow():
+    """Issue 15: `redis` and `redis-replica` start through deploy/redis/node.sh, three Sentinels through
+    sentinel.sh, each on its own volume; every service asks those Sentinels."""
+    doc = compose()
+    services = doc["services"]
+    for name in ("redis", "redis-replica"):
+        assert services[name]["entrypoint"] == ["sh", "/opt/rabota-redis/node.sh"], name
+        assert "--requirepass" in services[name]["command"] and "--masterauth" in services[name]["command"]
+        assert "../redis:/opt/rabota-redis:ro" in services[name]["volumes"]
+    sentinels = [f"sentinel-{i}" for i in range(3)]
+    for name in sentinels:
+        assert services[name]["entrypoint"] == ["sh", "/opt/rabota-redis/sentinel.sh"], name
+        assert services[name]["environment"]["SENTINEL_HOST"] == name
+        assert f"{name}-data:/data" in services[name]["volumes"] and f"{name}-data" in doc["volumes"]
+    for name in (*BUS_SERVICES, "ui"):
+        env = services[name]["environment"]
+        assert env["REDIS_SENTINELS"].split(",") == [f"{s}:26379" for s in sentinels], name
+        assert env["REDIS_SENTINEL_MASTER"] == "rabota"
+        assert set(sentinels) <= services[name]["depends_on"].keys()

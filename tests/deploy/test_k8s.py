@@ -146,5 +146,46 @@ def test_the_namespace_denies_by_default_and_allows_only_named_flows():
         for rule in policy["spec"].get("ingress", []) + policy["spec"].get("egress", []):
             assert rule.get("ports"), f"{name}: every allowed flow names its ports"
             assert rule.get("from", rule.get("to")), f"{name}: every allowed flow names its peers"
+    # Redis: the services, and (since the replicas and Sentinels, issue 15) the data nodes and the Sentinels.
     assert policies["redis"]["spec"]["ingress"][0]["from"] == [
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "rabota-sync"}}}]
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": name}}}
+        for name in ("rabota-sync", "redis", "redis-sentinel")]
+    assert policies["redis-sentinel"]["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": name}}}
+        for name in ("rabota-sync", "redis", "redis-sentinel")]
+
+
+def test_redis_has_two_replicas_and_three_sentinels_the_services_follow():
+    """Issue 15: a primary and two replicas, three Sentinels; the services ask the Sentinels (every one of them
+    by its stable name) as the Sentinels' restricted user `rabota` (REDIS_URL's user and password) and never get
+    the internal or the Sentinels' own password; the start scripts are deploy/redis's."""
+    from tests.deploy.files import DEPLOY
+
+    redis, sentinel = _by_kind("StatefulSet")["redis"], _by_kind("StatefulSet")["redis-sentinel"]
+    assert redis["spec"]["replicas"] == 3 and sentinel["spec"]["replicas"] == 3
+    assert _by_kind("Service")["redis"]["spec"]["clusterIP"] == "None"
+    assert _by_kind("Service")["redis-sentinel"]["spec"]["clusterIP"] == "None"
+    scripts = _by_kind("ConfigMap")["redis-scripts"]["data"]
+    for name in ("node.sh", "sentinel.sh"):
+        assert scripts[name] == (DEPLOY / "redis" / name).read_text(encoding="utf-8"), f"{name} differs"
+    assert _containers(redis)[0]["command"] == ["sh", "/opt/rabota-redis/node.sh"]
+    assert _containers(sentinel)[0]["command"] == ["sh", "/opt/rabota-redis/sentinel.sh"]
+    config = _by_kind("ConfigMap")["rabota-config"]["data"]
+    assert config["REDIS_SENTINELS"].split(",") == [
+        f"redis-sentinel-{i}.redis-sentinel:26379" for i in range(3)]
+    assert config["REDIS_SENTINEL_MASTER"] == "rabota"
+    for name, dep in _by_kind("Deployment").items():
+        if dep["metadata"]["labels"].get("app.kubernetes.io/name") != "rabota-sync":
+            continue
+        env = {e["name"]: e for e in _containers(dep)[0]["env"]}
+        assert not {"REDIS_INTERNAL_PASSWORD", "REDIS_SENTINEL_PASSWORD"} & env.keys(), name
+    sentinel_env = {e["name"]: e for e in _containers(sentinel)[0]["env"]}
+    assert sentinel_env["SENTINEL_CLIENT_USER"]["value"] == "rabota"
+    assert sentinel_env["SENTINEL_CLIENT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "rabota-redis", "key": "REDIS_PASSWORD"}
+    args = _containers(redis)[0]["args"]
+    users = [args[i + 1] for i, a in enumerate(args) if a == "--user"]
+    assert users == ["default", "rabota", "replication", "sentinel"]
+    assert args[args.index("--masteruser") + 1] == "replication"
+    secret = _by_kind("Secret")["rabota-redis"]["stringData"]
+    assert {"REDIS_PASSWORD", "REDIS_URL", "REDIS_INTERNAL_PASSWORD", "REDIS_SENTINEL_PASSWORD"} == set(secret)

@@ -16,7 +16,10 @@ def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
     extra = dict(marker.args[0]) if marker else {}
     cluster = request.node.get_closest_marker("nats_cluster")
     nodes = int(cluster.args[0]) if cluster else 0
-    s = Stack(StackConfig.ephemeral(tmp_path / "stack", extra_env=extra, nats_cluster=nodes))
+    sentinel = request.node.get_closest_marker("redis_sentinel")
+    replicas = int(sentinel.args[0]) if sentinel else 0
+    s = Stack(StackConfig.ephemeral(tmp_path / "stack", extra_env=extra, nats_cluster=nodes,
+                                    redis_replicas=replicas))
     s.start()
     yield s
     s.stop()

@@ -43,7 +43,7 @@ class Watch:
 
 
 async def import_through(driver: Driver, name: str, outage: Callable[[], Awaitable[Any]],
-                         recovered: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+                         recovered: Callable[[], Awaitable[Any]], n: int = N) -> dict[str, Any]:
     """Start an import, let some of it be written, run the `outage` (it returns when it is over, `recovered`
     returns when the party is back) and require the import to end exact; returns the figures it printed."""
     await b24_knobs(driver, rate=50.0, burst=200)
@@ -51,7 +51,7 @@ async def import_through(driver: Driver, name: str, outage: Callable[[], Awaitab
     await b24_knobs(driver, latency_ms=150)  # slow enough that the outage falls mid-import
     started = time.monotonic()
     assert (await driver.api("POST", "/import")).status_code == 202
-    await _wait_some(driver, 2, N // 6, limit_s=120)
+    await _wait_some(driver, 2, n // 6, limit_s=120)
     before = len(await driver.entities("demo", 2))
     watch = Watch(driver)
     stop = asyncio.Event()
@@ -61,7 +61,7 @@ async def import_through(driver: Driver, name: str, outage: Callable[[], Awaitab
         await outage()
         await recovered()
         back = time.monotonic()
-        result, found = await finish_import_exactly(driver, N, limit_s=300)
+        result, found = await finish_import_exactly(driver, n, limit_s=300)
     finally:
         stop.set()
         await watcher

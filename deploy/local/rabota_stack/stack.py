@@ -23,6 +23,12 @@ from rabota_stack.processes import (
 )
 
 STACK_USER = "stack"  # the local stack's own user (tests' clients), never in k8s or compose
+SENTINELS = 3
+SENTINEL_MASTER = "rabota"
+# A fast failover for the local stack and the tests; production values are in deploy/compose and deploy/k8s.
+SENTINEL_DOWN_AFTER_MS = 1000
+SENTINEL_FAILOVER_TIMEOUT_MS = 5000
+REDIS_SCRIPTS = Path(__file__).resolve().parents[2] / "redis"  # deploy/redis: node.sh, sentinel.sh
 
 
 @dataclass
@@ -42,6 +48,12 @@ class StackConfig:
     # instead of the single server; 0: the single server.
     nats_cluster: int = 0
     nats_nodes: list[NatsNode] = field(default_factory=list)
+    # n >= 1: Redis as deployed with high availability (issue 15): the primary `redis`, n replicas
+    # (`redis-replica-1`..) and three Sentinels (`sentinel-0..2`, quorum 2, fast failover), the services
+    # following the primary through REDIS_SENTINELS; 0: the single Redis.
+    redis_replicas: int = 0
+    redis_replica_ports: list[int] = field(default_factory=list)
+    sentinel_ports: list[int] = field(default_factory=list)
     # METRICS_PORT of each service (/healthz, /readyz, /metrics); the ui's public port has no /metrics.
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(zip(
         SERVICES, range(9100, 9100 + len(SERVICES)), strict=True)))
@@ -53,12 +65,15 @@ class StackConfig:
     secure: bool = field(default_factory=lambda: os.environ.get("RABOTA_STACK_SECURE", "1") != "0")
 
     @classmethod
-    def ephemeral(cls, data_dir: Path, nats_cluster: int = 0, **kw: Any) -> StackConfig:
+    def ephemeral(cls, data_dir: Path, nats_cluster: int = 0, redis_replicas: int = 0, **kw: Any) -> StackConfig:
         """Free ports everywhere: for tests, so that stacks never share state."""
         ports = {name: free_port() for name in ("nats_port", "redis_port", "ui_port", "hh_port", "b24_port")}
         metrics = {name: free_port() for name in SERVICES}
         nodes = [NatsNode(f"nats-{i}", free_port(), free_port(), free_port()) for i in range(nats_cluster)]
+        replica_ports = [free_port() for _ in range(redis_replicas)]
+        sentinel_ports = [free_port() for _ in range(SENTINELS)] if redis_replicas else []
         return cls(data_dir=data_dir, metrics_ports=metrics, nats_cluster=nats_cluster, nats_nodes=nodes,
+                   redis_replicas=redis_replicas, redis_replica_ports=replica_ports, sentinel_ports=sentinel_ports,
                    **ports, **kw)  # type: ignore[arg-type]
 
 
@@ -135,6 +150,9 @@ class Stack:
         # Every process its own port; the ui (and callers without a service) open none.
         env["METRICS_PORT"] = str(self.config.metrics_ports.get(name, 0) if name else 0)
         env.update(self.nats_credentials(name))
+        if self.config.redis_replicas:
+            env.update({"REDIS_SENTINELS": ",".join(f"127.0.0.1:{p}" for p in self.config.sentinel_ports),
+                        "REDIS_SENTINEL_MASTER": SENTINEL_MASTER})
         env.update(self.config.extra_env)
         return env
 
@@ -161,13 +179,91 @@ class Stack:
             proc = self.group.start("nats", argv, self.nats_server_env())
             wait_port(self.config.nats_port, proc=proc)
         if self.config.redis_url is None:
-            (data / "redis").mkdir(parents=True, exist_ok=True)
-            password = ["--requirepass", self.redis_password] if self.redis_password else []
-            proc = self.group.start("redis", [redis_server_binary(), "--port", str(self.config.redis_port),
-                                              "--bind", "127.0.0.1", "--dir", str(data / "redis"),
-                                              "--appendonly", "yes", "--save", "", "--daemonize", "no",
-                                              *password])
-            wait_port(self.config.redis_port, proc=proc)
+            self.start_redis("redis", self.config.redis_port)
+            for i, port in enumerate(self.config.redis_replica_ports, 1):
+                self.start_redis(f"redis-replica-{i}", port)
+            for i, port in enumerate(self.config.sentinel_ports):
+                self.start_sentinel(f"sentinel-{i}", port)
+            if self.config.redis_replicas:
+                self.wait_sentinels_ready()
+
+    def start_redis(self, name: str, port: int) -> None:
+        """One redis-server (AOF). With Sentinels, through deploy/redis/node.sh as compose and k8s run it: the
+        node follows the primary the Sentinels name (the first start: the node `redis`), and with a password
+        every node also logs in to its primary with it (masterauth), so that a demoted primary can follow."""
+        data = self.config.data_dir / name
+        data.mkdir(parents=True, exist_ok=True)
+        password = ["--requirepass", self.redis_password] if self.redis_password else []
+        args = ["--bind", "127.0.0.1", "--dir", str(data), "--appendonly", "yes", "--save", "", "--daemonize", "no",
+                *password]
+        if not self.config.sentinel_ports:
+            proc = self.group.start(name, [redis_server_binary(), "--port", str(port), *args])
+        else:
+            masterauth = ["--masterauth", self.redis_password] if self.redis_password else []
+            proc = self.group.start(name, ["sh", str(REDIS_SCRIPTS / "node.sh"), *args, *masterauth],
+                                    self.redis_node_env(name))
+        wait_port(port, proc=proc)
+
+    def redis_node_env(self, name: str) -> dict[str, str]:
+        """node.sh's and sentinel.sh's environment (deploy/redis): everything on 127.0.0.1, told apart by port."""
+        env = {"REDIS_MASTER_NAME": SENTINEL_MASTER, "REDIS_INITIAL_PRIMARY": "127.0.0.1",
+               "REDIS_INITIAL_PRIMARY_PORT": str(self.config.redis_port),
+               "REDIS_SENTINEL_HOSTS": " ".join(f"127.0.0.1:{p}" for p in self.config.sentinel_ports),
+               "REDIS_SENTINEL_PASSWORD": self.redis_password or ""}
+        if name.startswith("sentinel-"):
+            return {**env, "SENTINEL_HOST": "127.0.0.1",
+                    "SENTINEL_PORT": str(self.config.sentinel_ports[int(name.rsplit("-", 1)[1])]),
+                    "SENTINEL_DIR": str(self.config.data_dir / name),
+                    "SENTINEL_DOWN_AFTER_MS": str(SENTINEL_DOWN_AFTER_MS),
+                    "SENTINEL_FAILOVER_TIMEOUT_MS": str(SENTINEL_FAILOVER_TIMEOUT_MS),
+                    "SENTINEL_AUTH_PASSWORD": self.redis_password or ""}
+        return {**env, "REDIS_NODE_HOST": "127.0.0.1", "REDIS_PORT": str(self.redis_port_of(name))}
+
+    def start_sentinel(self, name: str, port: int) -> None:
+        """A Sentinel watching the primary (quorum 2 of 3) through deploy/redis/sentinel.sh, with the data nodes'
+        password as its own (the same, as compose runs it); it rewrites its own config file as it learns."""
+        (self.config.data_dir / name).mkdir(parents=True, exist_ok=True)
+        proc = self.group.start(name, ["sh", str(REDIS_SCRIPTS / "sentinel.sh"), "--bind", "127.0.0.1"],
+                                self.redis_node_env(name))
+        wait_port(port, proc=proc)
+
+    def wait_sentinels_ready(self, timeout: float = 60.0) -> None:
+        """Until every replica is in sync with the primary and every Sentinel knows the replicas and the other
+        Sentinels (a failover needs a majority of them to agree)."""
+        import time
+
+        import redis
+
+        want = {"num-slaves": self.config.redis_replicas, "num-other-sentinels": len(self.config.sentinel_ports) - 1}
+        deadline = time.monotonic() + timeout
+        seen: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            try:
+                with redis.Redis(port=self.config.redis_port, password=self.redis_password, socket_timeout=2.0,
+                                 decode_responses=True) as primary:
+                    online = sum(1 for k, v in primary.info("replication").items()
+                                 if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online")
+                seen = {"online": online}
+                ready = online == self.config.redis_replicas
+                for port in self.config.sentinel_ports:
+                    with redis.Redis(port=port, password=self.redis_password, socket_timeout=2.0,
+                                     decode_responses=True) as sentinel:
+                        flat = sentinel.execute_command("SENTINEL", "MASTER", SENTINEL_MASTER)
+                        info = dict(zip(flat[::2], flat[1::2], strict=True)) if isinstance(flat, list) else dict(flat)
+                        seen[str(port)] = {k: info.get(k) for k in want}
+                        ready = ready and all(int(info.get(k, -1)) >= v for k, v in want.items())
+                if ready:
+                    return
+            except (redis.RedisError, OSError) as exc:
+                seen = {"error": repr(exc)}
+            time.sleep(0.2)
+        raise RuntimeError(f"Redis replicas and Sentinels not ready after {timeout:.0f}s: {seen}")
+
+    def redis_port_of(self, name: str) -> int:
+        """The port of a Redis data node by process name (`redis`, `redis-replica-1`, …)."""
+        if name == "redis":
+            return self.config.redis_port
+        return self.config.redis_replica_ports[int(name.rsplit("-", 1)[1]) - 1]
 
     def start_nats_cluster(self) -> None:
         """All nodes at once (JetStream needs a quorum), then wait until each has a current JetStream."""
@@ -224,29 +320,43 @@ class Stack:
         """Stop a process (SIGKILL when hard, else SIGTERM) and start it again with the same command:
         a service, a replica, the sandbox, Redis/NATS or one node of a NATS cluster (nats-0..2; their data
         directories survive). Returns the exit code of the stopped process."""
-        import signal
         import time
+
+        argv, code = self.stop_process(name, hard)
+        time.sleep(down_s)
+        self.start_again(name, argv)
+        return code
+
+    def stop_process(self, name: str, hard: bool = False) -> tuple[list[str], int | None]:
+        """Stop one process (SIGKILL when hard); returns its command (for start_again) and exit code."""
+        import signal
 
         proc = self.group.get(name)
         argv = [str(a) for a in proc.popen.args]  # type: ignore[union-attr]
         code = self.group.stop_one(proc, sig=signal.SIGKILL if hard else signal.SIGTERM)
         self.group.procs.remove(proc)
-        time.sleep(down_s)
+        return argv, code
+
+    def start_again(self, name: str, argv: list[str]) -> None:
+        """Start a process stopped by stop_process with the same command, as a supervisor would."""
         node = self.nats_node(name)
         module = next((a for a in argv if a.startswith("rabota_")), "").removeprefix("rabota_")
-        env = {"nats": self.nats_server_env(), "redis": None, "sandbox": self.sandbox_env()}.get(
-            name, {"POD_NAME": name, **self.nats_server_env()} if node
+        redis_node = name == "redis" or name.startswith(("redis-replica-", "sentinel-"))
+        infra_env = self.redis_node_env(name) if redis_node and self.config.sentinel_ports else None
+        env = {"nats": self.nats_server_env(), "sandbox": self.sandbox_env()}.get(
+            name, infra_env if redis_node else {"POD_NAME": name, **self.nats_server_env()} if node
             else {**self.service_env(), **self.nats_credentials(module)})
         popen = self.group.start(name, argv, env)
         if node is not None:
             wait_port(node.client_port, proc=popen)
-        elif name == "redis":
-            wait_port(self.config.redis_port, proc=popen)
+        elif name == "redis" or name.startswith("redis-replica-"):
+            wait_port(self.redis_port_of(name), proc=popen)
+        elif name.startswith("sentinel-"):
+            wait_port(self.config.sentinel_ports[int(name.rsplit("-", 1)[1])], proc=popen)
         elif name == "nats":
             wait_port(self.config.nats_port, proc=popen)
         elif name == "ui":
             wait_http(f"{self.public_url}/healthz", proc=popen)
-        return code
 
     def stop(self) -> None:
         self.group.stop_all()

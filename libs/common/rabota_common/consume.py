@@ -172,7 +172,11 @@ async def settle(rt: Runtime, stage: str, msg: NatsMessage, data: BaseModel | di
     trace.get_current_span().set_attributes({"rabota.attempt": delivery.attempt,
                                              "rabota.portal": portal_of(delivery.subject)})
     try:
+        # What the work wrote is on a Redis replica before the message goes, and on the same primary throughout:
+        # work that straddled a failover is done again (it is idempotent), since some of its writes may be gone.
+        since = await rt.store.replication_id()
         await work()
+        await rt.store.replicated(since)
     except Exception as exc:
         if failures is not None and classify(exc).kind != "transient":
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 
 class TransientError(Exception):
     """Worth retrying later (network, 5xx, rate limits, a token being refreshed). It never becomes a failure:
@@ -30,3 +32,9 @@ class Parkable(TransientError):
 
 class HhAuthLost(Parkable):
     """HeadHunter tokens are gone (password change, revocation): work waits for a re-login (DESIGN F11)."""
+
+
+class NotReplicated(RedisConnectionError):
+    """Redis did not confirm that enough replicas hold a write (WAIT timed out): a failover now could lose it.
+    A Redis connection trouble as far as callers go (it is transient, it waits; REDIS_ERRORS), with its own
+    reason (rabota_common.transience)."""

@@ -85,11 +85,22 @@ class Runtime:
         return await self._request(subjects.AUTH_HH_REVOKED, TokenRequest(portal=portal, stale_token=token), HhToken)
 
 
+def connect_store(settings: Settings, crypto: Crypto) -> Store:
+    """The process's store on REDIS_URL, or, with REDIS_SENTINELS, on whatever primary the Sentinels name for
+    REDIS_SENTINEL_MASTER (it follows a failover; REDIS_URL then gives the credentials, database and TLS). With
+    Sentinels, what Bitrix24 or JetStream is told about is confirmed by REDIS_WAIT_REPLICAS replicas."""
+    secret = settings.REDIS_SENTINEL_PASSWORD
+    return Store.connect(url=settings.REDIS_URL, crypto=crypto, sentinels=settings.redis_sentinels,
+                         sentinel_master=settings.REDIS_SENTINEL_MASTER,
+                         sentinel_password=secret.get_secret_value() if secret is not None else None,
+                         wait_replicas=settings.REDIS_WAIT_REPLICAS, wait_ms=settings.REDIS_WAIT_MS)
+
+
 def build_runtime(service: str, settings: Settings) -> Runtime:
     log = setup_logging(service, settings.LOG_LEVEL)
     provider = setup_telemetry(service, settings)
     crypto = Crypto(settings.APP_SECRET_KEY.get_secret_value(), settings.old_secret_keys)
-    store = Store.connect(url=settings.REDIS_URL, crypto=crypto)
+    store = connect_store(settings, crypto)
     http = make_http(settings)
     hh_budget = AdaptiveBucket(store, AdaptiveRate(floor=min(settings.HH_RATE_MIN, settings.HH_RATE),
                                                    ceiling=settings.HH_RATE), burst=settings.HH_BURST,

@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     # With a Redis ACL user, the credentials travel in the URL: redis://<user>:<password>@redis:6379/0
     # (rediss:// for TLS); they are used as given.
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
+    # High availability (issue 15): with REDIS_SENTINELS (comma-separated host:port), every process asks the
+    # Sentinels for the primary of REDIS_SENTINEL_MASTER and follows a failover. REDIS_URL then gives only the
+    # credentials, database and TLS (its host is not used). REDIS_SENTINEL_PASSWORD logs in to the Sentinels'
+    # default user (requirepass of sentinel.conf); unset, REDIS_URL's user and password log in to them too.
+    REDIS_SENTINELS: str = ""
+    REDIS_SENTINEL_MASTER: str = "rabota"
+    REDIS_SENTINEL_PASSWORD: SecretStr | None = None
+    # Replication is asynchronous: a write the primary acknowledged can vanish in a failover. With Sentinels,
+    # what a Bitrix24 create or a message's ack depends on is confirmed by this many replicas (WAIT) within
+    # REDIS_WAIT_MS; unconfirmed, the work waits («ожидание: реплика Redis …»). 0: no confirmation.
+    REDIS_WAIT_REPLICAS: int = Field(default=1, ge=0)
+    REDIS_WAIT_MS: int = Field(default=2000, gt=0)
     PUBLIC_URL: str = "http://127.0.0.1:8000"
     # At least 32 random bytes outside the sandbox (see KEY_ADVICE). Per-purpose keys are derived from it.
     APP_SECRET_KEY: SecretStr = SecretStr(SANDBOX_APP_SECRET_KEY)
@@ -165,6 +177,11 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
 
     @model_validator(mode="after")
+    def _sentinels_are_host_port(self) -> Settings:
+        self.redis_sentinels  # noqa: B018 - raises on a malformed entry, at start and with one line
+        return self
+
+    @model_validator(mode="after")
     def _real_mode_needs_real_secrets(self) -> Settings:
         if self.SANDBOX:
             return self
@@ -176,6 +193,17 @@ class Settings(BaseSettings):
             if problem:
                 raise ValueError(f"APP_SECRET_KEY_OLD key {i} is refused outside the sandbox: {problem}")
         return self
+
+    @property
+    def redis_sentinels(self) -> list[tuple[str, int]]:
+        """REDIS_SENTINELS as (host, port) pairs; empty without Sentinel."""
+        out: list[tuple[str, int]] = []
+        for entry in filter(None, (e.strip() for e in self.REDIS_SENTINELS.split(","))):
+            host, _, port = entry.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"REDIS_SENTINELS: {entry!r} is not host:port")
+            out.append((host.strip("[]"), int(port)))
+        return out
 
     @property
     def old_secret_keys(self) -> list[str]:

@@ -17,7 +17,7 @@ from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 from redis import exceptions as redis_errors
 
 from rabota_common.b24_client import B24Error
-from rabota_common.errors import PermanentError, TransientError
+from rabota_common.errors import NotReplicated, PermanentError, TransientError
 from rabota_common.hh_client import HhError
 
 Kind = Literal["permanent", "transient", "unknown"]
@@ -30,6 +30,7 @@ BACKOFF_CAP_S = 60.0
 AUTH_DOWN = "сервис токенов недоступен"
 NATS_DOWN = "шина сообщений NATS недоступна или выбирает лидера"
 REDIS_DOWN = "хранилище Redis недоступно"
+REDIS_REPLICA = "реплика Redis не подтвердила запись"
 NETWORK = "нет связи"
 
 NATS_ERRORS: tuple[type[BaseException], ...] = (
@@ -38,6 +39,8 @@ NATS_ERRORS: tuple[type[BaseException], ...] = (
     nats.errors.FlushTimeoutError, ServiceUnavailableError, NoStreamResponseError)
 REDIS_ERRORS: tuple[type[BaseException], ...] = (
     redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError,
+    # Sentinel's MasterNotFoundError (no primary known while the election runs) is a ConnectionError: covered
+    # (redis.sentinel stays inside the store package; tests/integration/test_redis_sentinel.py checks it).
     redis_errors.ReadOnlyError, redis_errors.TryAgainError, redis_errors.MasterDownError)
 
 
@@ -59,6 +62,8 @@ def classify(exc: BaseException) -> Cause:
         return _hh(exc)
     if isinstance(exc, NATS_ERRORS):
         return Cause("transient", NATS_DOWN, "nats")
+    if isinstance(exc, NotReplicated):
+        return Cause("transient", REDIS_REPLICA, "redis_replica")
     if isinstance(exc, REDIS_ERRORS):
         return Cause("transient", REDIS_DOWN, "redis")
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | ConnectionError):

@@ -71,7 +71,8 @@ async def _refresh_b24(rt: Runtime, member_id: str, portal: PortalRecord) -> B24
         return B24Token(ok=False, error="transient")
     # The rotated refresh token is stored before anyone can use the new access token.
     endpoint = body.get("client_endpoint") or portal.client_endpoint
-    await rt.store.update_portal(
+    # Bitrix24 has spent the old refresh token: the new one is confirmed on a Redis replica (failover-safe).
+    await rt.store.rotate_portal_tokens(
         member_id,
         access_token=body["access_token"],
         refresh_token=body["refresh_token"],
@@ -132,7 +133,7 @@ async def hh_token(rt: Runtime, req: TokenRequest) -> HhToken:
             return HhToken(ok=False, error="relogin_required")
         except HhError:
             return HhToken(ok=False, error="transient")
-        await rt.store.update_hh(
+        await rt.store.rotate_hh_tokens(  # HeadHunter has spent the old refresh token (see _refresh_b24)
             req.portal,
             access_token=body["access_token"],
             refresh_token=body["refresh_token"],

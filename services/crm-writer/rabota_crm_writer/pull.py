@@ -26,7 +26,7 @@ from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from rabota_common import subjects
 from rabota_common.bus import UNLIMITED_DELIVERIES, dead_letter, retry_delay
-from rabota_common.consume import Delivery, beat, fail
+from rabota_common.consume import Delivery, beat, fail, wait_out
 from rabota_common.metrics import CRM_WRITES
 from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime
@@ -176,9 +176,11 @@ async def _write_portal(rt: Runtime, raws: list[Msg]) -> None:
                 "crm-writer write", context=propagate.extract(kept[i].headers or {}), kind=trace.SpanKind.CONSUMER,
                 attributes=attributes, links=links))
         try:
+            since = await rt.store.replication_id()  # see _settle
             with trace.use_span(spans[0], end_on_exit=False):
                 outcomes = await write_group(rt, portal, group)
         except Exception as exc:
+            since = ""
             outcomes = [Outcome(error=exc) for _ in group]
         for outcome, span in zip(outcomes, spans, strict=True):
             if outcome.entity_id is not None:
@@ -187,25 +189,33 @@ async def _write_portal(rt: Runtime, raws: list[Msg]) -> None:
                 span.record_exception(outcome.error)
                 span.set_status(trace.StatusCode.ERROR, type(outcome.error).__name__)
         # Settled together: each is a few round trips (Redis, the result, the ack) that need not wait in line.
-        await asyncio.gather(*(_settle(rt, body[i], d, outcome)
+        await asyncio.gather(*(_settle(rt, body[i], d, outcome, since)
                                for i, d, outcome in zip(idx, deliveries, outcomes, strict=True)))
         for span in spans:
             span.end()
 
 
-async def _settle(rt: Runtime, cmd: CrmCommand, d: Delivery, outcome: Outcome) -> None:
+async def _settle(rt: Runtime, cmd: CrmCommand, d: Delivery, outcome: Outcome, since: str = "") -> None:
     """Report, then ack (written) or fail (retry or dead-letter). Acked only after the effect and its record
-    are durable: when Redis or NATS cannot take the report, the message comes back instead."""
+    are durable: when Redis or NATS cannot take the report, the message comes back instead. With Redis replicas,
+    durable means on a replica and written to the primary of `since` (Store.replicated): a group that straddled
+    a failover comes back, and its next delivery looks its entities up instead of trusting the ledger."""
     try:
         final = outcome.error is not None and d.attempt >= rt.settings.MAX_DELIVER \
             and classify(outcome.error).kind == "unknown"
         await report(rt, cmd, outcome, final=final)
+        await rt.store.replicated(since)
         if outcome.error is None:
             await d.ack()
             CRM_WRITES.labels(cmd.portal, "created" if outcome.created else "updated").inc()
         else:
             await fail(rt, "crm-writer", d, await failure_data(rt, cmd), outcome.error)
-    except Exception:
+    except Exception as exc:
+        cause = classify(exc)
+        if cause.kind == "transient":  # Redis (or its replica) unavailable: the command waits, never fails
+            with contextlib.suppress(Exception):
+                await wait_out(rt, "crm-writer", d, exc, cause)
+            return
         rt.log.exception("could not settle %s (delivery %s); it comes back", cmd.negotiation_id, d.attempt)
         with contextlib.suppress(Exception):
             await d.nack(retry_delay(d.attempt))

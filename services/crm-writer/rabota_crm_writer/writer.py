@@ -436,6 +436,7 @@ class GroupWrite:
         cmds = {**lookup.cmds, **self._create_cmds(chunk, pdfs)}
         # Marked while Bitrix24 may hold what the ledger does not: a crash (or an unanswered batch) leaves
         # the mark, and the next group stops trusting the ledger.
+        # With a Redis replica the mark is on it before Bitrix24 creates anything (Store.mark_writing).
         await rt.store.mark_writing(portal=portal)
         result = await self.session.batch(cmds)
         created: dict[str, LedgerRef] = {}
@@ -459,7 +460,7 @@ class GroupWrite:
                                            error=command_error(error, "Дело в таймлайне"))
                 continue
             self.outcomes[i] = Outcome(ok=True, entity_id=entity_id, created=True)
-        # Recorded at once, before the mark goes: a crash in between leaves the mark as before.
+        # Recorded at once (and confirmed on a replica), before the mark goes: a crash in between leaves the mark.
         await rt.store.record_created(portal, created, new_contacts)
         await rt.store.clear_writing(portal=portal)
         if lookup.cmds:

@@ -19,6 +19,7 @@ from opentelemetry import trace
 from rabota_common.budget import bulk
 from rabota_common.errors import HhAuthLost
 from rabota_common.runtime import Runtime
+from rabota_common.transience import classify
 
 from rabota_poller.chats import reconcile_chats
 from rabota_poller.handlers import ensure_subscription
@@ -136,6 +137,10 @@ async def poll_loop(rt: Runtime, stop: asyncio.Event) -> None:
 async def _portals(rt: Runtime) -> list[str]:
     try:
         return await rt.store.portals()
-    except Exception:
-        rt.log.exception("cannot list portals")
+    except Exception as exc:
+        cause = classify(exc)
+        if cause.kind == "transient":  # Redis restarting or failing over: the next tick lists them
+            rt.log.warning("cannot list portals: %s (%s)", cause.reason, exc)
+        else:
+            rt.log.exception("cannot list portals")
         return []

@@ -22,6 +22,9 @@ encrypted before they reach Redis):
 | `chats` | chat ↔ negotiation, messages delivered to the Open Line, operators' replies (ids only, F15) |
 | `actions` | actions taken from the card (done, in flight, commented), bulk-rejection offers and runs (F16) |
 | `lifecycle` | a portal's keys as a whole (CLEAN uninstall, account switch) |
+| `replication` | `rs:replication-fence` (what WAIT confirms on the replicas, issue 15), the primary's replication id |
+
+`_base.redis_client` is the one place a Redis client is made (REDIS_URL, or the primary the Sentinels name).
 
 No other module builds a key or sends a Redis command (tests/unit/test_store_owns_redis.py checks it).
 """
@@ -44,6 +47,7 @@ from rabota_common.store.locks import LocksStore
 from rabota_common.store.oauth import OAuthStore
 from rabota_common.store.poll import PollStore
 from rabota_common.store.portals import UNINSTALLED_REASON, PortalRecord, PortalsStore
+from rabota_common.store.replication import ReplicationStore
 from rabota_common.store.settings import SettingsStore
 from rabota_common.store.webhooks import WebhooksStore
 
@@ -56,5 +60,5 @@ __all__ = [
 
 class Store(ActionsStore, LifecycleStore, HhStore, PortalsStore, SettingsStore, ImportsStore, LedgerStore,
             ApplicantsStore, FailuresStore, WebhooksStore, FeedbackStore, OAuthStore, CachesStore, ChatsStore,
-            PollStore, LocksStore, BucketsStore, StoreBase):
+            PollStore, LocksStore, BucketsStore, ReplicationStore, StoreBase):
     """Typed access to every Redis key the product uses: the concern modules' methods on one object."""

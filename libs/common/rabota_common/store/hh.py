@@ -40,6 +40,12 @@ class HhStore(PortalsStore):
     async def update_hh(self, portal: str, **fields: Any) -> None:
         await self.redis.hset(self.key(portal, "hh"), mapping=self._seal(fields))
 
+    async def rotate_hh_tokens(self, portal: str, **fields: Any) -> None:
+        """update_hh for a refresh, confirmed on a replica (see rotate_portal_tokens)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self.key(portal, "hh"), mapping=self._seal(fields))
+        await self.replicated(pipe=pipe)
+
     async def get_hh(self, portal: str) -> HhAccount | None:
         return await self._get_model(self.key(portal, "hh"), HhAccount)
 

@@ -10,6 +10,19 @@ from pydantic import BaseModel
 
 from rabota_common.store._base import StoreBase, text
 
+# Negotiations found by the current import, recorded and counted at once: a Redis killed (or failing over)
+# between the SADD and the HINCRBY left them in the set but not in `found`, and the retry found them known,
+# so the import ended with `found` short of `processed`.
+_ADD_FOUND = """
+if redis.call('HGET', KEYS[1], 'import_id') ~= ARGV[1] then return {} end
+local new = {}
+for i = 2, #ARGV do
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
+end
+if #new > 0 then redis.call('HINCRBY', KEYS[1], 'found', #new) end
+return new
+"""
+
 # One processed negotiation of the current import, counted once; the import is done when the listing is
 # complete and every found negotiation is processed. One round trip instead of five per written response.
 _COUNT_RESULT = """
@@ -51,17 +64,11 @@ class ImportsStore(StoreBase):
 
     async def add_found(self, portal: str, import_id: str, negotiation_ids: list[str]) -> list[str]:
         """Record negotiations found by an import; returns those not seen before in it."""
-        if not negotiation_ids or not await self._is_current_import(portal, import_id):
+        if not negotiation_ids:
             return []
-        key = self.key(portal, "import", "found")
-        pipe = self.redis.pipeline(transaction=False)
-        for nid in negotiation_ids:
-            pipe.sadd(key, nid)
-        added = await pipe.execute()
-        new = [nid for nid, was_added in zip(negotiation_ids, added, strict=True) if was_added]
-        if new:
-            await self.redis.hincrby(self.key(portal, "import"), "found", len(new))
-        return new
+        new = await self._script(_ADD_FOUND)(keys=[self.key(portal, "import"), self.key(portal, "import", "found")],
+                                             args=[import_id, *negotiation_ids])
+        return [text(nid) for nid in new]
 
     async def already_found(self, portal: str, negotiation_ids: list[str]) -> set[str]:
         """Negotiations the current import has recorded as found (and so published before)."""

@@ -8,14 +8,15 @@ import time
 from typing import Any
 
 from rabota_common.entity_ref import LedgerRef
-from rabota_common.store._base import StoreBase, text
+from rabota_common.store._base import text
+from rabota_common.store.replication import ReplicationStore
 
 
 def _ref(value: Any) -> LedgerRef | None:
     return LedgerRef.parse(text(value)) if value else None
 
 
-class LedgerStore(StoreBase):
+class LedgerStore(ReplicationStore):
     async def ledger_ref(self, *, portal: str, negotiation_id: str) -> LedgerRef | None:
         return _ref(await self.redis.hget(self.key(portal, "ledger", "entity"), negotiation_id))
 
@@ -37,14 +38,15 @@ class LedgerStore(StoreBase):
         return {text(k): ref.state for k, v in raw.items() if (ref := _ref(v)) is not None}
 
     async def record_created(self, portal: str, entities: dict[str, LedgerRef], contacts: dict[str, int]) -> None:
-        """Ledger entries of what one Bitrix24 batch created (negotiation -> ref, applicant -> contact)."""
+        """Ledger entries of what one Bitrix24 batch created (negotiation -> ref, applicant -> contact), confirmed
+        on a replica in the same round trip (`replicated`): only then may the writer drop its "writing" mark."""
         pipe = self.redis.pipeline(transaction=False)
         if contacts:
             pipe.hset(self.key(portal, "ledger", "contact"), mapping={k: str(v) for k, v in contacts.items()})
         if entities:
             refs: dict[Any, Any] = {k: str(v) for k, v in entities.items()}
             pipe.hset(self.key(portal, "ledger", "entity"), mapping=refs)
-        await pipe.execute()
+        await self.replicated(pipe=pipe)
 
     async def set_written_at(self, portal: str, stamps: dict[str, float]) -> None:
         if stamps:
@@ -93,7 +95,13 @@ class LedgerStore(StoreBase):
         await self.redis.set(self.key(portal, "ledger", "epoch"), str(time.time()), nx=True)
 
     async def mark_writing(self, *, portal: str) -> None:
-        await self.redis.set(self.key(portal, "ledger", "writing"), "1")
+        """The crm-writer's mark, set while Bitrix24 may hold entities the ledger does not (see the writer),
+        confirmed on a replica in the same round trip before anything is created: a failover that lost the mark
+        together with the ledger entries after it would leave a complete-looking ledger, and the next delivery
+        would create the entities again; a mark that survives makes the next group look them up instead."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.key(portal, "ledger", "writing"), "1")
+        await self.replicated(pipe=pipe)
 
     async def clear_writing(self, *, portal: str) -> None:
         await self.redis.delete(self.key(portal, "ledger", "writing"))

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from rabota_common.ids import is_member_id
-from rabota_common.store._base import StoreBase, text
+from rabota_common.store._base import text
+from rabota_common.store.replication import ReplicationStore
 
 PORTALS_KEY = "rs:portals"
 # status_reason of a portal whose app was removed without CLEAN: its data stays for a reinstall, its sessions end.
@@ -43,7 +44,7 @@ class PortalRecord(BaseModel):
     probe_at: float = 0.0
 
 
-class PortalsStore(StoreBase):
+class PortalsStore(ReplicationStore):
     async def save_portal(self, portal: PortalRecord, old_webhook_secret: str = "") -> None:
         """Write a portal's record (replacing it); a rotated webhook secret's old mapping is removed."""
         key = self.key(portal.member_id, "portal")
@@ -59,6 +60,13 @@ class PortalsStore(StoreBase):
 
     async def update_portal(self, member_id: str, **fields: Any) -> None:
         await self.redis.hset(self.key(member_id, "portal"), mapping=self._seal(fields))
+
+    async def rotate_portal_tokens(self, member_id: str, **fields: Any) -> None:
+        """update_portal for a refresh: Bitrix24 has spent the old refresh token, so the new one is confirmed
+        on a replica (`replicated`) in the same round trip, or this raises."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self.key(member_id, "portal"), mapping=self._seal(fields))
+        await self.replicated(pipe=pipe)
 
     async def pause_portal(self, member_id: str, *, reason: str, probe_at: float) -> bool:
         """Pause the portal until `probe_at` at least; True when it was not paused before (the transition)."""
