@@ -48,3 +48,21 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+# What the reliability tests print (kills, faults, seconds) is shown at the end of every run, passed or not, so
+# that a slow run can be told from a broken one; pytest (and its workers) would keep a passing test's output.
+_FIGURES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.nodeid.startswith("tests/reliability/") and report.capstdout.strip():
+        _FIGURES.append(f"{report.nodeid.split('::')[-1]} ({report.outcome}, {report.duration:.0f} s)")
+        _FIGURES.extend(f"    {line}" for line in report.capstdout.strip().splitlines())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("reliability figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
