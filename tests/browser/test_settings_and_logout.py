@@ -75,7 +75,7 @@ async def test_settings_modes_logout_and_error_page(stack: Any, driver: Driver, 
     # Defaults follow the stages' meaning: a refusal to the failure stage, a hire to the success stage.
     failure = next(s for s in pipeline["stages"] if s["semantics"] == "F")
     success = next(s for s in pipeline["stages"] if s["semantics"] == "S")
-    await expect(app.get_by_label("Отказ")).to_have_value(failure["id"])
+    await expect(app.get_by_label("Отказ", exact=True)).to_have_value(failure["id"])
     await expect(app.get_by_label("Выход на работу")).to_have_value(success["id"])
     for label in EXTENDED_RU[:-2]:
         value = await app.get_by_label(label, exact=True).input_value()

@@ -39,15 +39,15 @@ from rabota_crm_writer.writer import Outcome, failure_data, report, write_group
 COMMANDS = subjects.pattern(subjects.CRM_COMMAND)
 BATCH = 25
 FETCH_WAIT_S = 0.3
-# During an import, wait this long to fill a batch of up to IMPORT_BATCH: its Bitrix24 requests then carry
-# ~50 responses (a lead is 2 commands, a deal 3, and the applicants' lookup, F17, 1 request or a few commands per
-# group: at HeadHunter's pace, ~3 responses a second, 6 s gathered ~20 and the lookup cost a third more).
+# During an import, wait this long to fill a batch of up to IMPORT_BATCH (a backlog fills it at once; at
+# HeadHunter's pace, ~3 responses a second, 6 s gathers ~20). Not longer: the gathered commands are unacked, and a
+# writer killed while it gathers gives them back only after ACK_WAIT_S (at 15 s, the chaos test's writer kills
+# every ~14 s cut the import's pace by two thirds: 1109 of 2000 in 600 s).
 # Live traffic (webhooks, polls: no import id) is written at once.
 IMPORT_BATCH = 50
-IMPORT_LINGER_S = 15.0
-# ...but only while commands keep coming: 2.5 s without one ends the wait (HeadHunter's pace has gaps of a second or
-# two: at 1 s an import's groups held ~25 commands, each with its own lookup request, F17).
-IMPORT_IDLE_S = 2.5
+IMPORT_LINGER_S = 6.0
+# ...but only while commands keep coming: a second without one ends the wait.
+IMPORT_IDLE_S = 1.0
 # Unacked messages of a writer that died come back after ACK_WAIT_S; a live writer says "in progress"
 # every HEARTBEAT_S while it works.
 ACK_WAIT_S = 30.0

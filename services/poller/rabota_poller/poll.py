@@ -31,6 +31,9 @@ TICK_S = 5.0
 IMPORT_STALE_S = 6 * 3600
 RUN_LOCK_S = 900
 MISSED_TTL_S = 24 * 3600  # a portal that missed webhooks is polled as before this long, unless one comes
+# A webhook seen this shortly before a poll, or during it, may be the one bringing what the poll found (its
+# expansion still fetching the negotiation): delivery works, so that find is no miss.
+WEBHOOK_IN_FLIGHT_S = 5.0
 _tracer = trace.get_tracer(__name__)
 
 
@@ -64,9 +67,10 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
             # lost. Without them, today's polling: periodic full walks (and the index in extended mode).
             full = not trusted and count % FULL_WALK_EVERY == 1
             span.set_attributes({"rabota.full_walk": full, "rabota.webhooks_trusted": trusted})
+            started = time.time()
             with bulk():  # a reconciliation yields the HeadHunter budget to webhooks' new responses
                 published = await reconcile(rt, portal, full=full, trust_webhooks=trusted)
-            if published:
+            if published and not await webhook_in_flight(rt, portal, started):
                 # Found what the webhooks had not brought: poll as before until a webhook is seen again.
                 await rt.store.webhook_missed(portal, MISSED_TTL_S)
                 if trusted:
@@ -82,6 +86,12 @@ async def poll_portal(rt: Runtime, portal: str) -> bool:
     finally:
         await rt.store.release_poll_run(portal=portal)
     return True
+
+
+async def webhook_in_flight(rt: Runtime, portal: str, poll_started: float) -> bool:
+    """A webhook was seen just before or during the poll: what the poll found may be its negotiation."""
+    seen, _ = await rt.store.webhook_health(portal)
+    return seen is not None and seen >= poll_started - WEBHOOK_IN_FLIGHT_S
 
 
 async def webhooks_trusted(rt: Runtime, portal: str, subscription_id: str) -> bool:

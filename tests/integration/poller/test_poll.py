@@ -85,3 +85,21 @@ async def test_a_poll_that_finds_missed_work_stops_trusting_the_webhooks(bus_rt:
     assert not await poll.webhooks_trusted(bus_rt, P1, "700001")
     await bus_rt.store.webhook_seen(P1, 3600)  # a webhook arrives again
     assert await poll.webhooks_trusted(bus_rt, P1, "700001")
+
+
+async def test_a_find_while_a_webhook_comes_is_no_miss(bus_rt: Runtime, recorder: Recorder,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The poll lists a response whose webhook is being expanded (seen, its negotiation still being fetched):
+    delivery works, so the portal stays trusted and its subscription is not asked."""
+    await ready(bus_rt, subscription_id="700001")
+    recorder.published = 1
+    listing = recorder.reconcile
+
+    async def with_webhook(*args: Any, **kw: Any) -> int:
+        await bus_rt.store.webhook_seen(P1, 3600)
+        return await listing(*args, **kw)
+
+    monkeypatch.setattr(poll, "reconcile", with_webhook)
+    assert await poll.poll_portal(bus_rt, P1)
+    assert recorder.calls == [("reconcile", False, True), ("chats",), ("subscription",)]
+    assert await poll.webhooks_trusted(bus_rt, P1, "700001")
