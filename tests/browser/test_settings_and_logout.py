@@ -93,14 +93,14 @@ async def test_settings_modes_logout_and_error_page(stack: Any, driver: Driver, 
     await app.get_by_label("Тип сущности CRM").select_option(label="Смарт-процесс")
     await expect(app.get_by_label("Смарт-процесс", exact=True)).to_have_value(str(spa["id"]))
     await expect(app.get_by_label("Воронка").locator("option")).to_have_text([c["name"] for c in spa["categories"]])
-    await expect(app.get_by_label("Отказ").locator("option")).to_have_text(
+    await expect(app.get_by_label("Отказ", exact=True).locator("option")).to_have_text(
         [s["name"] for s in spa["categories"][0]["stages"]])
     await shot("settings_spa_extended")
 
     # --- save deals in the chosen pipeline, extended mode
     await app.get_by_label("Тип сущности CRM").select_option(label="Сделка")
     await app.get_by_label("Воронка").select_option(label=pipeline["name"])
-    await app.get_by_label("Отказ").select_option(label=stage_names[-2])
+    await app.get_by_label("Отказ", exact=True).select_option(label=stage_names[-2])
     await app.get_by_role("button", name="Сохранить", exact=True).click()
     await expect(app.locator("#settings-msg")).to_contain_text("Настройки сохранены")
     saved = (await driver.api("GET", "/settings")).json()

@@ -38,9 +38,10 @@ return '0'
 
 # The adaptive bucket: the same leaky bucket and live/bulk priority as `_LUA`, its rate kept in the hash.
 # ARGV: floor, ceiling, burst, bulk, live grace, additive step (requests/s per second), acceleration (s).
-# Growth happens only while the budget binds (a taker is told to wait) and was used (`n`, the grants since the
-# last check, at least 80 % of the rate: a process that cannot send as fast as it may, starved of CPU or held
-# back by live priority, learns nothing about the limit), at most once a second: doubling
+# Growth happens only while the budget binds (a taker is told to wait), at most once a second, and the slow
+# start's doubling only while the budget was used (`n`, the grants since the last check, at least 80 % of the
+# rate: a process starved of CPU would double past a limit it never met); the recovery after a 429 is not held
+# back by it (slow answers, not the budget, then bound the takers, and the rate must come back): doubling
 # while below `ssthresh` (no 429 seen yet); below 95 % of the rate of the last 429 (`wmax`), half the gap
 # each second (back near the limit within seconds); above it a probe of `step` (1 + (t / accel)²) per second,
 # t the seconds since the last 429: gentle near a steady limit, a raised limit is found within a minute.
@@ -64,11 +65,11 @@ level = math.max(0, level - (now - ts) * rate)
 if level + 1 > burst then
   local wait = (level + 1 - burst) / rate
   local grow_ts = tonumber(v[6]) or 0
+  local ssthresh = tonumber(v[5]) or ceiling
   local used = (tonumber(v[9]) or 0) / math.max(now - grow_ts, 1)
-  if now - grow_ts >= 1 and v[6] ~= false and used < 0.8 * rate then
+  if now - grow_ts >= 1 and v[6] ~= false and rate < ssthresh and used < 0.8 * rate then
     redis.call('HSET', KEYS[1], 'grow_ts', tostring(now), 'n', '0')
   elseif now - grow_ts >= 1 then
-    local ssthresh = tonumber(v[5]) or ceiling
     local cut_ts = tonumber(v[7]) or now
     local plateau = (tonumber(v[8]) or 0) * 0.95
     local t = (now - cut_ts) / tonumber(ARGV[7])
