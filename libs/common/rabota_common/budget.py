@@ -4,8 +4,9 @@
 HeadHunter's limit is undocumented ("about 10 requests/s per IP", may change): its bucket is adaptive
 (`AdaptiveBucket`). The rate starts at the floor (HH_RATE_MIN), doubles each second the budget binds until
 the first 429 (slow start), then grows additively while it binds and no 429 comes, and is cut
-multiplicatively on a 429 (and on a burst of 503s); it stays within [HH_RATE_MIN, HH_RATE]. Every process
-shares the learned rate through the bucket's own hash in the store (`rabota_common.store.buckets`)."""
+multiplicatively on a 429 (and on a burst of 503s: several, and a share of the requests answered meanwhile);
+it stays within [HH_RATE_MIN, HH_RATE]. Every process shares the learned rate through the bucket's own hash in
+the store (`rabota_common.store.buckets`)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ class AdaptiveRate:
     cut: float = 0.9  # multiplicative decrease on a 429
     hold_s: float = 1.0  # refusals within this of a cut are one congestion event
     burst_503: int = 3  # this many 503s ...
-    window_503_s: float = 2.0  # ... within this many seconds count as a 429
+    window_503_s: float = 2.0  # ... within this many seconds count as a 429 ...
+    share_503: float = 0.25  # ... when also this share of the requests granted meanwhile (5 % at random: none)
 
 
 class AdaptiveBucket:
@@ -119,7 +121,7 @@ class AdaptiveBucket:
         lim = self._limits
         cut_to = await self._store.refuse_adaptive_unit(
             bucket=self._name, status=status, floor=lim.floor, cut=lim.cut, hold_s=lim.hold_s,
-            burst_503=lim.burst_503, window_503_s=lim.window_503_s)
+            burst_503=lim.burst_503, window_503_s=lim.window_503_s, share_503=lim.share_503)
         if cut_to is not None:
             HH_RATE_CUTS.labels(str(status)).inc()
             HH_RATE_NOW.set(cut_to)

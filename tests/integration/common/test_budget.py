@@ -116,6 +116,25 @@ async def test_a_429_cuts_the_rate_once_per_congestion_and_503s_only_in_a_burst(
     assert await quick.rate() == 2.0
 
 
+async def test_503s_at_random_among_many_answers_are_no_burst(redis_client):
+    """A HeadHunter that fails one request in twenty at random is not overloaded: three 503s among forty
+    requests granted in the window (7.5 %) leave the rate alone; a third of them refused cuts it."""
+    limits = AdaptiveRate(floor=2.0, ceiling=40.0, cut=0.5, hold_s=0.0, burst_503=3, window_503_s=2.0,
+                          share_503=0.25)
+    await _demand(AdaptiveBucket(_store(redis_client), limits, name="test-share"), 1.5)  # above the floor
+    bucket = AdaptiveBucket(_store(redis_client), limits, burst=100, name="test-share")
+    await bucket.refused(503)  # the window opens
+    for _ in range(40):
+        assert await bucket.try_take() == 0.0
+    rate = await bucket.rate()
+    await bucket.refused(503)
+    await bucket.refused(503)
+    assert await bucket.rate() == rate
+    for _ in range(7):  # 10 of 40: a quarter
+        await bucket.refused(503)
+    assert await bucket.rate() == rate * 0.5
+
+
 async def test_every_process_shares_the_learned_rate(redis_client):
     one = AdaptiveBucket(_store(redis_client), AdaptiveRate(floor=2.0, ceiling=40.0), name="test-shared")
     other = AdaptiveBucket(_store(redis_client), AdaptiveRate(floor=2.0, ceiling=40.0), name="test-shared")

@@ -93,11 +93,15 @@ if level + 1 > burst then
 end
 redis.call('HSET', KEYS[1], 'level', tostring(level + 1), 'ts', tostring(now), 'rate', tostring(rate))
 redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('HINCRBY', KEYS[1], 'w', 1)
 redis.call('PEXPIRE', KEYS[1], 3600000)
 return '0 ' .. tostring(rate)
 """
 
-# A refusal: ARGV = kind ('429' or '503'), floor, cut factor, hold (s), 503s that make a burst, their window.
+# A refusal: ARGV = kind ('429' or '503'), floor, cut factor, hold (s), 503s that make a burst, their window,
+# their share. A burst of 503s is at least that many within the window that are also at least that share of
+# the requests granted since the window's first 503 (`w`, counted by every grant; `w503` its value then): a
+# HeadHunter whose answers fail at random now and then is no overloaded one, and must not hold the rate down.
 # The first one ends the slow start (halved: it may have doubled past the limit); later ones cut by the factor.
 # Refusals within `hold` of a cut are the same congestion (requests in flight together): one cut. The
 # bucket is left full, so the next request waits a whole interval at the new rate. Returns the rate.
@@ -105,18 +109,21 @@ _REFUSED_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local floor = tonumber(ARGV[2])
-local v = redis.call('HMGET', KEYS[1], 'rate', 'cut_ts', 'n503', 'ts503', 'level', 'ssthresh')
+local v = redis.call('HMGET', KEYS[1], 'rate', 'cut_ts', 'n503', 'ts503', 'level', 'ssthresh', 'w', 'w503')
 local rate = tonumber(v[1]) or floor
 if ARGV[1] == '503' then
   local n = tonumber(v[3]) or 0
   local since = tonumber(v[4]) or 0
+  local granted = tonumber(v[7]) or 0
+  local w0 = tonumber(v[8]) or 0
   if now - since > tonumber(ARGV[6]) then
     n = 0
     since = now
+    w0 = granted
   end
   n = n + 1
-  redis.call('HSET', KEYS[1], 'n503', tostring(n), 'ts503', tostring(since))
-  if n < tonumber(ARGV[5]) then
+  redis.call('HSET', KEYS[1], 'n503', tostring(n), 'ts503', tostring(since), 'w503', tostring(w0))
+  if n < tonumber(ARGV[5]) or n < tonumber(ARGV[7]) * (granted - w0) then
     return tostring(rate)
   end
   redis.call('HSET', KEYS[1], 'n503', '0')
@@ -164,10 +171,10 @@ class BucketsStore(StoreBase):
         return float(wait), float(rate)
 
     async def refuse_adaptive_unit(self, *, bucket: str, status: int, floor: float, cut: float, hold_s: float,
-                                   burst_503: int, window_503_s: float) -> float | None:
+                                   burst_503: int, window_503_s: float, share_503: float = 0.0) -> float | None:
         """A 429 or 503 of the adaptive bucket's API: the new rate when it cut the rate, else None."""
         raw = text(await self._script(_REFUSED_LUA)(keys=[bucket_key(bucket)], args=[
-            str(status), floor, cut, hold_s, burst_503, window_503_s]))
+            str(status), floor, cut, hold_s, burst_503, window_503_s, share_503]))
         return float(raw.split()[1]) if raw.startswith("cut ") else None
 
     async def adaptive_rate(self, *, bucket: str) -> float | None:
