@@ -26,7 +26,7 @@ from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from rabota_common import subjects
 from rabota_common.bus import UNLIMITED_DELIVERIES, dead_letter, retry_delay
-from rabota_common.consume import Delivery, beat, fail, wait_out
+from rabota_common.consume import Delivery, beat, fail, heartbeat, wait_out
 from rabota_common.metrics import CRM_WRITES
 from rabota_common.models import CrmCommand
 from rabota_common.runtime import Runtime
@@ -40,18 +40,19 @@ COMMANDS = subjects.pattern(subjects.CRM_COMMAND)
 BATCH = 25
 FETCH_WAIT_S = 0.3
 # During an import, wait this long to fill a batch of up to IMPORT_BATCH (a backlog fills it at once; at
-# HeadHunter's pace, ~3 responses a second, 6 s gathers ~20). Not longer: the gathered commands are unacked, and a
-# writer killed while it gathers gives them back only after ACK_WAIT_S (at 15 s, the chaos test's writer kills
-# every ~14 s cut the import's pace by two thirds: 1109 of 2000 in 600 s).
+# HeadHunter's pace, ~3-5 responses a second, 15 s gathers a full one): fewer, fuller Bitrix24 requests per
+# response (issue 19: ≤ 0.1). The gathered commands beat "in progress" like written ones, and the ack wait is short,
+# so a writer killed while it gathers gives them back within ACK_WAIT_S (at 30 s without a beat while gathering,
+# 15 s groups cut the chaos test's pace by a third).
 # Live traffic (webhooks, polls: no import id) is written at once.
 IMPORT_BATCH = 50
-IMPORT_LINGER_S = 6.0
-# ...but only while commands keep coming: a second without one ends the wait.
-IMPORT_IDLE_S = 1.0
+IMPORT_LINGER_S = 15.0
+# ...but only while commands keep coming: this long without one ends the wait.
+IMPORT_IDLE_S = 2.5
 # Unacked messages of a writer that died come back after ACK_WAIT_S; a live writer says "in progress"
-# every HEARTBEAT_S while it works.
-ACK_WAIT_S = 30.0
-HEARTBEAT_S = 10.0
+# every HEARTBEAT_S while it gathers and works.
+ACK_WAIT_S = 12.0
+HEARTBEAT_S = 4.0
 # Portal groups written at once (a slot is held only while writing, not while waiting for the portal's turn).
 MAX_BATCHES = 8
 # Fetched messages not yet settled (written, waiting for their turn): below the consumer's max_ack_pending.
@@ -65,14 +66,15 @@ def _from_import(msg: Msg) -> bool:
 async def _fill(sub: Any, msgs: list[Msg], stop: asyncio.Event, room: int = IMPORT_BATCH) -> list[Msg]:
     deadline = asyncio.get_running_loop().time() + IMPORT_LINGER_S
     target = max(len(msgs), min(IMPORT_BATCH, room))
-    while len(msgs) < target and all(_from_import(m) for m in msgs) and not stop.is_set():
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            break
-        try:
-            msgs += await sub.fetch(batch=target - len(msgs), timeout=min(remaining, IMPORT_IDLE_S))
-        except TimeoutError:
-            break  # nothing more is coming (the import's tail): write what we have now
+    async with heartbeat(msgs, HEARTBEAT_S):  # the gathered ones are held too (read anew at each beat)
+        while len(msgs) < target and all(_from_import(m) for m in msgs) and not stop.is_set():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            try:
+                msgs += await sub.fetch(batch=target - len(msgs), timeout=min(remaining, IMPORT_IDLE_S))
+            except TimeoutError:
+                break  # nothing more is coming (the import's tail): write what we have now
     return msgs
 
 
@@ -223,11 +225,13 @@ async def _settle(rt: Runtime, cmd: CrmCommand, d: Delivery, outcome: Outcome, s
 
 async def pull_loop(rt: Runtime, stop: asyncio.Event) -> None:
     js = rt.broker.connection.jetstream()
-    sub = await js.pull_subscribe(
-        COMMANDS, durable="crm-writer", stream=subjects.stream_of(COMMANDS),
-        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_deliver=UNLIMITED_DELIVERIES,
-                              max_ack_pending=1000),
-    )
+    stream = subjects.stream_of(COMMANDS)
+    # Created, or updated when an older deployment made it with another ack wait (pull_subscribe alone would
+    # keep an existing consumer's config).
+    await js.add_consumer(stream, ConsumerConfig(
+        name="crm-writer", durable_name="crm-writer", filter_subject=COMMANDS, ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ACK_WAIT_S, max_deliver=UNLIMITED_DELIVERIES, max_ack_pending=1000))
+    sub = await js.pull_subscribe(COMMANDS, durable="crm-writer", stream=stream)
     in_flight = InFlight(MAX_IN_FLIGHT)
     turns = PortalTurns(asyncio.Semaphore(MAX_BATCHES), in_flight)
     batches: set[asyncio.Task[None]] = set()
