@@ -33,6 +33,8 @@ NAME_MAX = 25  # imconnector.send.messages: name and last_name, letters, spaces,
 
 Role = Literal["APPLICANT", "EMPLOYER", "BOT"]
 
+# The card's «Написать» while no Open Line is chosen (issue 18 item 6).
+CHATS_OFF = "Переписка с соискателями выключена: выберите открытую линию на вкладке «Настройки» приложения."
 WRITE_DISABLED_NOTE = (
     "rabota.by не принял ответ: работодатель сейчас не может писать в этот чат (например, отклик в архиве или "
     "чат закрыт). Сообщение соискателю не доставлено. Ответьте ему на rabota.by, когда переписка снова "

@@ -20,6 +20,7 @@ from rabota_common import budget
 from rabota_common.b24_client import B24Error
 from rabota_common.b24_session import B24PortalClosed, open_session
 from rabota_common.chats import (
+    CHATS_OFF,
     CONNECTOR_ID,
     HH_TEXT_MAX,
     WRITE_DISABLED_NOTE,
@@ -162,7 +163,6 @@ async def _into_line(rt: Runtime, portal: str, line: int, chat_id: str, chat: di
 
 # Opening a dialogue from the card (issue 18 item 6): the chat's latest messages the line gets as its history.
 OPEN_MESSAGES = 50
-CHATS_OFF = "Переписка с соискателями выключена: выберите открытую линию на вкладке «Настройки» приложения."
 NO_CHAT = "У этого отклика нет чата на rabota.by."
 CHAT_EMPTY = "В чате этого отклика на rabota.by ещё нет сообщений: диалог появится с первым сообщением."
 DIALOG_UNKNOWN = ("Сообщения этого чата уже переданы в открытую линию раньше, но приложение не знает номер диалога: "
