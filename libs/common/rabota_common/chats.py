@@ -66,8 +66,9 @@ class ChatReply(Message):
 
 
 class ChatOpenRequest(Message):
-    """poller.chats: the negotiation's dialogue in the portal's Open Line, for the card's «Написать» (issue 18 item
-    6); when the line has no dialogue of its chat yet, the poller forwards the chat's messages into it first."""
+    """poller.chats: the negotiation's dialogue in the portal's Open Line, for the card's «Написать»
+    (issue 18 item 6); when the line has no dialogue of its chat yet, the poller forwards the chat's messages into
+    it first."""
 
     portal: str
     negotiation_id: str = Field(pattern=r"^\d{1,20}$")
