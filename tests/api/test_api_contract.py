@@ -25,6 +25,8 @@ ROUTES = [
     # F16 (issue 19): acting on an applicant from the CRM card, and the bulk rejection.
     ("GET", "/api/card-actions"), ("POST", "/api/card-actions"), ("GET", "/api/bulk-rejections"),
     ("POST", "/api/bulk-rejections"), ("GET", "/api/bulk-rejections/{run_id}"),
+    # Issue 18 item 6: the card's «Написать» (the applicant's dialogue in the Open Line).
+    ("POST", "/api/card-chat"),
 ]
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 # Every /api answer of this module, scanned for secrets by test_security.

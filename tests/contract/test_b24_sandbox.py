@@ -730,6 +730,13 @@ async def test_configurable_activity_add_get_update_list(sb):
      "TOO_MANY_ITEMS", None),
     (lambda lay: lay["footer"]["buttons"]["btn0"]["action"].update(actionParams={"a b": 1}),
      "KEY_CONTAIN_WRONG_SYMBOLS", None),
+    # §5.2: a link's text* is plain text (no HTML), its action* required.
+    (lambda lay: lay["body"]["blocks"].update(chat={"type": "link", "properties": {
+        "text": "<b>Написать</b>", "action": {"type": "openRestApp"}}}), "WRONG_FIELD_VALUE", None),
+    (lambda lay: lay["body"]["blocks"].update(chat={"type": "link", "properties": {"text": "Написать"}}),
+     "FIELD_IS_REQUIRED", "Не заполнено обязательное поле action объекта LinkDto"),
+    (lambda lay: lay["body"]["blocks"].update(chat={"type": "link", "properties": {
+        "text": "", "action": {"type": "openRestApp"}}}), "FIELD_IS_REQUIRED", None),
 ])
 async def test_layout_validation(sb, mutate, code, text):
     """§5.1/§5.2/§9: LayoutDto validation errors (HTTP 400)."""

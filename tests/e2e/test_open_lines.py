@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import Driver, second_portal, until
+from tests.e2e.harness import SESSION_META, Driver, second_portal, until
 
 FAST = pytest.mark.stack_env({"HH_RATE": "60", "HH_BURST": "20"})
 FAST_POLL = pytest.mark.stack_env({"HH_RATE": "60", "HH_BURST": "20", "POLL_INTERVAL_S": "2"})
@@ -233,3 +233,67 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
     for key, value in items:
         out += _flatten(value, f"{prefix}[{key}]" if prefix else str(key))
     return out
+
+
+@FAST
+async def test_the_cards_write_link_opens_the_dialogue_before_any_message_was_forwarded(driver: Driver) -> None:
+    """Issue 18 item 6: an imported response's activity has «Написать»; its slider (view "chat") asks
+    POST /api/card-chat, which opens the applicant's dialogue in the line with the chat's messages (none had been
+    forwarded: webhooks were off) and answers its `chat<ID>`; the dialogue is tied to the lead; the same click again
+    answers the same dialogue and forwards nothing."""
+    _chat, line = await _setup(driver)
+    await _imported(driver)
+    negotiations = await driver.hh_negotiations()
+    leads = {x["ORIGIN_ID"]: x for x in await driver.entities("demo", 1)}
+    with_letter = []
+    for n in negotiations:  # a response whose chat opens with the applicant's letter
+        head = (await _hh(driver, "GET", f"/chats/{n['chat_id']}"))["messages"]
+        if n["kind"] == "response" and str(n["id"]) in leads and any(m["text"] for m in head):
+            with_letter.append(n)
+    chat_id, lead = str(with_letter[0]["chat_id"]), leads[str(with_letter[0]["id"])]
+    await _hh(driver, "PUT", "/knobs", json={"webhooks": False})  # nothing reaches the line by itself
+    later = "Добрый день! Есть ли новости по моему отклику?"
+    await _hh(driver, "POST", f"/chats/{chat_id}/messages", json={"role": "APPLICANT", "text": later})
+    assert await _dialogue(driver, chat_id) is None
+
+    # The activity's «Написать» (a link in its line «Чат») opens the app's slider in view "chat" for this lead.
+    activities = [a for a in await _b24(driver, "GET", "/portals/demo/activities")
+                  if a["ownerTypeId"] == 1 and a["ownerId"] == int(lead["ID"])]
+    assert activities and activities[0]["layout"]["body"]["blocks"]["chat"]["properties"]["block"]["properties"][
+        "text"] == "Написать"
+    click = await _b24(driver, "POST", f"/portals/demo/activities/{activities[0]['id']}/action",
+                       json={"action": "block:chat/block", "user_id": 1})
+    assert click["type"] == "openRestApp"
+    page = await driver.post_frame("/b24/app", click["frame"])
+    assert page.status_code == 200 and '<meta name="rabota-sync-view" content="chat">' in page.text
+    assert f'content="1:{lead["ID"]}"' in page.text  # the card Bitrix24 named (entityTypeId:entityId)
+    session = SESSION_META.search(page.text)
+    assert session
+    driver.session = session.group(1)  # the slider's own session asks, as its page does
+
+    r = await driver.api("POST", "/card-chat", json={"entity_type_id": 1, "entity_id": int(lead["ID"])})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    dialogue = await _dialogue(driver, chat_id)
+    assert dialogue is not None and dialogue["line"] == line
+    assert answer == {"dialog_id": f"chat{dialogue['chat_id']}", "forwarded": len(dialogue["messages"])}
+    on_hh = [m["text"] for m in (await _hh(driver, "GET", f"/chats/{chat_id}"))["messages"] if m["text"]]
+    assert [m["text"] for m in dialogue["messages"]] == on_hh and on_hh[-1] == later
+    assert {m["author"] for m in dialogue["messages"]} == {"client"}
+
+    # Tied to the lead like a dialogue a webhook opened.
+    comments = (await _b24(driver, "GET", "/portals/demo/openlines"))["timeline_comments"]
+    assert any(c["entityId"] == int(lead["ID"]) and f"IM_DIALOG=chat{dialogue['chat_id']}" in c["comment"]
+               for c in comments)
+
+    # Again: the same dialogue, nothing forwarded twice; and the webhook of that message, delivered late, neither.
+    again = await driver.api("POST", "/card-chat", json={"entity_type_id": 1, "entity_id": int(lead["ID"])})
+    assert again.json() == {"dialog_id": answer["dialog_id"], "forwarded": 0}
+    await _hh(driver, "PUT", "/knobs", json={"webhooks": True})
+    await _hh(driver, "POST", f"/chats/{chat_id}/messages", json={"role": "APPLICANT", "text": "Жду ответа"})
+    await until("the next message in the same dialogue", 30, lambda: _line_texts(driver, chat_id, "Жду ответа"))
+    assert len(await _line_texts(driver, chat_id, later)) == 1
+
+    # A lead the app did not write is refused in Russian.
+    other = await driver.api("POST", "/card-chat", json={"entity_type_id": 1, "entity_id": 999999})
+    assert other.status_code == 404 and other.json()["error"] == "not_found"

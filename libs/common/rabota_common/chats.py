@@ -13,7 +13,8 @@ from rabota_common.hh_ids import is_numeric_id
 from rabota_common.ids import member_id
 from rabota_common.models import CHAT_ACTIONS, Message
 
-__all__ = ["CHAT_ACTIONS", "ChatReply", "idempotency_key", "person_name", "plain_text"]
+__all__ = ["CHAT_ACTIONS", "ChatOpenReply", "ChatOpenRequest", "ChatReply", "dialog_id", "idempotency_key",
+           "person_name", "plain_text"]
 
 # The Open Lines connector the app registers at install (imconnector.register ID: lowercase letters, digits, _).
 CONNECTOR_ID = "rabotaby"
@@ -32,6 +33,8 @@ NAME_MAX = 25  # imconnector.send.messages: name and last_name, letters, spaces,
 
 Role = Literal["APPLICANT", "EMPLOYER", "BOT"]
 
+# The card's «Написать» while no Open Line is chosen (issue 18 item 6).
+CHATS_OFF = "Переписка с соискателями выключена: выберите открытую линию на вкладке «Настройки» приложения."
 WRITE_DISABLED_NOTE = (
     "rabota.by не принял ответ: работодатель сейчас не может писать в этот чат (например, отклик в архиве или "
     "чат закрыт). Сообщение соискателю не доставлено. Ответьте ему на rabota.by, когда переписка снова "
@@ -60,6 +63,42 @@ class ChatReply(Message):
         if not is_numeric_id(value):
             raise ValueError("chat_id: нужен числовой идентификатор чата")
         return value
+
+
+class ChatOpenRequest(Message):
+    """poller.chats: the negotiation's dialogue in the portal's Open Line, for the card's «Написать»
+    (issue 18 item 6); when the line has no dialogue of its chat yet, the poller forwards the chat's messages into
+    it first."""
+
+    portal: str
+    negotiation_id: str = Field(pattern=r"^\d{1,20}$")
+    user_id: int = Field(default=0, ge=0)
+
+    @field_validator("portal")
+    @classmethod
+    def _portal(cls, value: str) -> str:
+        return member_id(value)
+
+
+ChatOpenError = Literal["chats_off", "no_chat", "chat_empty", "dialog_unknown", "not_found", "relogin_required",
+                        "hh_unavailable", "portal_unavailable", "portal_error", "unavailable"]
+
+
+class ChatOpenReply(Message):
+    """The answer of poller.chats: the dialogue (`dialog_id` `chat{id}`, as BX24.im.openMessenger takes it) and how
+    many messages were forwarded to open it, or an error with its Russian message."""
+
+    ok: bool
+    dialog_id: str | None = Field(default=None, pattern=r"^chat\d{1,20}$")
+    chat_id: str | None = Field(default=None, description="the HeadHunter chat")
+    forwarded: int = 0
+    error: ChatOpenError | None = None
+    message: str | None = None
+
+
+def dialog_id(im_chat_id: int) -> str:
+    """The dialogue id of an Open Line chat as the messenger names it (`chat{id}`; a bare number is a user)."""
+    return f"chat{int(im_chat_id)}"
 
 
 def idempotency_key(portal: str, im_message_id: int) -> str:

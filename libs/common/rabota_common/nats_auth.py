@@ -105,7 +105,7 @@ USERS: dict[str, Permissions] = {
                  CRM_COMMAND,  # the crm-writer's work parked while Bitrix24 paused the portal
                  _dlq("poller"),
                  subjects.AUTH_B24_TOKEN, subjects.AUTH_HH_TOKEN, subjects.AUTH_HH_REVOKED),
-        subscribe=(subjects.POLLER_NEW_RESPONSES, subjects.POLLER_ACTIONS),
+        subscribe=(subjects.POLLER_NEW_RESPONSES, subjects.POLLER_ACTIONS, subjects.POLLER_CHATS),
         allow_responses=True),
     "mapper": Permissions(
         publish=(*_layout(), *_consume(subjects.stream_of(HH_NEGOTIATION)), *_objects(write=True), CRM_COMMAND,
@@ -121,7 +121,7 @@ USERS: dict[str, Permissions] = {
         publish=(*_layout(), HH_WEBHOOK, CRM_COMMAND, ANY_APP_EVENT,  # receiver, failure retry, app events
                  CHAT_REPLY,  # operators' replies in the Open Line
                  subjects.AUTH_B24_TOKEN, subjects.AUTH_HH_CONNECT, subjects.AUTH_HH_LOGOUT,
-                 subjects.POLLER_NEW_RESPONSES, subjects.POLLER_ACTIONS),
+                 subjects.POLLER_NEW_RESPONSES, subjects.POLLER_ACTIONS, subjects.POLLER_CHATS),
         subscribe=()),
     # The operator's dead-letter tool (python -m rabota_common.dlq): reads and deletes dead letters, replays
     # them to their subjects, asks for re-imports.

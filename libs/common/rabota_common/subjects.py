@@ -40,6 +40,9 @@ AUTH_HH_REVOKED = "auth.hh.revoked"
 POLLER_NEW_RESPONSES = "poller.new_responses"
 # A negotiation's HeadHunter actions, listed or performed from the CRM card (F16): ui → poller.
 POLLER_ACTIONS = "poller.actions"
+# A negotiation's dialogue opened in the Open Line from the CRM card's «Написать» (issue 18 item 6): ui → poller,
+# which forwards the chat's messages into the line when no dialogue exists yet and answers its `chat{id}`.
+POLLER_CHATS = "poller.chats"
 
 RESUMES_BUCKET = "resumes"
 RESUMES_TTL_S = 7 * 24 * 3600

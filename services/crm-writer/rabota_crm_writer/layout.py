@@ -1,4 +1,4 @@
-"""The timeline activity layout (reference §5.2): always ≤ 20 blocks and ≤ 2 buttons."""
+"""The timeline activity layout (reference §5.2): always ≤ 20 blocks, ≤ 2 buttons and ≤ 10 menu items."""
 
 from __future__ import annotations
 
@@ -16,15 +16,29 @@ def _line(title: str, value: str) -> dict[str, Any]:
 # A text block's value is cut here: the cover letter can be long, the card field keeps it whole.
 BLOCK_TEXT_MAX = 600
 
+def chat_action() -> dict[str, Any]:
+    """Issue 18 item 6: the applicant's dialogue in the Open Line, opened from the app's slider (view "chat", which
+    asks the ui for the dialogue and opens it in the messenger). Bitrix24 adds the card's entityTypeId and entityId
+    to PLACEMENT_OPTIONS: the view is scoped by that entity, never by anything a frame could name."""
+    return {"type": "openRestApp", "actionParams": {"view": "chat"},
+            "sliderParams": {"title": "Чат с соискателем", "width": 560}}
+
+
+def _chat_link() -> dict[str, Any]:
+    """A body block (the footer's 2 buttons are «Другие отклики» and «Резюме»): «Чат: Написать»."""
+    return {"type": "withTitle", "properties": {"title": "Чат", "inline": True, "block": {
+        "type": "link", "properties": {"text": "Написать", "bold": True, "action": chat_action()}}}}
+
 
 def activity_layout(content: ActivityContent, card: CardData | None = None) -> dict[str, Any]:
-    """Five lines of the applicant, and (F18) the seven screening ones: 12 blocks."""
+    """Five lines of the applicant, the link to their dialogue, and (F18) the seven screening ones: 13 blocks."""
     blocks = {
         "vacancy": _line("Вакансия", content.vacancy or "—"),
         "name": _line("ФИО", content.full_name or "—"),
         "city": _line("Город", content.city or "не указан"),
         "phone": _line("Телефон", content.phone or "не указан"),
         "email": _line("E-mail", content.email or "не указан"),
+        "chat": _chat_link(),
     }
     for n, (title, value) in enumerate(card_lines(card) if card is not None else []):
         text = value if len(value) <= BLOCK_TEXT_MAX else value[:BLOCK_TEXT_MAX - 1] + "…"
@@ -47,9 +61,12 @@ def activity_layout(content: ActivityContent, card: CardData | None = None) -> d
                              "action": {"type": "redirect", "uri": content.resume_url}}
     # F16: the negotiation's own actions (invite, reject, move) open in the app's slider from the menu (the footer
     # holds at most 2 buttons).
-    menu = {"items": {"actions": {"title": "Пригласить или отказать", "action": {
-        "type": "openRestApp", "actionParams": {"view": "actions"},
-        "sliderParams": {"title": "Действия с откликом", "width": 760}}}}}
+    menu = {"items": {
+        "actions": {"title": "Пригласить или отказать", "action": {
+            "type": "openRestApp", "actionParams": {"view": "actions"},
+            "sliderParams": {"title": "Действия с откликом", "width": 760}}},
+        "chat": {"title": "Написать соискателю", "action": chat_action()},
+    }}
     return {
         "icon": {"code": "comment"},
         "header": {"title": content.title},

@@ -6,7 +6,7 @@ from faststream import FastStream
 from faststream.nats import NatsMessage
 from rabota_common import subjects
 from rabota_common.bus import durable_subscriber
-from rabota_common.chats import ChatReply
+from rabota_common.chats import ChatOpenReply, ChatOpenRequest, ChatReply
 from rabota_common.consume import Delivery, PortalInFlight, heartbeat, settle
 from rabota_common.errors import HhAuthLost
 from rabota_common.models import (
@@ -121,6 +121,12 @@ def build(settings: Settings) -> tuple[FastStream, Runtime]:
     @broker.subscriber(subjects.POLLER_ACTIONS, queue="poller", max_workers=8)
     async def on_actions(req: NegotiationActionRequest) -> NegotiationActionReply:
         return await actions.answer(rt, req)
+
+    # The card's «Написать» (issue 18 item 6): the negotiation's dialogue in the Open Line, opened with the chat's
+    # messages when the line has none yet.
+    @broker.subscriber(subjects.POLLER_CHATS, queue="poller", max_workers=8)
+    async def on_chat_open(req: ChatOpenRequest) -> ChatOpenReply:
+        return await chats.answer_open(rt, req)
 
     # A bulk rejection confirmed in the app (F16): HeadHunter calls at bulk priority, counted as they go.
     @durable_subscriber(broker, settings, subjects.app_events("bulk_reject_requested"), "poller-bulk-reject",

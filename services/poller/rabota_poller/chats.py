@@ -17,16 +17,23 @@ from __future__ import annotations
 from typing import Any
 
 from rabota_common import budget
-from rabota_common.b24_session import open_session
+from rabota_common.b24_client import B24Error
+from rabota_common.b24_session import B24PortalClosed, open_session
 from rabota_common.chats import (
+    CHATS_OFF,
     CONNECTOR_ID,
     HH_TEXT_MAX,
     WRITE_DISABLED_NOTE,
+    ChatOpenError,
+    ChatOpenReply,
+    ChatOpenRequest,
     ChatReply,
+    dialog_id,
     idempotency_key,
     person_name,
     plain_text,
 )
+from rabota_common.errors import HhAuthLost, TransientError
 from rabota_common.hh_client import HhError
 from rabota_common.hh_session import TokenSource
 from rabota_common.hh_time import hh_epoch
@@ -116,17 +123,153 @@ async def forward(rt: Runtime, portal: str, line: int, chat_id: str, message_id:
                                chat_id, portal, exc.status, message_id)
                 return False
             raise
-        if not message or message.get("type", "SIMPLE") != "SIMPLE" or await _own_reply(rt, portal, chat_id, message):
-            return False
-        element = line_message(chat_id, chat, message, await responsible_of(rt, portal))
-        sent = await b24_call(rt, portal, "imconnector.send.messages",
-                              {"CONNECTOR": CONNECTOR_ID, "LINE": line, "MESSAGES": [element]})
-        await rt.store.mark_chat_message_delivered(portal, chat_id, message_id)
-        if (message.get("sender_display_info") or {}).get("role") == "APPLICANT":
-            await rt.store.note_chat_last_in(portal, chat_id, message_id)
+        posted, im_chat_id = await _into_line(rt, portal, line, chat_id, chat, [message])
+    if not posted:
+        return False
     rt.log.info("chat message %s of portal %s is in Open Line %s", message_id, portal, line)
-    await tie_to_entity(rt, portal, chat_id, _session_chat(sent))
+    await tie_to_entity(rt, portal, chat_id, im_chat_id)
     return True
+
+
+# The most messages one imconnector.send.messages carries when a dialogue is opened with the chat's history.
+LINE_BATCH = 20
+
+
+async def _into_line(rt: Runtime, portal: str, line: int, chat_id: str, chat: dict[str, Any],
+                     messages: list[dict[str, Any]]) -> tuple[int, int]:
+    """Under the chat's lock: those of `messages` (oldest first) the line lacks, posted (LINE_BATCH a request) and
+    recorded; our own replies coming back and messages of another type are left out. Returns how many were posted
+    and the Open Line chat they went to (0: none, or the answer did not say), which is remembered for the chat."""
+    fresh = [m for m in messages if m and m.get("type", "SIMPLE") == "SIMPLE"
+             and not await rt.store.chat_message_delivered(portal, chat_id, str(m["id"]))
+             and not await _own_reply(rt, portal, chat_id, m)]
+    if not fresh:
+        return 0, 0
+    operator = await responsible_of(rt, portal)
+    im_chat_id = 0
+    for start in range(0, len(fresh), LINE_BATCH):
+        part = fresh[start:start + LINE_BATCH]
+        elements = [line_message(chat_id, chat, m, operator) for m in part]
+        sent = await b24_call(rt, portal, "imconnector.send.messages",
+                              {"CONNECTOR": CONNECTOR_ID, "LINE": line, "MESSAGES": elements})
+        for message in part:
+            await rt.store.mark_chat_message_delivered(portal, chat_id, str(message["id"]))
+            if (message.get("sender_display_info") or {}).get("role") == "APPLICANT":
+                await rt.store.note_chat_last_in(portal, chat_id, str(message["id"]))
+        im_chat_id = _session_chat(sent) or im_chat_id
+    await rt.store.remember_chat_dialogue(portal, chat_id, line, im_chat_id)
+    return len(fresh), im_chat_id
+
+
+# Opening a dialogue from the card (issue 18 item 6): the chat's latest messages the line gets as its history.
+OPEN_MESSAGES = 50
+NO_CHAT = "У этого отклика нет чата на rabota.by."
+CHAT_EMPTY = "В чате этого отклика на rabota.by ещё нет сообщений: диалог появится с первым сообщением."
+DIALOG_UNKNOWN = ("Сообщения этого чата уже переданы в открытую линию раньше, но приложение не знает номер диалога: "
+                  "откройте его по ссылке «открыть диалог» в таймлайне карточки или в открытой линии.")
+HH_NOT_FOUND = "rabota.by не показывает этот отклик или его чат (возможно, он у другого менеджера)."
+HH_DOWN = "rabota.by сейчас недоступен. Попробуйте через минуту."
+B24_DOWN = "Битрикс24 сейчас не принимает сообщения в открытую линию. Попробуйте через минуту."
+
+
+def _refused(error: ChatOpenError, message: str, chat_id: str | None = None) -> ChatOpenReply:
+    return ChatOpenReply(ok=False, error=error, message=message, chat_id=chat_id)
+
+
+async def chat_of(rt: Runtime, portal: str, negotiation_id: str) -> str | None:
+    """The negotiation's HeadHunter chat: as the poller recorded it, else as HeadHunter names it now (recorded)."""
+    known = await rt.store.negotiation_chat(portal, negotiation_id)
+    if known:
+        return known
+    negotiation = await TokenSource(rt, portal).call(rt.hh.negotiation, negotiation_id)
+    chat_id = negotiation.get("chat_id")
+    if chat_id is None or isinstance(chat_id, bool) or not str(chat_id).isdigit():
+        return None
+    await rt.store.link_chats(portal, {str(chat_id): negotiation_id})
+    return str(chat_id)
+
+
+def _history(chat: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chat's messages oldest first (SIMPLE ones: joins and leaves are not shown in the line)."""
+    simple = [m for m in chat.get("messages") or [] if isinstance(m, dict) and str(m.get("id") or "").isdigit()
+              and m.get("type", "SIMPLE") == "SIMPLE"]
+    return sorted(simple, key=lambda m: (hh_epoch(m.get("creation_time")) or 0, int(m["id"])))
+
+
+async def _hh_side(rt: Runtime, req: ChatOpenRequest, line: int) -> ChatOpenReply | tuple[str, dict[str, Any]]:
+    """The chat, and its dialogue when the line has one; or what stops it (HeadHunter's trouble in Russian)."""
+    try:
+        chat_id = await chat_of(rt, req.portal, req.negotiation_id)
+        if chat_id is None:
+            return _refused("no_chat", NO_CHAT)
+        known = await rt.store.chat_dialogue(req.portal, chat_id, line)
+        if known:
+            return ChatOpenReply(ok=True, dialog_id=dialog_id(known), chat_id=chat_id)
+        return chat_id, await TokenSource(rt, req.portal).call(rt.hh.chat_messages, chat_id, None, OPEN_MESSAGES,
+                                                               "prev")
+    except HhAuthLost:
+        return _refused("relogin_required", "Нужен повторный вход в rabota.by.")
+    except HhError as exc:
+        if exc.status in (403, 404) and not exc.token_expired:
+            return _refused("not_found", HH_NOT_FOUND)
+        rt.log.warning("portal %s: negotiation %s's chat not read: %s", req.portal, req.negotiation_id, exc)
+        return _refused("hh_unavailable", HH_DOWN)
+    except TransientError as exc:  # no token now, the budget, the network
+        rt.log.warning("portal %s: negotiation %s's chat not read: %s", req.portal, req.negotiation_id, exc)
+        return _refused("hh_unavailable", HH_DOWN)
+
+
+def _b24_refusal(exc: Exception) -> ChatOpenReply | None:
+    if isinstance(exc, B24PortalClosed | TransientError):  # uninstalled or paused, throttled, a method blocked
+        return _refused("portal_unavailable", B24_DOWN)
+    if isinstance(exc, B24Error):
+        if exc.transient or exc.throttled or exc.expired_token:
+            return _refused("portal_unavailable", B24_DOWN)
+        return _refused("portal_error", f"Битрикс24 не принял сообщения в открытую линию: {exc.code}.")
+    return None
+
+
+async def open_dialogue(rt: Runtime, req: ChatOpenRequest) -> ChatOpenReply:
+    """poller.chats (the card's «Написать», issue 18 item 6): the negotiation's dialogue in the Open Line; when the
+    line has none yet, the chat's latest messages are forwarded into it now (each once, as webhooks bring them),
+    which opens it. Answers its `chat{id}`, or why not in Russian."""
+    line = await open_line(rt, req.portal)
+    if line is None:
+        return _refused("chats_off", CHATS_OFF)
+    found = await _hh_side(rt, req, line)
+    if isinstance(found, ChatOpenReply):
+        return found
+    chat_id, chat = found
+    history = _history(chat)
+    if not history:
+        return _refused("chat_empty", CHAT_EMPTY, chat_id)
+    try:
+        async with rt.store.lock(chat_lock_name(req.portal, chat_id), ttl_s=LOCK_TTL_S):
+            posted, im_chat_id = await _into_line(rt, req.portal, line, chat_id, chat, history)
+    except Exception as exc:
+        refusal = _b24_refusal(exc)
+        if refusal is None:
+            raise
+        rt.log.warning("portal %s: chat %s not opened in Open Line %s: %s", req.portal, chat_id, line, exc)
+        return refusal.model_copy(update={"chat_id": chat_id})
+    im_chat_id = im_chat_id or await rt.store.chat_dialogue(req.portal, chat_id, line) or 0
+    if not im_chat_id:
+        return _refused("dialog_unknown", DIALOG_UNKNOWN, chat_id)
+    if posted:
+        rt.log.info("portal %s: chat %s opened in Open Line %s with %d messages (user %s)", req.portal, chat_id,
+                    line, posted, req.user_id)
+        await tie_to_entity(rt, req.portal, chat_id, im_chat_id)
+    return ChatOpenReply(ok=True, dialog_id=dialog_id(im_chat_id), chat_id=chat_id, forwarded=posted)
+
+
+async def answer_open(rt: Runtime, req: ChatOpenRequest) -> ChatOpenReply:
+    """The reply of poller.chats: never an exception (the ui waits for it)."""
+    try:
+        return await open_dialogue(rt, req)
+    except Exception as exc:
+        rt.log.warning("portal %s: negotiation %s's dialogue not opened: %s", req.portal, req.negotiation_id,
+                       type(exc).__name__)
+        return _refused("unavailable", "Диалог не открыт: сервис временно недоступен. Попробуйте через минуту.")
 
 
 RECONCILE_PAGES = 5

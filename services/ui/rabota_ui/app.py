@@ -13,7 +13,7 @@ from rabota_common.runtime import build_runtime
 from rabota_common.settings import Settings
 from rabota_common.telemetry import scrub_access_log
 
-from rabota_ui import api, b24_routes, card_actions, hh_routes
+from rabota_ui import api, b24_routes, card_actions, card_chat, hh_routes
 from rabota_ui.bodylimit import BodyLimit
 from rabota_ui.errors import install_handlers
 
@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(hh_routes.router)
     app.include_router(api.router)
     app.include_router(card_actions.router)
+    app.include_router(card_chat.router)
 
     # Probes also on the public port (the ops port serves them too, with /metrics).
     @app.get("/healthz", include_in_schema=False)

@@ -209,7 +209,7 @@ def page_view(placement: str, options: dict[str, Any]) -> tuple[str, dict[str, A
         entity = str(options.get("ID") or options.get("ENTITY_ID") or "")
         return "actions", {"entityTypeId": str(etid), "entityId": entity if entity.isdigit() else ""}
     view = options.get("view")
-    return (view if view in ("other_responses", "actions") else "main"), options
+    return (view if view in ("other_responses", "actions", "chat") else "main"), options
 
 
 def _nested(form: dict[str, str], prefix: str) -> dict[str, str]:

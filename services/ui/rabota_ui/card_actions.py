@@ -54,7 +54,7 @@ async def ask_poller(rt: Runtime, req: NegotiationActionRequest) -> NegotiationA
     return reply
 
 
-async def _hh_ready(rt: Runtime, portal: str) -> None:
+async def hh_ready(rt: Runtime, portal: str) -> None:
     hh = await rt.store.get_hh(portal)
     if not hh or not hh.access_token:
         raise ApiError(409, "hh_not_connected", "Сначала войдите в аккаунт работодателя rabota.by.")
@@ -85,7 +85,7 @@ async def may_act(rt: Runtime, session: Session, refs: list[EntityRef]) -> bool:
     return all(owners.get(ref) == session.user_id for ref in refs)
 
 
-async def _card(rt: Runtime, session: Session, entity_type: str, entity_type_id: int | None,
+async def card_negotiation(rt: Runtime, session: Session, entity_type: str, entity_type_id: int | None,
                 entity_id: int) -> tuple[EntityRef, str]:
     """The card's entity and the negotiation it was written for; an entity the user may not read is not ours."""
     ref = requested_entity(entity_type, entity_type_id, entity_id, await rt.store.sync_settings(portal=session.portal))
@@ -101,8 +101,8 @@ async def card_actions(rt: RuntimeDep, session: SessionDep, entity_type: str = "
                        entity_type_id: int | None = Query(None, le=MAX_ID)) -> dict[str, Any]:
     """The negotiation's own actions on HeadHunter, each with the message text it takes (prefilled from the
     employer's templates), and the employer's templates to choose from."""
-    await _hh_ready(rt, session.portal)
-    ref, nid = await _card(rt, session, entity_type, entity_type_id, entity_id)
+    await hh_ready(rt, session.portal)
+    ref, nid = await card_negotiation(rt, session, entity_type, entity_type_id, entity_id)
     reply = await ask_poller(rt, NegotiationActionRequest(portal=session.portal, negotiation_id=nid, op="list",
                                                           user_id=session.user_id))
     return {"entity_type": type_name(ref.entity_type_id), "entity_type_id": ref.entity_type_id,
@@ -121,7 +121,7 @@ class CardActionBody(BaseModel):
     message: str | None = Field(default=None, max_length=ACTION_MESSAGE_MAX)
 
 
-def _validated(model: type[BaseModel], body: dict[str, Any], what: str) -> Any:
+def validated(model: type[BaseModel], body: dict[str, Any], what: str) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -132,9 +132,9 @@ def _validated(model: type[BaseModel], body: dict[str, Any], what: str) -> Any:
 async def perform_card_action(body: dict[str, Any], rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
     """Performs one action (idempotent: a repeat answers `already` and does nothing twice). HeadHunter moves the
     negotiation; the entity moves to the mapped stage; the timeline gets «Приглашение отправлено…»."""
-    data: CardActionBody = _validated(CardActionBody, body, "Действие не выполнено")
-    await _hh_ready(rt, session.portal)
-    ref, nid = await _card(rt, session, data.entity_type, data.entity_type_id, data.entity_id)
+    data: CardActionBody = validated(CardActionBody, body, "Действие не выполнено")
+    await hh_ready(rt, session.portal)
+    ref, nid = await card_negotiation(rt, session, data.entity_type, data.entity_type_id, data.entity_id)
     if not await may_act(rt, session, [ref]):
         raise ApiError(403, "forbidden", NOT_ALLOWED)
     reply = await ask_poller(rt, NegotiationActionRequest(
@@ -150,7 +150,7 @@ async def bulk_offers(rt: RuntimeDep, session: SessionDep) -> dict[str, Any]:
     offers = await rt.store.bulk_offers(session.portal)
     templates: list[dict[str, Any]] = []
     if offers:
-        await _hh_ready(rt, session.portal)
+        await hh_ready(rt, session.portal)
         ask = NegotiationActionRequest(portal=session.portal, op="templates")
         templates = [t.model_dump(mode="json") for t in (await ask_poller(rt, ask)).templates]
     return {"templates": templates,
@@ -214,8 +214,8 @@ async def _bulk_targets(rt: Runtime, session: Session, data: BulkBody) -> tuple[
 async def bulk_reject(body: dict[str, Any], rt: RuntimeDep, session: SessionDep) -> Any:
     """Without `confirm`: how many applicants the rejection covers (nothing is sent). With `confirm` equal to
     that count: the rejection starts (202 with its run id); a count that changed meanwhile is refused (409)."""
-    data: BulkBody = _validated(BulkBody, body, "Массовый отказ не отправлен")
-    await _hh_ready(rt, session.portal)
+    data: BulkBody = validated(BulkBody, body, "Массовый отказ не отправлен")
+    await hh_ready(rt, session.portal)
     nids, refs = await _bulk_targets(rt, session, data)
     if not session.is_admin and (data.offer_id is not None or not await may_act(rt, session, refs)):
         raise ApiError(403, "forbidden", NOT_ALLOWED_BULK)

@@ -15,6 +15,7 @@ async def _fill(store: Store, portal: str) -> None:
     await store.mark_chat_reply_pending(portal, "5000000001", ["Секретный ответ соискателю"], 42)
     await store.record_chat_reply(portal, "5000000001", 42, "7000000002")
     assert await store.claim_chat_tie(portal, "5000000001")
+    await store.remember_chat_dialogue(portal, "5000000001", 1, 17)
 
 
 async def test_chat_ledger_and_clean_wipe(store: Store) -> None:
@@ -32,6 +33,17 @@ async def test_chat_ledger_and_clean_wipe(store: Store) -> None:
     assert not await store.claim_chat_tie(P1, "5000000001")  # once per chat
     await store.release_chat_tie(P1, "5000000001")
     assert await store.claim_chat_tie(P1, "5000000001")
+
+    # The card's «Написать» (issue 18 item 6): negotiation → chat, and the dialogue the chat became on a line.
+    assert await store.negotiation_chat(P1, "1000000001") == "5000000001"
+    assert await store.negotiation_chat(P1, "1000000002") is None
+    assert await store.chat_dialogue(P1, "5000000001", 1) == 17
+    assert await store.chat_dialogue(P1, "5000000001", 2) is None  # another line: not that dialogue
+    assert await store.chat_dialogue(P1, "5000000002", 1) is None
+    await store.remember_chat_dialogue(P1, "5000000001", 2, 0)  # no dialogue id in the answer: nothing learnt
+    await store.remember_chat_dialogue(P1, "5000000001", 2, 23)  # the admin chose line 2 since
+    assert await store.chat_dialogue(P1, "5000000001", 2) == 23
+    assert await store.chat_dialogue(P1, "5000000001", 1) is None
 
     dump = await all_values(store.redis)
     assert "Секретный".encode() not in dump and b"7000000001" in dump

@@ -24,4 +24,7 @@ def test_views_of_frames_card_placements_and_menu() -> None:
     assert page_view("CRM_LEAD_DETAIL_ACTIVITY", {"ID": "../1"})[1]["entityId"] == ""
     assert page_view("DEFAULT", {"view": "actions", "entityTypeId": "1", "entityId": "3"})[0] == "actions"
     assert page_view("DEFAULT", {"view": "other_responses"})[0] == "other_responses"
+    # Issue 18 item 6: the activity's «Написать» (its entity from Bitrix24's entityTypeId and entityId).
+    assert page_view("DEFAULT", {"view": "chat", "entityTypeId": "2", "entityId": "8"}) == (
+        "chat", {"view": "chat", "entityTypeId": "2", "entityId": "8"})
     assert page_view("DEFAULT", {"view": "<script>"})[0] == "main"

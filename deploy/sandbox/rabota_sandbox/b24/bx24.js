@@ -182,6 +182,22 @@
     scrollParentWindow: function () {},
     // Like Bitrix24: the portal opens the app frame again (a fresh POST with new AUTH_ID/REFRESH_ID).
     reloadWindow: function () { return send("reloadWindow"); },
+    im: {
+      // BX24.im.openMessenger(dialogId), void (b24restdocs sdk/bx24-js-sdk/additional-functions/
+      // bx24-im-open-messenger.md): dialogId is a user id ("userId", digits), "chat<id>" (a chat: an Open Line
+      // dialogue is one), "sg<id>" (a workgroup's chat) or "imol|<code>" (an Open Line by imopenlines.network.join's
+      // code); nothing opens the last dialogue. Strict: any other value throws, so a wrong form never goes unnoticed.
+      openMessenger: function (dialogId) {
+        var empty = dialogId === undefined || dialogId === null || dialogId === "";
+        var id = empty ? "" : String(dialogId);
+        var isUser = typeof dialogId === "number" ? Number.isInteger(dialogId) && dialogId > 0 : /^[1-9]\d*$/.test(id);
+        if (!empty && !isUser && !/^(chat[1-9]\d*|sg[1-9]\d*|imol\|[^\s|]+)$/.test(id)) {
+          throw new TypeError("BX24.im.openMessenger: dialogId must be a user id, chat<id>, sg<id> or imol|<code>, not " +
+                              JSON.stringify(dialogId));
+        }
+        send("openMessenger", {dialogId: id});
+      }
+    },
     placement: {
       info: function () { return {placement: state.placement, options: state.options}; },
       getInterface: function (cb) { if (cb) { cb({command: [], event: []}); } },

@@ -9,6 +9,8 @@ from typing import Any
 from .portal import RestError
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+# A link's text is plain text (reference §5.2 "no HTML"): a tag, a comment or a character reference is refused.
+HTML_RE = re.compile(r"<\s*/?\s*[A-Za-z!?]|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
 HEX_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 ICON_CODES = sorted({
@@ -50,7 +52,7 @@ def fail(code: str, field: str, parent: str, value: Any = "", count: int = 0) ->
     return RestError(code, MESSAGES[code].format(field=field, parent=parent, value=value, count=count), 400)
 
 
-# field spec: (kind, arg). kinds: dto, map, text, str, bool, int, enum, params, block, blockmap, hex
+# field spec: (kind, arg). kinds: dto, map, text, plaintext, str, bool, int, enum, params, block, blockmap, hex
 Spec = tuple[str, Any]
 DTOS: dict[str, tuple[dict[str, Spec], set[str]]] = {
     "LayoutDto": ({"icon": ("dto", "IconDto"), "header": ("dto", "HeaderDto"), "body": ("dto", "BodyDto"),
@@ -81,7 +83,7 @@ DTOS: dict[str, tuple[dict[str, Spec], set[str]]] = {
                  "bold": ("bool", None), "size": ("enum", ("xs", "sm", "md")), "color": ("enum", TEXT_COLORS),
                  "scope": ("enum", SCOPES)}, {"value"}),
     "LargeTextDto": ({"value": ("text", None), "scope": ("enum", SCOPES)}, {"value"}),
-    "LinkDto": ({"text": ("text", None), "action": ("dto", "ActionDto"), "bold": ("bool", None),
+    "LinkDto": ({"text": ("plaintext", None), "action": ("dto", "ActionDto"), "bold": ("bool", None),
                  "scope": ("enum", SCOPES)}, {"text", "action"}),
     "WithTitleDto": ({"title": ("text", None), "block": ("innerblock", None), "inline": ("bool", None),
                       "scope": ("enum", SCOPES)}, {"title", "block"}),
@@ -172,12 +174,8 @@ def _validate_field(kind: str, arg: Any, v: Any, key: str, parent: str) -> None:
             validate_dto("ContentBlockDto", item, key, parent, types)
     elif kind == "innerblock":
         validate_dto("ContentBlockDto", v, key, parent, INNER_BLOCK_TYPES)
-    elif kind == "text":
-        if isinstance(v, dict):
-            if not v or not all(isinstance(x, str) for x in v.values()):
-                raise fail("WRONG_FIELD_VALUE", key, parent)
-        elif v is None or isinstance(v, bool | list) or not _is_scalar(v):
-            raise fail("WRONG_FIELD_VALUE", key, parent)
+    elif kind in ("text", "plaintext"):
+        _validate_text(v, key, parent, plain=kind == "plaintext")
     elif kind == "str":
         if v is None or isinstance(v, dict | list | bool):
             raise fail("WRONG_FIELD_VALUE", key, parent)
@@ -203,6 +201,22 @@ def _validate_field(kind: str, arg: Any, v: Any, key: str, parent: str) -> None:
         for item in m.values():
             if item is None or isinstance(item, dict | list):
                 raise fail("WRONG_FIELD_VALUE", key, parent)
+
+
+def _validate_text(v: Any, key: str, parent: str, plain: bool) -> None:
+    """textWithTranslation: a scalar or `{"ru": …, "en": …}`; `plain` (a link's text): non-empty, no HTML."""
+    if isinstance(v, dict):
+        if not v or not all(isinstance(x, str) for x in v.values()):
+            raise fail("WRONG_FIELD_VALUE", key, parent)
+        values = [str(x) for x in v.values()]
+    elif v is None or isinstance(v, bool | list) or not _is_scalar(v):
+        raise fail("WRONG_FIELD_VALUE", key, parent)
+    else:
+        values = [str(v)]
+    if plain and any(not x.strip() for x in values):
+        raise fail("FIELD_IS_REQUIRED", key, parent)  # «не заполнено»: a link needs its text
+    if plain and any(HTML_RE.search(x) for x in values):
+        raise fail("WRONG_FIELD_VALUE", key, parent)
 
 
 def _check_keys(m: dict[str, Any], key: str, parent: str) -> None:

@@ -19,7 +19,7 @@ encrypted before they reach Redis):
 | `poll` | poll due / running / count / fingerprint / sent |
 | `locks` | `rs:lock:*` |
 | `buckets` | `rs:budget:*` (the leaky buckets of `rabota_common.budget`, the adaptive HeadHunter one with its rate) |
-| `chats` | chat ↔ negotiation, messages delivered to the Open Line, operators' replies (ids only, F15) |
+| `chats` | chat ↔ negotiation, chat → Open Line dialogue, messages in the line, operators' replies (ids only, F15) |
 | `actions` | actions taken from the card (done, in flight, commented), bulk-rejection offers and runs (F16) |
 | `lifecycle` | a portal's keys as a whole (CLEAN uninstall, account switch) |
 | `replication` | `rs:replication-fence` (what WAIT confirms on the replicas, issue 15), the primary's replication id |

@@ -1,5 +1,6 @@
-"""Chats with applicants in an Open Line (DESIGN F15): which negotiation a HeadHunter chat belongs to, which
-HeadHunter messages reached the Open Line, and the message ledger of operators' replies.
+"""Chats with applicants in an Open Line (DESIGN F15): which negotiation a HeadHunter chat belongs to (both ways),
+the Open Line dialogue each chat became, which HeadHunter messages reached the Open Line, and the message ledger of
+operators' replies.
 
 Every key is per portal and kept in the portal's index (a CLEAN uninstall wipes them). Values are ids only: no
 text of a message is ever stored (a reply being posted is known by its text's digest)."""
@@ -40,15 +41,41 @@ class ChatsStore(StoreBase):
 
     # -- chat ↔ negotiation ------------------------------------------------------------------------
     async def link_chats(self, portal: str, links: dict[str, str]) -> None:
-        """HeadHunter chat id → negotiation id, as the negotiations name their `chat_id`."""
+        """HeadHunter chat id → negotiation id, as the negotiations name their `chat_id` (and back: the card's
+        «Написать» finds the chat of its negotiation)."""
         if links:
             key = await self._tracked_chat_key(portal, "negotiation")
+            back = await self._tracked_chat_key(portal, "by-negotiation")
             mapping: dict[Any, Any] = dict(links)
-            await self.redis.hset(key, mapping=mapping)
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hset(key, mapping=mapping)
+            pipe.hset(back, mapping={nid: chat_id for chat_id, nid in links.items()})
+            await pipe.execute()
 
     async def chat_negotiation(self, portal: str, chat_id: str) -> str | None:
         value = await self.redis.hget(self._chat_key(portal, "negotiation"), chat_id)
         return text(value) if value else None
+
+    async def negotiation_chat(self, portal: str, negotiation_id: str) -> str | None:
+        """The HeadHunter chat of a negotiation, when the poller has seen the negotiation name it."""
+        value = await self.redis.hget(self._chat_key(portal, "by-negotiation"), negotiation_id)
+        return text(value) if value else None
+
+    # -- chat ↔ Open Line dialogue ----------------------------------------------------------------
+    async def remember_chat_dialogue(self, portal: str, chat_id: str, line: int, im_chat_id: int) -> None:
+        """The Open Line chat (`im_chat_id`, the dialogue's `chat{id}`) a HeadHunter chat became on `line`, as
+        imconnector.send.messages answers it. Kept like the chat ↔ negotiation link (while installed): a dialogue
+        lives as long as its line."""
+        if im_chat_id > 0:
+            key = await self._tracked_chat_key(portal, "dialogue")
+            await self.redis.hset(key, chat_id, f"{int(line)}:{int(im_chat_id)}")
+
+    async def chat_dialogue(self, portal: str, chat_id: str, line: int) -> int | None:
+        """The Open Line chat of a HeadHunter chat on `line`; None when unknown or known only on another line (the
+        admin chose another line since: the chat's next message opens a new dialogue there)."""
+        value = await self.redis.hget(self._chat_key(portal, "dialogue"), chat_id)
+        stored_line, _, im_chat_id = text(value).partition(":") if value else ("", "", "")
+        return int(im_chat_id) if stored_line == str(int(line)) and im_chat_id.isdigit() else None
 
     # -- applicant → line --------------------------------------------------------------------------
     async def chat_message_delivered(self, portal: str, chat_id: str, message_id: str) -> bool:

@@ -180,6 +180,27 @@
         reply({result: {result: "close"}});
         window.location.href = link;
         break;
+      case "openMessenger":
+        // Bitrix24 opens its messenger over the page; the sandbox's messenger is the portal's «Открытые линии» page,
+        // so only Open Line dialogues open ("chat<id>" of this portal; nothing: the last one). Others are told.
+        var dialogId = msg.dialogId || "";
+        var chatOf = /^chat(\d+)$/.exec(dialogId);
+        if (dialogId && !chatOf) {
+          toast("Мессенджер песочницы открывает только диалоги открытых линий, не «" + dialogId + "»");
+          reply({ok: false});
+          break;
+        }
+        fetch("/_sandbox/portals/" + PORTAL + "/openlines").then(function (r) { return r.json(); }).then(function (ol) {
+          var chat = chatOf ? parseInt(chatOf[1], 10) : 0;
+          if (chat && !(ol.dialogues || []).some(function (d) { return d.chat_id === chat; })) {
+            toast("Чат " + dialogId + " не найден: нет такого диалога в открытых линиях портала");
+            reply({ok: false});
+            return;
+          }
+          reply({ok: true});
+          window.location.href = "/portal/" + PORTAL + "/openlines/" + (chat ? "?chat=" + chat : "");
+        }, function (e) { toast(String(e)); reply({ok: false}); });
+        break;
       case "reloadWindow":
         reply({ok: true});
         delete frames[msg.appSid];
