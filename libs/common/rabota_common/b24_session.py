@@ -14,8 +14,9 @@ responses under the user's CRM rights). What an answer means is decided here, on
 - `OPERATION_TIME_LIMIT` (HTTP 429) is per app and per method: that method backs off until its
   `operating_reset_at` (one basket, 60 s, when the answer does not say), other methods go on.
 - `QUERY_LIMIT_EXCEEDED`/`OVERLOAD_LIMIT`: the portal's bucket (shared with every app calling from this IP),
-  transient: the work waits its delivery's backoff (the first 0.5-1 s: the bucket drains 2 requests a second;
-  a fixed 5 s held back every group that met one of the chaos test's injected ones).
+  transient: the work waits its delivery's backoff, capped at THROTTLE_CAP_S (the first try after 0.5-1 s: the
+  bucket drains 2 requests a second; a fixed 5 s held back every group that met one of the chaos test's injected
+  ones, and the minute-long cap of other causes would end a long throttling up to a minute late).
 Everything else is the caller's to read (a `B24Error`, classified by `transience.classify`).
 """
 
@@ -38,6 +39,7 @@ PORTAL_INACTIVE = "Портал Битрикс24 недоступен для п�
 TOKEN_BROKER_DOWN = "сервис токенов не получил токен Битрикс24 (сервер авторизации не ответил)"
 # One basket of the per-method budget (limits.md): when a 429 does not say `operating_reset_at`.
 OPERATION_BASKET_S = 60.0
+THROTTLE_CAP_S = 5.0
 PAUSE_PROBE_S = 600.0  # one refresh per 10 minutes tells a paused portal's renewal (Settings.B24_PAUSE_PROBE_S)
 
 
@@ -105,7 +107,8 @@ def call_problem(exc: B24Error, portal: str, methods: list[str]) -> BaseExceptio
                               cause=f"Битрикс24 исчерпал лимит времени метода {', '.join(methods)} "
                                     "(OPERATION_TIME_LIMIT)")
     if exc.throttled:
-        return TransientError(str(exc), cause=f"Битрикс24 ограничил частоту запросов ({exc.code})")
+        return TransientError(str(exc), cause=f"Битрикс24 ограничил частоту запросов ({exc.code})",
+                              cap_s=THROTTLE_CAP_S)
     return None
 
 

@@ -137,6 +137,8 @@ async def fail(rt: Runtime, stage: str, delivery: Delivery, data: dict[str, Any]
 async def wait_out(rt: Runtime, stage: str, delivery: Delivery, exc: BaseException, cause: Cause,
                    cap_s: float = BACKOFF_CAP_S) -> None:
     """Hand a delivery back to wait on a transient cause, and say so where /api/import shows it."""
+    if isinstance(exc, TransientError) and exc.cap_s:
+        cap_s = min(cap_s, exc.cap_s)
     delay = exc.delay_s if isinstance(exc, TransientError) and exc.delay_s else \
         backoff_s(delivery.deliveries, cap_s=cap_s)
     rt.log.warning("%s: waiting %.1fs on %s (%s, delivery %s)", stage, delay, cause.reason, exc, delivery.deliveries)

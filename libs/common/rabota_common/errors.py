@@ -8,12 +8,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 class TransientError(Exception):
     """Worth retrying later (network, 5xx, rate limits, a token being refreshed). It never becomes a failure:
     the message waits as long as it takes. `cause` is what a recruiter reads meanwhile (Russian, names the
-    party that is down)."""
+    party that is down). `delay_s` fixes the wait; else it is the delivery's backoff, capped by `cap_s` when the
+    cause clears within seconds (a throttled Bitrix24 bucket drains 2 requests a second)."""
 
-    def __init__(self, message: str, delay_s: float | None = None, cause: str | None = None) -> None:
+    def __init__(self, message: str, delay_s: float | None = None, cause: str | None = None,
+                 cap_s: float | None = None) -> None:
         super().__init__(message)
         self.delay_s = delay_s
         self.cause = cause
+        self.cap_s = cap_s
 
 
 class PermanentError(Exception):

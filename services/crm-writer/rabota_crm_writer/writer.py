@@ -13,7 +13,7 @@ from typing import Any
 
 from rabota_common import subjects
 from rabota_common.b24_client import BatchResult
-from rabota_common.b24_session import B24Session, open_session
+from rabota_common.b24_session import THROTTLE_CAP_S, B24Session, open_session
 from rabota_common.bus import publish
 from rabota_common.entity_ref import EntityRef, LedgerRef
 from rabota_common.errors import PermanentError, TransientError
@@ -61,7 +61,7 @@ def command_error(error: dict[str, Any], what: str = "") -> BaseException:
     text = str(error.get("error_description", "")) or code
     if code in THROTTLED:  # a nested call throttled: its method waits (the gate blocked it), nothing failed
         return TransientError(f"Bitrix24 command error {code}: {text}",
-                              cause=f"Битрикс24 ограничил запросы ({code})")
+                              cause=f"Битрикс24 ограничил запросы ({code})", cap_s=THROTTLE_CAP_S)
     if code in PERMANENT_CODES:
         prefix = f"Битрикс24 отклонил запись ({what.lower()})" if what else "Битрикс24 отклонил запись"
         cause = f"{RUSSIAN_CAUSES[code]} ({code}: {text})" if code in RUSSIAN_CAUSES else text

@@ -13,8 +13,9 @@ import nats.errors
 import pytest
 from nats.js.errors import ServiceUnavailableError
 from rabota_common.b24_client import B24Error
+from rabota_common.b24_session import THROTTLE_CAP_S, call_problem
 from rabota_common.bus import consumer_config, ensure_jetstream, publish
-from rabota_common.consume import settle
+from rabota_common.consume import settle, wait_out
 from rabota_common.dlq import list_letters
 from rabota_common.errors import PermanentError, TransientError
 from rabota_common.hh_client import HhError
@@ -145,3 +146,30 @@ async def test_token_broker_down_is_transient_and_named(rt: Runtime) -> None:
         await asyncio.wait_for(rt.b24_token(PORTAL), timeout=40.0)
     assert caught.value.cause == AUTH_DOWN
     assert classify(caught.value).reason == AUTH_DOWN
+
+
+class _Held:
+    """A delivery in its 30th try, recording the delay it is handed back with (no broker needed for that)."""
+
+    subject = f"crm.command.{PORTAL}"
+    deliveries = 30
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def nack(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+async def test_a_throttled_bitrix24_waits_seconds_not_a_minute(rt: Runtime) -> None:
+    """QUERY_LIMIT_EXCEEDED is the portal's bucket, which drains in seconds: however long it lasted, the next try
+    is at most THROTTLE_CAP_S away (a 2-minute throttling ends ~5 s after it, not up to a minute); other causes keep
+    the minute-long cap."""
+    throttled = call_problem(B24Error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"), PORTAL, ["batch"])
+    assert isinstance(throttled, TransientError) and throttled.delay_s is None
+    down = TransientError("Bitrix24 500", cause="Битрикс24 временно не отвечает (500)")
+    held = _Held()
+    for exc in [throttled] * 20 + [down] * 20:
+        await wait_out(rt, "crm-writer", held, exc, classify(exc))  # type: ignore[arg-type]
+    assert all(0 < d <= THROTTLE_CAP_S for d in held.delays[:20])
+    assert max(held.delays[20:]) > THROTTLE_CAP_S and max(held.delays[20:]) <= BACKOFF_CAP_S
