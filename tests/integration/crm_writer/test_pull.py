@@ -64,12 +64,17 @@ async def settled(rt: Runtime, limit_s: float = 20.0) -> None:
     raise AssertionError("the writer's messages were not settled in time")
 
 
-async def run_loop(rt: Runtime, recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event,
-                                                                                          asyncio.Task[None]]:
+async def write_all(rt: Runtime, recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the writer's pull loop (writing with `recorder`) until every command is settled, then stop it."""
     monkeypatch.setattr(pull, "write_group", recorder)
     monkeypatch.setattr(pull, "IMPORT_LINGER_S", 0.5)
     stop = asyncio.Event()
-    return stop, asyncio.create_task(pull.pull_loop(rt, stop))
+    task = asyncio.create_task(pull.pull_loop(rt, stop))
+    try:
+        await settled(rt)  # a retried command is pending again while its retry waits
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
 
 
 async def publish_raw(rt: Runtime, portal: str, data: bytes) -> None:
@@ -82,12 +87,7 @@ async def test_each_portals_commands_are_written_in_order_and_settled(bus_rt: Ru
         portal = P1 if i % 3 else P2
         await publish_raw(bus_rt, portal, command(portal, str(i)).model_dump_json().encode())
     recorder = Recorder()
-    stop, task = await run_loop(bus_rt, recorder, monkeypatch)
-    try:
-        await settled(bus_rt)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+    await write_all(bus_rt, recorder, monkeypatch)
     assert recorder.written(P1) == [str(i) for i in range(1, 31) if i % 3]
     assert recorder.written(P2) == [str(i) for i in range(1, 31) if not i % 3]
     assert all(len({p for p, _ in [g]}) == 1 for g in recorder.groups)  # a group never mixes portals
@@ -101,12 +101,7 @@ async def test_unreadable_and_misaddressed_commands_are_dead_lettered_at_once(bu
     await publish_raw(bus_rt, P1, command(P2, "7").model_dump_json().encode())  # P2's command on P1's subject
     await publish_raw(bus_rt, P1, command(P1, "8").model_dump_json().encode())
     recorder = Recorder()
-    stop, task = await run_loop(bus_rt, recorder, monkeypatch)
-    try:
-        await settled(bus_rt)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+    await write_all(bus_rt, recorder, monkeypatch)
     assert recorder.groups == [(P1, ["8"])]
     letters = await list_letters(bus_rt.broker.connection.jetstream(), crypto=bus_rt.crypto)
     reasons = sorted(x.letter.reason for x in letters)
@@ -119,12 +114,7 @@ async def test_a_transient_failure_of_the_write_is_retried_until_written(bus_rt:
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     await publish_raw(bus_rt, P1, command(P1, "9").model_dump_json().encode())
     recorder = Recorder(failures=2)
-    stop, task = await run_loop(bus_rt, recorder, monkeypatch)
-    try:
-        await settled(bus_rt)  # pending again while the retry waits
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+    await write_all(bus_rt, recorder, monkeypatch)
     assert recorder.groups == [(P1, ["9"])] and recorder.failures == 0
     assert await bus_rt.store.failures(P1) == []
 
