@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from .data import Negotiation, chat_head, iso
@@ -29,7 +29,7 @@ from .errors import HHError, bad_argument, not_found, request_id_of
 from .events import CHAT_ID_BASE
 from .oauth import authenticate, get_state
 from .state import SandboxState
-from .webhooks import emit
+from .webhooks import emit, json_object
 
 router = APIRouter()
 
@@ -277,13 +277,7 @@ async def chat_messages(chat: str, request: Request) -> JSONResponse:
 async def _json_body(request: Request) -> dict[str, Any]:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise bad_argument("body", "the body must be application/json")
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError as exc:
-        raise HHError(400, [{"type": "bad_json_body"}], "Bad Request: body is not JSON") from exc
-    if not isinstance(body, dict):
-        raise HHError(400, [{"type": "bad_json_body"}], "Bad Request: body must be a JSON object")
-    return body
+    return await json_object(request)
 
 
 def _idempotency_key(body: dict[str, Any]) -> str:
@@ -359,6 +353,14 @@ async def write_possibility(chat_id: str, request: Request) -> Response:
 # -- sandbox control ---------------------------------------------------------------------------------------
 
 
+def _control_chat(state: SandboxState, chat_id: str) -> Negotiation:
+    """The negotiation of a chat a control route names, or the control API's 404."""
+    neg = _negotiation_of_chat(state, chat_id)
+    if neg is None:
+        raise HTTPException(status_code=404, detail="no such chat")
+    return neg
+
+
 def control_router() -> APIRouter:
     ctl = APIRouter(prefix="/_sandbox")
 
@@ -366,9 +368,7 @@ def control_router() -> APIRouter:
     async def say(chat_id: str, request: Request) -> Any:
         """A message in a chat as a person writes it on rabota.by: `{"text", "role": APPLICANT|EMPLOYER|BOT}`."""
         state = get_state(request)
-        neg = _negotiation_of_chat(state, chat_id)
-        if neg is None:
-            return JSONResponse({"detail": "no such chat"}, status_code=404)
+        neg = _control_chat(state, chat_id)
         body = json.loads(await request.body() or b"{}")
         role = str(body.get("role") or "APPLICANT")
         text = str(body.get("text") or "")
@@ -381,9 +381,7 @@ def control_router() -> APIRouter:
     async def employer_write(chat_id: str, request: Request) -> Any:
         """`{"allowed": false}`: HeadHunter no longer lets the employer write here (archived, blocked)."""
         state = get_state(request)
-        neg = _negotiation_of_chat(state, chat_id)
-        if neg is None:
-            return JSONResponse({"detail": "no such chat"}, status_code=404)
+        neg = _control_chat(state, chat_id)
         body = json.loads(await request.body() or b"{}")
         ensure_chat(state, neg).employer_may_write = bool(body.get("allowed"))
         return {"ok": True}
@@ -391,9 +389,7 @@ def control_router() -> APIRouter:
     @ctl.get("/chats/{chat_id}", response_model=None)
     async def dump(chat_id: str, request: Request) -> Any:
         state = get_state(request)
-        neg = _negotiation_of_chat(state, chat_id)
-        if neg is None:
-            return JSONResponse({"detail": "no such chat"}, status_code=404)
+        neg = _control_chat(state, chat_id)
         chat = ensure_chat(state, neg)  # every negotiation has its chat, with its head, as on HeadHunter
         return {"id": chat.id, "negotiation_id": chat.negotiation_id, "read_up_to": chat.read_up_to,
                 "write_possibility": chat.write_possibility(),

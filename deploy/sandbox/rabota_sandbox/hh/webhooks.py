@@ -40,7 +40,8 @@ USER_AGENT = "rabota-sandbox-hh/1.0 (webhooks@sandbox.by)"
 # -- subscriptions -------------------------------------------------------------------------------------
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body, or HeadHunter's bad_json_body."""
     try:
         body = json.loads(await request.body() or b"null")
     except ValueError as exc:
@@ -120,7 +121,7 @@ async def create_subscription(request: Request) -> JSONResponse:
     tok, user = authenticate(request)
     assert user is not None
     state = get_state(request)
-    body = await _json_body(request)
+    body = await json_object(request)
     url = _check_url(body.get("url"))
     actions = _check_actions(body.get("actions"))
     for s in state.subscriptions.values():
@@ -142,7 +143,7 @@ async def update_subscription(subscription_id: str, request: Request) -> Respons
     assert user is not None
     state = get_state(request)
     sub = _own_subscription(state, subscription_id, user.user_id, tok.client_id)
-    body = await _json_body(request)
+    body = await json_object(request)
     if not set(body) & {"url", "actions"}:
         raise bad_argument("actions", "nothing to update")
     url = _check_url(body["url"]) if "url" in body else sub.url
