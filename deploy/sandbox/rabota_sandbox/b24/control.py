@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -253,10 +254,9 @@ def build_router(state: SandboxState) -> APIRouter:
             return _err(404, f"entity type {entity_type_id} does not exist")
         return entity_dump(state, p, entity_type_id)
 
-    @router.post("/portals/{code}/entities/{etid}/{eid}")
-    async def edit_entity(code: str, etid: int, eid: int, request: Request) -> Any:
-        """A person edits a CRM card (e.g. moves the stage): `{"fields": {"STAGE_ID": "C1:WON"}, "user_id": 1}`,
-        UPPER_CASE fields as in crm.*.update; bound ONCRM*UPDATE handlers are notified."""
+    async def by_hand(code: str, etid: int, request: Request, change: Callable[[Ctx, dict[str, Any]], int]) -> Any:
+        """A person's change of a CRM card of portal `code`: `{"fields": {...}, "user_id": 1}`, UPPER_CASE fields
+        as in crm.*; `change` makes it and names the card; bound ONCRM* handlers are notified."""
         p = portal_or_404(code)
         if isinstance(p, JSONResponse):
             return p
@@ -270,34 +270,30 @@ def build_router(state: SandboxState) -> APIRouter:
         fields: dict[str, Any] = raw_fields if isinstance(raw_fields, dict) else {}
         ctx = Ctx(state, p, AccessToken("ui-session", p.code, uid, time.time() + 60))
         try:
-            update_entity(ctx, etid, eid, fields, "old")
+            eid = change(ctx, fields)
         except RestError as err:
             return JSONResponse(err.body(), status_code=err.status)
         dispatch_events(state, ctx)
         return next(r for r in entity_dump(state, p, etid) if r["ID"] == eid)
 
+    @router.post("/portals/{code}/entities/{etid}/{eid}")
+    async def edit_entity(code: str, etid: int, eid: int, request: Request) -> Any:
+        """A person edits a CRM card (e.g. moves the stage): `{"fields": {"STAGE_ID": "C1:WON"}, "user_id": 1}`,
+        UPPER_CASE fields as in crm.*.update; bound ONCRM*UPDATE handlers are notified."""
+        def edit(ctx: Ctx, fields: dict[str, Any]) -> int:
+            update_entity(ctx, etid, eid, fields, "old")
+            return eid
+
+        return await by_hand(code, etid, request, edit)
+
     @router.post("/portals/{code}/entities/{etid}")
     async def create_by_hand(code: str, etid: int, request: Request) -> Any:
         """A person creates a CRM card by hand: `{"fields": {"NAME": "Анна", "PHONE": [{"VALUE": "8 029 …",
         "VALUE_TYPE": "MOBILE"}]}, "user_id": 1}`, UPPER_CASE fields as in crm.*.add."""
-        p = portal_or_404(code)
-        if isinstance(p, JSONResponse):
-            return p
-        if etid not in p.entities:
-            return _err(404, f"entity type {etid} does not exist")
-        body = await _json(request)
-        uid = to_int(body.get("user_id")) or 1
-        if uid not in p.users:
-            return _err(400, f"user {uid} does not exist")
-        raw_fields = body.get("fields")
-        fields: dict[str, Any] = raw_fields if isinstance(raw_fields, dict) else {}
-        ctx = Ctx(state, p, AccessToken("ui-session", p.code, uid, time.time() + 60))
-        try:
-            rec = create_entity(ctx, etid, fields, "old")
-        except RestError as err:
-            return JSONResponse(err.body(), status_code=err.status)
-        dispatch_events(state, ctx)
-        return next(r for r in entity_dump(state, p, etid) if r["ID"] == rec["ID"])
+        def create(ctx: Ctx, fields: dict[str, Any]) -> int:
+            return int(create_entity(ctx, etid, fields, "old")["ID"])
+
+        return await by_hand(code, etid, request, create)
 
     @router.get("/portals/{code}/kanban/{etid}/{eid}")
     async def kanban(code: str, etid: int, eid: int) -> Any:
