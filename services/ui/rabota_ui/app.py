@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from rabota_common.bus import ensure_jetstream
 from rabota_common.metrics import OpsServer, readiness
-from rabota_common.runtime import build_runtime
+from rabota_common.runtime import Runtime, build_runtime
 from rabota_common.settings import Settings
 from rabota_common.telemetry import scrub_access_log
 
@@ -18,6 +18,18 @@ from rabota_ui.bodylimit import BodyLimit
 from rabota_ui.errors import install_handlers
 
 OPS_PATHS = ("/healthz", "/readyz")
+
+
+async def migrate_feedback(rt: Runtime) -> None:
+    """An older version's global feedback list moves into the portals' encrypted lists (once; Redis away: next
+    start)."""
+    try:
+        moved = await rt.store.migrate_legacy_feedback()
+    except Exception:
+        rt.log.warning("feedback of an older version not moved yet (Redis unavailable)", exc_info=True)
+        return
+    if moved:
+        rt.log.info("moved %s feedback entries of an older version into their portals' encrypted lists", moved)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -33,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
             await ops.start()
         await ensure_jetstream(settings.NATS_URL, replicas=settings.NATS_STREAM_REPLICAS, settings=settings)
         await rt.broker.connect()
+        await migrate_feedback(rt)
         yield
         await rt.broker.stop()
         if ops is not None:
