@@ -23,7 +23,7 @@ from rabota_common.runtime import Runtime
 
 from rabota_ui.b24_routes import placement_command
 from rabota_ui.deps import AdminSessionDep, RuntimeDep, Session, SessionDep
-from rabota_ui.errors import ApiError, describe
+from rabota_ui.errors import ApiError, describe, portal_batch
 from rabota_ui.open_lines import LINES_COMMAND, activate_line, open_lines
 from rabota_ui.ratelimit import feedback_limited, session_limited
 from rabota_ui.visibility import readable
@@ -38,14 +38,7 @@ NEW_RESPONSES_TIMEOUT_S = 120.0
 
 
 async def portal_call(rt: Runtime, portal: str, cmds: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    try:
-        session = await open_session(rt, portal)
-        result = await session.batch(cmds)
-    except (B24PortalClosed, TransientError) as exc:
-        raise ApiError(503, "portal_unavailable", "Портал Битрикс24 сейчас недоступен приложению.") from exc
-    except B24Error as exc:
-        raise ApiError(502, "portal_error", f"Битрикс24 ответил ошибкой: {exc.code}") from exc
-    return result.result
+    return (await portal_batch(rt, portal, cmds)).result
 
 
 @router.get("/status")

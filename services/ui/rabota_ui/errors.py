@@ -8,6 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from rabota_common.b24_client import B24Error, BatchResult
+from rabota_common.b24_session import B24PortalClosed, open_session
+from rabota_common.errors import TransientError
+from rabota_common.runtime import Runtime
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +27,18 @@ _RU = {
     "model_type": "нужен объект", "model_attributes_type": "нужен объект", "list_type": "нужен список",
     "json_invalid": "тело запроса — не JSON", "float_parsing": "нужно число", "float_type": "нужно число",
 }
+
+
+async def portal_batch(rt: Runtime, portal: str, cmds: dict[str, tuple[str, dict[str, Any]]]) -> BatchResult:
+    """One batch with the portal's own token (the gate), its refusals as the public surface's errors: the portal
+    closed or Bitrix24 away -> 503 `portal_unavailable`, a refused request -> 502 `portal_error`."""
+    try:
+        session = await open_session(rt, portal)
+        return await session.batch(cmds)
+    except (B24PortalClosed, TransientError) as exc:
+        raise ApiError(503, "portal_unavailable", "Портал Битрикс24 сейчас недоступен приложению.") from exc
+    except B24Error as exc:
+        raise ApiError(502, "portal_error", f"Битрикс24 ответил ошибкой: {exc.code}") from exc
 
 
 def describe(errors: Sequence[Any], skip: int = 0) -> str:

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rabota_common.b24_client import B24Error
-from rabota_common.b24_session import B24PortalClosed, open_session
 from rabota_common.chats import CONNECTOR_ICON, CONNECTOR_ID, CONNECTOR_NAME
-from rabota_common.errors import TransientError
 from rabota_common.runtime import Runtime
 
-from rabota_ui.errors import ApiError
+from rabota_ui.errors import ApiError, portal_batch
 
 LINES_COMMAND = ("imopenlines.config.list.get",
                  {"PARAMS": {"select": ["ID", "LINE_NAME", "ACTIVE"], "filter": {"ACTIVE": "Y"}, "limit": 200}})
@@ -66,13 +63,7 @@ async def activate_line(rt: Runtime, portal: str, new: int | None, old: int | No
     cmds = _commands(rt, portal, new, old)
     if not cmds:
         return
-    try:
-        session = await open_session(rt, portal)
-        result = await session.batch(cmds)
-    except (B24PortalClosed, TransientError) as exc:
-        raise ApiError(503, "portal_unavailable", "Портал Битрикс24 сейчас недоступен приложению.") from exc
-    except B24Error as exc:
-        raise ApiError(502, "portal_error", f"Битрикс24 ответил ошибкой: {exc.code}") from exc
+    result = await portal_batch(rt, portal, cmds)
     # The old line may be gone, and the connector and its event binding exist already: no matter.
     failed = {k: v for k, v in result.errors.items() if k in ("on", "data")}
     if failed:
