@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -17,6 +16,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from rabota_sandbox.b24 import B24SandboxConfig, create_app
+from rabota_stack.processes import free_port
 
 BASE = "http://127.0.0.1:8020"
 CLIENT = {"client_id": "sandbox-b24-client", "client_secret": "sandbox-b24-secret"}
@@ -205,9 +205,7 @@ async def test_install_finish_delivers_onappinstall():
         received.append(dict(parse_qsl((await request.body()).decode())))
         return {"ok": True}
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(receiver, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from rabota_sandbox.hh import HHSandboxConfig, create_app
+from rabota_stack.processes import free_port
 
 UA = {"HH-User-Agent": "rabota-sync-tests/1.0 (dev@sandbox.by)"}
 CLIENT = {"client_id": "sandbox-hh-client", "client_secret": "sandbox-hh-secret"}
@@ -700,12 +700,6 @@ async def test_webhook_subscription_crud(hh: httpx.AsyncClient) -> None:
     assert_hh_error(await hh.delete(f"/webhook/subscriptions/{sid}", headers=h), 404, "not_found")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def receiver(plan: list[int]) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     """A real HTTP receiver (uvicorn) answering the statuses in `plan`, then 200."""
@@ -717,7 +711,7 @@ async def receiver(plan: list[int]) -> AsyncIterator[tuple[str, list[dict[str, A
         got.append(await request.json())
         return Response(status_code=plan.pop(0) if plan else 200)
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
     await _wait(lambda: server.started)
@@ -828,7 +822,7 @@ async def test_webhook_gives_up_after_max_attempts(hh: httpx.AsyncClient) -> Non
     await hh.post(
         "/webhook/subscriptions",
         headers=h,
-        json={"url": f"http://127.0.0.1:{_free_port()}/hook", "actions": [{"type": "NEW_NEGOTIATION_VACANCY"}]},
+        json={"url": f"http://127.0.0.1:{free_port()}/hook", "actions": [{"type": "NEW_NEGOTIATION_VACANCY"}]},
     )
     await hh.post("/_sandbox/negotiations", json={"vacancy_id": "90000001"})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -24,6 +23,7 @@ from rabota_common.runtime import Runtime, build_runtime
 from rabota_common.settings import Settings
 from rabota_common.store import Store
 from rabota_sandbox.b24 import B24SandboxConfig, create_app
+from rabota_stack.processes import free_port
 from rabota_ui.b24_routes import screening_commands, userfield_commands
 
 
@@ -56,9 +56,7 @@ class Sandbox:
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     app = create_app(B24SandboxConfig(port=port, public_url=url, deliver_events=False,
                                       knobs={"rate": 100.0, "burst": 1000}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,10 +22,37 @@ SERVICES = ("auth", "poller", "mapper", "crm_writer", "ui")
 METRICS_SERVICES = tuple(name for name in SERVICES if name != "ui")
 
 
+# Ports handed to servers that bind them later come from below the kernel's ephemeral range (32768-60999 on
+# Linux): a port the kernel picked could be taken by any process's outgoing connection before the server binds it
+# (a mapper once failed to bind its metrics port so). Each pytest-xdist worker walks its own slice, from a random
+# start, skipping ports in use; the local stack (no worker) has slice 0.
+PORT_FIRST, PORT_LAST, PORT_SLICES = 20000, 32000, 8
+_next_port: list[int] = []
+
+
+def _port_slice() -> tuple[int, int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = (PORT_LAST - PORT_FIRST) // PORT_SLICES
+    low = PORT_FIRST + (index % PORT_SLICES) * size
+    return low, low + size
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port no one listens on now, for a server this process starts next."""
+    low, high = _port_slice()
+    if not _next_port:
+        _next_port.append(low + secrets.randbelow(high - low))
+    for step in range(high - low):
+        port = low + (_next_port[0] - low + step) % (high - low)
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))  # nosec B104 - a probe, closed at once: servers bind 0.0.0.0 or loopback
+            except OSError:
+                continue
+        _next_port[0] = port + 1 if port + 1 < high else low
+        return port
+    raise RuntimeError(f"no free port in {low}-{high}")
 
 
 def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from rabota_common.settings import Settings
 from rabota_common.store import Store
 from rabota_mapper.kind import decide_kind
 from rabota_sandbox.hh import HHSandboxConfig, create_app
+from rabota_stack.processes import free_port
 
 UA = {"HH-User-Agent": "rabota-sync-tests/1.0 (dev@sandbox.by)"}
 PORTAL = "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3"
@@ -49,15 +49,9 @@ class Sandbox:
         return dict((await self.control.get("/_sandbox/stats")).json()["by_route"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    port = _free_port()
+    port = free_port()
     app = create_app(HHSandboxConfig(negotiations=60, seed=1, knobs={"rate_limit_rps": None}))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())

@@ -4,19 +4,13 @@ non-public addresses unless the host is admitted."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 from rabota_common.http import BodyTooLarge, DestinationRefused, Http, HttpError
 from rabota_common.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from rabota_stack.processes import free_port
 
 
 @pytest.fixture
