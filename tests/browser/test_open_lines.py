@@ -19,6 +19,29 @@ pytestmark = [pytest.mark.timeout(240),
               pytest.mark.stack_env({"HH_SANDBOX_NEGOTIATIONS": "4", "HH_RATE": "60", "HH_BURST": "20"})]
 
 
+async def answer_and_see_delivered(page: Any, driver: Driver, stack: Any, chat_id: str, answer: str,
+                                   shot: Path) -> None:
+    """The operator answers on the open dialogue; the applicant reads it on rabota.by, and it shows as delivered."""
+    from playwright.async_api import expect
+
+    await page.locator("#ol-text").fill(answer)
+    await page.get_by_role("button", name="Отправить").click()
+    await expect(page.locator(".ol-operator .ol-text")).to_have_text([answer])
+
+    async def on_rabota_by() -> bool:
+        chat = (await driver.http.get(f"{stack.hh_url}/_sandbox/chats/{chat_id}")).json()
+        return any(m["text"] == answer and m["role"] == "EMPLOYER" for m in chat["messages"])
+
+    await until("the answer on rabota.by", 30, on_rabota_by)
+
+    async def delivered() -> bool:
+        await page.reload()
+        return bool(await page.locator(".ol-operator .ol-who", has_text="доставлено").count())
+
+    await until("the delivered mark", 30, delivered)
+    await page.screenshot(path=str(shot), full_page=True)
+
+
 async def test_a_conversation_on_the_portal_page(stack: Any, driver: Driver, browser: Any, screenshots: Path) -> None:
     from playwright.async_api import expect
 
@@ -71,23 +94,8 @@ async def test_a_conversation_on_the_portal_page(stack: Any, driver: Driver, bro
     await page.screenshot(path=str(screenshots / "open_lines_incoming_1200.png"), full_page=True)
 
     # The operator answers on the page; the applicant reads it on rabota.by, and it shows as delivered.
-    answer = "Да, актуальна. Приходите в четверг в 11:00."
-    await page.locator("#ol-text").fill(answer)
-    await page.get_by_role("button", name="Отправить").click()
-    await expect(page.locator(".ol-operator .ol-text")).to_have_text([answer])
-
-    async def on_rabota_by() -> bool:
-        chat = (await driver.http.get(f"{stack.hh_url}/_sandbox/chats/{chat_id}")).json()
-        return any(m["text"] == answer and m["role"] == "EMPLOYER" for m in chat["messages"])
-
-    await until("the answer on rabota.by", 30, on_rabota_by)
-
-    async def delivered() -> bool:
-        await page.reload()
-        return bool(await page.locator(".ol-operator .ol-who", has_text="доставлено").count())
-
-    await until("the delivered mark", 30, delivered)
-    await page.screenshot(path=str(screenshots / "open_lines_answered_1200.png"), full_page=True)
+    await answer_and_see_delivered(page, driver, stack, chat_id, "Да, актуальна. Приходите в четверг в 11:00.",
+                                   screenshots / "open_lines_answered_1200.png")
     assert not problems, problems
     await context.close()
 
@@ -145,22 +153,8 @@ async def test_write_from_the_lead_card(stack: Any, driver: Driver, browser: Any
     await page.screenshot(path=str(screenshots / "open_lines_write_opened_1200.png"), full_page=True)
 
     # The recruiter writes; the applicant reads it on rabota.by, and it shows as delivered.
-    answer = "Спасибо за отклик! Удобно ли вам созвониться завтра в 12:00?"
-    await page.locator("#ol-text").fill(answer)
-    await page.get_by_role("button", name="Отправить").click()
-    await expect(page.locator(".ol-operator .ol-text")).to_have_text([answer])
-
-    async def on_rabota_by() -> bool:
-        chat = (await driver.http.get(f"{stack.hh_url}/_sandbox/chats/{chat_id}")).json()
-        return any(m["text"] == answer and m["role"] == "EMPLOYER" for m in chat["messages"])
-
-    await until("the answer on rabota.by", 30, on_rabota_by)
-
-    async def delivered() -> bool:
-        await page.reload()
-        return bool(await page.locator(".ol-operator .ol-who", has_text="доставлено").count())
-
-    await until("the delivered mark", 30, delivered)
-    await page.screenshot(path=str(screenshots / "open_lines_write_answered_1200.png"), full_page=True)
+    await answer_and_see_delivered(page, driver, stack, chat_id,
+                                   "Спасибо за отклик! Удобно ли вам созвониться завтра в 12:00?",
+                                   screenshots / "open_lines_write_answered_1200.png")
     assert not problems, problems
     await context.close()
